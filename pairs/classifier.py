@@ -1,0 +1,139 @@
+"""The one configurable LightningModule of the study: loss, metrics and logging around a pair network."""
+
+from typing import Literal
+
+import torch
+from jsonargparse.typing import NonNegativeFloat, restricted_number_type
+from lightning.pytorch import LightningModule
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch.nn import functional as F
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy, MulticlassConfusionMatrix
+
+from pairs import figures
+from pairs.models import PairNet, baseline_cnn, baseline_mlp, count_parameters, p_first_le_second
+
+DropoutRate = restricted_number_type("DropoutRate", float, [(">=", 0), ("<", 1)])
+STAGES = ("train", "val", "test")
+
+
+class PairClassifier(LightningModule):
+    """Predicts whether digit 1 <= digit 2 from a 2x14x14 pair.
+
+    Args:
+        arch: `pairnet` (one trunk per digit and a comparison head), or a baseline that sees the
+            2-channel image at once: `baseline_cnn` (the spec's ~70k-parameter convnet) or `baseline_mlp`.
+        trunk: `cnn` or `mlp`, the per-digit network of `pairnet` (1x14x14 -> 10 digit logits).
+        weight_sharing: one trunk for both digits (true) or one trunk per digit (false).
+        aux_weight: weight of the auxiliary digit loss; 0 trains on the target alone.
+        channels: conv widths of the `cnn` trunk.
+        hidden: hidden widths of the trunk's (or `baseline_mlp`'s) dense part.
+        head_hidden: hidden width of the comparison head.
+        batch_norm: batch norm after every conv / dense layer.
+        dropout: dropout rate after every hidden dense layer.
+    """
+
+    def __init__(
+        self,
+        arch: Literal["pairnet", "baseline_cnn", "baseline_mlp"] = "pairnet",
+        trunk: Literal["cnn", "mlp"] = "cnn",
+        weight_sharing: bool = True,
+        aux_weight: NonNegativeFloat = 1.0,
+        channels: list[int] = [32, 64],
+        hidden: list[int] = [128],
+        head_hidden: int = 64,
+        batch_norm: bool = False,
+        dropout: DropoutRate = 0.0,
+    ):
+        super().__init__()
+        if aux_weight < 0:
+            raise ValueError(f"model.aux_weight must be >= 0 (0 turns the digit loss off), got {aux_weight}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+        self.save_hyperparameters()
+        if arch == "pairnet":
+            self.net = PairNet(trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout)
+        elif arch == "baseline_cnn":
+            self.net = baseline_cnn(batch_norm, dropout)
+        else:
+            self.net = baseline_mlp(hidden, batch_norm, dropout)
+        self.has_digits = arch == "pairnet"
+        self.n_params = count_parameters(self.net)
+        self.train_metrics, self.val_metrics, self.test_metrics = (self.stage_metrics() for _ in STAGES)
+        self.confusion = MulticlassConfusionMatrix(10)
+        self.misclassified: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def stage_metrics(self) -> MetricCollection:
+        """loss, target accuracy, and (with digit outputs) digit accuracy and accuracy of P(d1 <= d2) > 1/2."""
+        metrics = {"loss": MeanMetric(), "acc": BinaryAccuracy()}
+        if self.has_digits:
+            metrics |= {"digit_acc": MulticlassAccuracy(10, average="micro"), "acc_from_digits": BinaryAccuracy()}
+        return MetricCollection(metrics, compute_groups=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.net(x)
+
+    def loss(self, logits: torch.Tensor, digits: torch.Tensor | None, target: torch.Tensor, classes: torch.Tensor):
+        """CE(target) + aux_weight * mean(CE(digit 1), CE(digit 2))."""
+        loss = F.cross_entropy(logits, target)
+        if self.hparams.aux_weight > 0 and digits is not None:
+            loss = loss + self.hparams.aux_weight * F.cross_entropy(digits.reshape(-1, 10), classes.reshape(-1))
+        return loss
+
+    def step(self, batch: tuple[torch.Tensor, ...], stage: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Loss, target logits and digit logits of one batch; updates the stage's metrics."""
+        x, target, classes = batch
+        logits, digits = self(x)
+        loss = self.loss(logits, digits, target, classes)
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics["loss"].update(loss.detach(), weight=len(x))
+        metrics["acc"].update(logits.argmax(1), target)
+        if digits is not None:
+            metrics["digit_acc"].update(digits.reshape(-1, 10), classes.reshape(-1))
+            metrics["acc_from_digits"].update(p_first_le_second(digits), target)
+        return loss, logits, digits
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        return self.step(batch, "train")[0]
+
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        _, logits, digits = self.step(batch, "test")
+        if isinstance(self.logger, TensorBoardLogger):  # material for the figures
+            x, target, classes = batch
+            wrong = logits.argmax(1) != target
+            self.misclassified.append((x[wrong], classes[wrong]))
+            if digits is not None:
+                self.confusion.update(digits.reshape(-1, 10), classes.reshape(-1))
+
+    def log_stage(self, stage: str) -> dict[str, torch.Tensor]:
+        """Log the epoch's metrics of `stage` as `stage/name`, then reset them."""
+        metrics = getattr(self, f"{stage}_metrics")
+        values = {f"{stage}/{name}": value for name, value in metrics.compute().items()}
+        self.log_dict(values)
+        metrics.reset()
+        return values
+
+    def on_train_epoch_end(self) -> None:
+        self.log_stage("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_stage("val")
+
+    def on_test_epoch_start(self) -> None:
+        self.misclassified.clear()
+        self.confusion.reset()
+
+    def on_test_epoch_end(self) -> None:
+        values = self.log_stage("test")
+        if not isinstance(self.logger, TensorBoardLogger):
+            return
+        hparams = {**self.hparams, **getattr(self.trainer.datamodule, "hparams", {}), "params": self.n_params}
+        metrics = {f"hp/{key.replace('/', '_')}": float(value) for key, value in values.items() if "loss" not in key}
+        self.logger.log_hyperparams(hparams, metrics=metrics)
+        experiment = self.logger.experiment
+        experiment.add_figure("test/misclassified", figures.misclassified_grid(self.misclassified))
+        if self.has_digits:
+            experiment.add_figure("test/digit_confusion", figures.confusion(self.confusion.compute()))

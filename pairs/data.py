@@ -1,0 +1,109 @@
+"""Digit pairs: the reference pair generator and the Lightning DataModule that serves it."""
+
+import os
+
+import torch
+from jsonargparse.typing import PositiveInt
+from lightning.pytorch import LightningDataModule
+from torch.nn import functional as F
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+
+from pairs.mnist import load_mnist
+
+
+def mnist_to_pairs(
+    n: int, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """n pairs of 2n distinct images: input [n,2,14,14] float 0..255, target [n] = (c0 <= c1), classes [n,2]."""
+    if 2 * n > len(images):
+        raise ValueError(
+            f"{n} pairs need {2 * n} distinct images but the split holds only {len(images)}; "
+            f"ask for at most {len(images) // 2} pairs"
+        )
+    index = torch.randperm(len(images), generator=generator)[: 2 * n].view(n, 2)
+    pooled = F.avg_pool2d(images[index.flatten()].float().unsqueeze(1), kernel_size=2)
+    inputs = pooled.view(n, 2, 14, 14)
+    classes = labels[index]
+    return inputs, (classes[:, 0] <= classes[:, 1]).long(), classes
+
+
+def generate_pair_sets(
+    n: int, generator: torch.Generator, data_dir: str | os.PathLike | None = None
+) -> tuple[torch.Tensor, ...]:
+    """train_input, train_target, train_classes, test_input, test_target, test_classes, as the reference does."""
+    train = mnist_to_pairs(n, *load_mnist("train", data_dir), generator)
+    test = mnist_to_pairs(n, *load_mnist("test", data_dir), generator)
+    return train + test
+
+
+class PairBatches(torch.utils.data.Dataset):
+    """In-memory tensors indexed by a whole batch of indices at once (no per-item fetching)."""
+
+    def __init__(self, *tensors: torch.Tensor):
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index: list[int]) -> tuple[torch.Tensor, ...]:
+        return tuple(t[index] for t in self.tensors)
+
+
+class PairDataModule(LightningDataModule):
+    """Train / optional validation / test pairs, standardised with the training pairs' mean and std.
+
+    Args:
+        n_pairs: pairs in the training and in the test set (the reference uses 1000).
+        batch_size: pairs per batch.
+        data_dir: folder with the MNIST IDX files; default $MNIST_DIR, then ./data.
+        val_pairs: training pairs held out for validation (0 = no validation loop).
+        seed: seed of the data draw; default the round's seed (`seed_everything`).
+    """
+
+    def __init__(
+        self,
+        n_pairs: PositiveInt = 1000,
+        batch_size: PositiveInt = 100,
+        data_dir: str | None = None,
+        val_pairs: int = 0,
+        seed: int | None = None,
+    ):
+        super().__init__()
+        if not 0 <= val_pairs < n_pairs:
+            raise ValueError(f"data.val_pairs must be in [0, n_pairs={n_pairs}), got {val_pairs}")
+        self.save_hyperparameters()
+        self.train_set = self.val_set = self.test_set = None
+
+    def prepare_data(self) -> None:
+        load_mnist("train", self.hparams.data_dir)
+        load_mnist("test", self.hparams.data_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        seed = torch.initial_seed() if self.hparams.seed is None else self.hparams.seed
+        generator = torch.Generator().manual_seed(seed)
+        tensors = generate_pair_sets(self.hparams.n_pairs, generator, self.hparams.data_dir)
+        train, test = tensors[:3], tensors[3:]
+        n_fit = self.hparams.n_pairs - self.hparams.val_pairs
+        fit = tuple(t[:n_fit] for t in train)
+        self.mean, self.std = fit[0].mean(), fit[0].std()
+        self.train_set = self.standardise(*fit)
+        self.val_set = self.standardise(*(t[n_fit:] for t in train)) if self.hparams.val_pairs else None
+        self.test_set = self.standardise(*test)
+
+    def standardise(self, inputs: torch.Tensor, target: torch.Tensor, classes: torch.Tensor) -> PairBatches:
+        return PairBatches((inputs - self.mean) / self.std, target, classes)
+
+    def loader(self, dataset: PairBatches, shuffle: bool) -> DataLoader:
+        sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+        return DataLoader(dataset, sampler=BatchSampler(sampler, self.hparams.batch_size, drop_last=False), batch_size=None)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader(self.val_set, shuffle=False) if self.val_set is not None else []
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader(self.test_set, shuffle=False)

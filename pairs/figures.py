@@ -1,0 +1,33 @@
+"""Matplotlib figures logged to TensorBoard: digit confusion matrix and misclassified test pairs."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+
+def confusion(matrix: torch.Tensor) -> plt.Figure:
+    """A 10x10 digit confusion matrix with counts in the cells."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in zip(torch.cartesian_prod(torch.arange(10), torch.arange(10)).tolist(), matrix.flatten()):
+        ax.text(j, i, int(count), ha="center", va="center", fontsize=7)
+    ax.set(xlabel="predicted digit", ylabel="true digit", xticks=range(10), yticks=range(10), title="test digits")
+    fig.tight_layout()
+    return fig
+
+
+def misclassified_grid(batches: list[tuple[torch.Tensor, torch.Tensor]], limit: int = 16) -> plt.Figure:
+    """Up to `limit` misclassified test pairs, each titled with its true classes."""
+    x = torch.cat([b[0] for b in batches])[:limit] if batches else torch.empty(0, 2, 14, 14)
+    classes = torch.cat([b[1] for b in batches])[:limit] if batches else torch.empty(0, 2)
+    fig, axes = plt.subplots(2, limit // 2, figsize=(limit, 4.5), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < len(x):
+            ax.imshow(torch.cat([x[k, 0], x[k, 1]], 1), cmap="gray")
+            c0, c1 = classes[k].tolist()
+            ax.set_title(f"{c0} vs {c1}: {'<=' if c0 <= c1 else '>'}", fontsize=9)
+    fig.suptitle(f"misclassified test pairs (first {len(x)})")
+    return fig
