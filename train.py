@@ -5,6 +5,7 @@
 
 import sys
 import time
+from argparse import ArgumentError
 
 from pairs.cli import PairCLI
 from pairs.mnist import MNISTError
@@ -33,5 +34,7 @@ def main(args: list[str] | None = None) -> dict[str, float]:
 if __name__ == "__main__":
     try:
         main()
+    except ArgumentError as e:
+        sys.exit(f"error: {' '.join(str(e).split())} (python train.py --help lists every key)")
     except (MNISTError, ValueError) as e:
         sys.exit(f"error: {e}")

@@ -8,7 +8,8 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.nn import functional as F
 from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy, MulticlassConfusionMatrix
+from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
+from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from pairs import figures
 from pairs.models import PairNet, baseline_cnn, baseline_mlp, count_parameters, p_first_le_second
@@ -60,8 +61,7 @@ class PairClassifier(LightningModule):
         self.has_digits = arch == "pairnet"
         self.n_params = count_parameters(self.net)
         self.train_metrics, self.val_metrics, self.test_metrics = (self.stage_metrics() for _ in STAGES)
-        self.confusion = MulticlassConfusionMatrix(10)
-        self.misclassified: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.epoch_outputs: dict[str, list[dict[str, torch.Tensor]]] = {stage: [] for stage in STAGES}
 
     def stage_metrics(self) -> MetricCollection:
         """loss, target accuracy, and (with digit outputs) digit accuracy and accuracy of P(d1 <= d2) > 1/2."""
@@ -80,41 +80,40 @@ class PairClassifier(LightningModule):
             loss = loss + self.hparams.aux_weight * F.cross_entropy(digits.reshape(-1, 10), classes.reshape(-1))
         return loss
 
-    def step(self, batch: tuple[torch.Tensor, ...], stage: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Loss, target logits and digit logits of one batch; updates the stage's metrics."""
+    def step(self, batch: tuple[torch.Tensor, ...], stage: str) -> torch.Tensor:
+        """The loss of one batch; its outputs are kept for the stage's epoch-end metrics."""
         x, target, classes = batch
         logits, digits = self(x)
         loss = self.loss(logits, digits, target, classes)
-        metrics = getattr(self, f"{stage}_metrics")
-        metrics["loss"].update(loss.detach(), weight=len(x))
-        metrics["acc"].update(logits.argmax(1), target)
-        if digits is not None:
-            metrics["digit_acc"].update(digits.reshape(-1, 10), classes.reshape(-1))
-            metrics["acc_from_digits"].update(p_first_le_second(digits), target)
-        return loss, logits, digits
+        outputs = {"loss": loss.detach().expand(len(x)), "logits": logits.detach(), "x": x, "target": target, "classes": classes}
+        self.epoch_outputs[stage].append(outputs | ({"digits": digits.detach()} if digits is not None else {}))
+        return loss
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
-        return self.step(batch, "train")[0]
+        return self.step(batch, "train")
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         self.step(batch, "val")
 
     def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
-        _, logits, digits = self.step(batch, "test")
-        if isinstance(self.logger, TensorBoardLogger):  # material for the figures
-            x, target, classes = batch
-            wrong = logits.argmax(1) != target
-            self.misclassified.append((x[wrong], classes[wrong]))
-            if digits is not None:
-                self.confusion.update(digits.reshape(-1, 10), classes.reshape(-1))
+        self.step(batch, "test")
 
-    def log_stage(self, stage: str) -> dict[str, torch.Tensor]:
-        """Log the epoch's metrics of `stage` as `stage/name`, then reset them."""
+    def log_stage(self, stage: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Update the stage's metrics with the whole epoch at once (cheaper than per step), log them as
+        `stage/name`, and reset; returns the values and the epoch's outputs."""
+        batches = self.epoch_outputs[stage]
+        out = {key: torch.cat([b[key] for b in batches]) for key in batches[0]}
+        batches.clear()
         metrics = getattr(self, f"{stage}_metrics")
+        metrics["loss"].update(out["loss"])
+        metrics["acc"].update(out["logits"].argmax(1), out["target"])
+        if self.has_digits:
+            metrics["digit_acc"].update(out["digits"].reshape(-1, 10), out["classes"].reshape(-1))
+            metrics["acc_from_digits"].update(p_first_le_second(out["digits"]), out["target"])
         values = {f"{stage}/{name}": value for name, value in metrics.compute().items()}
         self.log_dict(values)
         metrics.reset()
-        return values
+        return values, out
 
     def on_train_epoch_end(self) -> None:
         self.log_stage("train")
@@ -122,18 +121,16 @@ class PairClassifier(LightningModule):
     def on_validation_epoch_end(self) -> None:
         self.log_stage("val")
 
-    def on_test_epoch_start(self) -> None:
-        self.misclassified.clear()
-        self.confusion.reset()
-
     def on_test_epoch_end(self) -> None:
-        values = self.log_stage("test")
+        values, out = self.log_stage("test")
         if not isinstance(self.logger, TensorBoardLogger):
             return
         hparams = {**self.hparams, **getattr(self.trainer.datamodule, "hparams", {}), "params": self.n_params}
         metrics = {f"hp/{key.replace('/', '_')}": float(value) for key, value in values.items() if "loss" not in key}
         self.logger.log_hyperparams(hparams, metrics=metrics)
+        wrong = out["logits"].argmax(1) != out["target"]
         experiment = self.logger.experiment
-        experiment.add_figure("test/misclassified", figures.misclassified_grid(self.misclassified))
+        experiment.add_figure("test/misclassified", figures.misclassified_grid(out["x"][wrong], out["classes"][wrong]))
         if self.has_digits:
-            experiment.add_figure("test/digit_confusion", figures.confusion(self.confusion.compute()))
+            confusion = multiclass_confusion_matrix(out["digits"].reshape(-1, 10), out["classes"].reshape(-1), 10)
+            experiment.add_figure("test/digit_confusion", figures.confusion(confusion))

@@ -1,5 +1,6 @@
 """The LightningCLI of the study, shared by train.py and benchmark.py."""
 
+import warnings
 from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI
@@ -17,14 +18,15 @@ class PairCLI(LightningCLI):
     """LightningCLI over PairClassifier and PairDataModule; TensorBoard logs under runs/<config name>/."""
 
     def __init__(self, args: list[str] | None = None, **kwargs):
-        kwargs.setdefault("trainer_defaults", {"logger": LOGGER, "accelerator": "cpu"})
-        super().__init__(PairClassifier, PairDataModule, run=False, args=args, **kwargs)
+        kwargs.setdefault("trainer_defaults", {"logger": LOGGER, "accelerator": "cpu", "log_every_n_steps": 10})
+        kwargs.setdefault("parser_kwargs", {"exit_on_error": False})  # train.py prints the one-line cause
+        with warnings.catch_warnings():  # explicit args are the whole command line, whatever sys.argv holds
+            warnings.filterwarnings("ignore", "LightningCLI's args parameter")
+            super().__init__(PairClassifier, PairDataModule, run=False, args=args, **kwargs)
 
     def before_instantiate_classes(self) -> None:
         """Name the TensorBoard run after the config file, unless the config names it."""
-        logger = self.config.trainer.logger
-        configs = self.config.get("config") or []
-        if isinstance(logger, dict) or hasattr(logger, "init_args"):
-            init_args = logger["init_args"] if isinstance(logger, dict) else logger.init_args
-            if init_args.get("name") in (None, "lightning_logs") and configs:
-                init_args["name"] = Path(str(configs[-1])).stem
+        logger, configs = self.config.trainer.logger, self.config.get("config")
+        if configs and getattr(logger, "class_path", "").endswith("TensorBoardLogger"):
+            if logger.init_args.name == "lightning_logs":
+                logger.init_args.name = Path(str(configs[-1])).stem

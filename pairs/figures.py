@@ -18,11 +18,10 @@ def confusion(matrix: torch.Tensor) -> plt.Figure:
     return fig
 
 
-def misclassified_grid(batches: list[tuple[torch.Tensor, torch.Tensor]], limit: int = 16) -> plt.Figure:
-    """Up to `limit` misclassified test pairs, each titled with its true classes."""
-    x = torch.cat([b[0] for b in batches])[:limit] if batches else torch.empty(0, 2, 14, 14)
-    classes = torch.cat([b[1] for b in batches])[:limit] if batches else torch.empty(0, 2)
-    fig, axes = plt.subplots(2, limit // 2, figsize=(limit, 4.5), squeeze=False)
+def misclassified_grid(x: torch.Tensor, classes: torch.Tensor, limit: int = 16) -> plt.Figure:
+    """Up to `limit` misclassified pairs x [N,2,14,14], each titled with its true classes [N,2]."""
+    x, classes = x[:limit], classes[:limit]
+    fig, axes = plt.subplots(2, limit // 2, figsize=(limit * 0.9, 3.4), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < len(x):
@@ -30,4 +29,5 @@ def misclassified_grid(batches: list[tuple[torch.Tensor, torch.Tensor]], limit: 
             c0, c1 = classes[k].tolist()
             ax.set_title(f"{c0} vs {c1}: {'<=' if c0 <= c1 else '>'}", fontsize=9)
     fig.suptitle(f"misclassified test pairs (first {len(x)})")
+    fig.tight_layout()
     return fig

@@ -1,0 +1,99 @@
+"""Pair semantics of the reference generator and the DataModule's standardisation."""
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from pairs.data import PairDataModule, generate_pair_sets, mnist_to_pairs
+from pairs.mnist import load_mnist
+
+
+def pairs(mnist_dir, n=50, seed=0):
+    return generate_pair_sets(n, torch.Generator().manual_seed(seed), mnist_dir)
+
+
+def test_shapes_and_dtypes(mnist_dir):
+    tensors = pairs(mnist_dir)
+    for inputs, target, classes in (tensors[:3], tensors[3:]):
+        assert inputs.shape == (50, 2, 14, 14) and inputs.dtype == torch.float32
+        assert target.shape == (50,) and target.dtype == torch.int64
+        assert classes.shape == (50, 2) and classes.dtype == torch.int64
+
+
+def test_pixels_are_avg_pooled_raw_values(mnist_dir):
+    inputs = pairs(mnist_dir)[0]
+    assert 0 <= inputs.min() and inputs.max() <= 255 and inputs.max() > 1  # not standardised yet
+    images, _ = load_mnist("train", mnist_dir)
+    pooled = F.avg_pool2d(images.float().unsqueeze(1), 2).squeeze(1)
+    matches = (pooled.flatten(1) == inputs[:, 0].flatten(1)[:, None]).all(-1).any(-1)
+    assert matches.all()  # every first digit is one pooled training image
+
+
+def test_images_are_distinct_and_test_pairs_come_from_the_test_split(mnist_dir):
+    images, labels = load_mnist("train", mnist_dir)
+    index = torch.randperm(len(images), generator=torch.Generator().manual_seed(3))[:200]
+    # a split whose images are all different lets us find each pooled input's source index
+    pooled = F.avg_pool2d(images.float().unsqueeze(1), 2).flatten(1)
+    assert len(torch.unique(pooled, dim=0)) == len(images)
+    inputs, _, classes = mnist_to_pairs(100, images, labels, torch.Generator().manual_seed(3))
+    sources = (inputs.view(200, -1)[:, None] == pooled[None]).all(-1).float().argmax(1)
+    assert torch.equal(sources, index) and len(sources.unique()) == 200
+    test_images, _ = load_mnist("test", mnist_dir)
+    test_pooled = F.avg_pool2d(test_images.float().unsqueeze(1), 2).flatten(1)
+    test_inputs = pairs(mnist_dir)[3].view(100, -1)
+    assert (test_inputs[:, None] == test_pooled[None]).all(-1).any(-1).all()
+
+
+def test_target_is_less_or_equal_with_ties_as_one(mnist_dir):
+    _, target, classes = pairs(mnist_dir, n=100)[:3]
+    assert torch.equal(target, (classes[:, 0] <= classes[:, 1]).long())
+    ties = classes[:, 0] == classes[:, 1]
+    assert ties.any() and (target[ties] == 1).all()
+
+
+def test_same_seed_same_draw_other_seed_other_draw(mnist_dir):
+    a, b, c = pairs(mnist_dir, seed=7), pairs(mnist_dir, seed=7), pairs(mnist_dir, seed=8)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not torch.equal(a[0], c[0])
+
+
+def test_too_many_pairs_is_a_clear_error(mnist_dir):
+    with pytest.raises(ValueError, match="151 pairs need 302 distinct images but the split holds only 300"):
+        pairs(mnist_dir, n=151)
+
+
+def datamodule(mnist_dir, **kwargs):
+    dm = PairDataModule(**{"n_pairs": 80, "batch_size": 32, "data_dir": str(mnist_dir), "seed": 0, **kwargs})
+    dm.setup("fit")
+    return dm
+
+
+def test_standardised_with_training_statistics_only(mnist_dir):
+    dm = datamodule(mnist_dir, val_pairs=20)
+    train_x = dm.train_set.tensors[0]
+    assert len(train_x) == 60 and len(dm.val_set) == 20 and len(dm.test_set) == 80
+    assert abs(float(train_x.mean())) < 1e-5 and abs(float(train_x.std()) - 1) < 1e-5
+    raw = pairs(mnist_dir, n=80)
+    assert torch.allclose(dm.test_set.tensors[0], (raw[3] - raw[0][:60].mean()) / raw[0][:60].std())
+    assert torch.allclose(dm.val_set.tensors[0], (raw[0][60:] - raw[0][:60].mean()) / raw[0][:60].std())
+
+
+def test_loaders_serve_whole_batches(mnist_dir):
+    dm = datamodule(mnist_dir)
+    sizes = [len(batch[0]) for batch in dm.train_dataloader()]
+    assert sizes == [32, 32, 16]
+    assert dm.val_dataloader() == []
+    first = torch.cat([b[0] for b in dm.test_dataloader()])
+    assert torch.equal(first, dm.test_set.tensors[0])  # the test set in order
+
+
+def test_seed_defaults_to_the_round_seed(mnist_dir):
+    torch.manual_seed(5)
+    implicit = datamodule(mnist_dir, seed=None)
+    explicit = datamodule(mnist_dir, seed=5)
+    assert torch.equal(implicit.train_set.tensors[0], explicit.train_set.tensors[0])
+
+
+def test_validation_pairs_must_leave_training_pairs(mnist_dir):
+    with pytest.raises(ValueError, match="val_pairs"):
+        PairDataModule(n_pairs=10, val_pairs=10)

@@ -1,0 +1,106 @@
+"""Model shapes, parameter counts for every config, the loss, and P(d1 <= d2)."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from torch.nn import functional as F
+
+from pairs.classifier import PairClassifier
+from pairs.models import count_parameters, p_first_le_second
+
+CONFIGS = sorted(Path("configs").glob("*.yaml"))
+STUDY = [f"{t}_{a}_{s}" for t in ("cnn", "mlp") for a in ("aux", "noaux") for s in ("shared", "separate")]
+
+
+def model_of(name: str) -> PairClassifier:
+    return PairClassifier(**yaml.safe_load(Path(f"configs/{name}.yaml").read_text())["model"])
+
+
+def test_every_study_config_exists():
+    assert {c.stem for c in CONFIGS} >= set(STUDY) | {"baseline_cnn", "baseline_mlp"}
+
+
+@pytest.mark.parametrize("name", STUDY + ["baseline_cnn", "baseline_mlp"])
+def test_shapes(name):
+    model = model_of(name)
+    logits, digits = model(torch.randn(5, 2, 14, 14))
+    assert logits.shape == (5, 2)
+    assert digits is None if name.startswith("baseline") else digits.shape == (5, 2, 10)
+    assert model.n_params == count_parameters(model.net) > 0
+
+
+@pytest.mark.parametrize("trunk", ["cnn", "mlp"])
+@pytest.mark.parametrize("aux", ["aux", "noaux"])
+def test_separate_has_one_more_trunk_than_shared(trunk, aux):
+    shared, separate = model_of(f"{trunk}_{aux}_shared"), model_of(f"{trunk}_{aux}_separate")
+    one_trunk = count_parameters(shared.net.trunks[0])
+    assert len(shared.net.trunks) == 1 and len(separate.net.trunks) == 2
+    assert separate.n_params == shared.n_params + one_trunk
+
+
+def test_baseline_cnn_is_the_spec_convnet_of_about_70k_parameters():
+    # conv 2->32 3x3 (608) + conv 32->64 3x3 (18,496) + FC 256->200 (51,400) + FC 200->2 (402)
+    assert model_of("baseline_cnn").n_params == 608 + 18_496 + 51_400 + 402
+
+
+def flat(d, prefix=""):
+    return {k2: v2 for k, v in d.items() for k2, v2 in (flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}).items()}
+
+
+@pytest.mark.parametrize("trunk", ["cnn", "mlp"])
+def test_configs_differ_only_in_the_factor_their_name_says(trunk):
+    load = lambda a, s: flat(yaml.safe_load(Path(f"configs/{trunk}_{a}_{s}.yaml").read_text()))  # noqa: E731
+    base = load("aux", "shared")
+    for (a, s), factor in {("noaux", "shared"): "model.aux_weight", ("aux", "separate"): "model.weight_sharing"}.items():
+        other = load(a, s)
+        assert other.keys() == base.keys()
+        assert [k for k in base if base[k] != other[k]] == [factor]
+    assert base["trainer.max_epochs"] == 25 and base["data.batch_size"] == 100
+    assert base["trainer.accelerator"] == "cpu"
+
+
+def batch(n=6):
+    g = torch.Generator().manual_seed(0)
+    classes = torch.randint(0, 10, (n, 2), generator=g)
+    return torch.randn(n, 2, 14, 14, generator=g), (classes[:, 0] <= classes[:, 1]).long(), classes
+
+
+def test_aux_weight_zero_removes_the_digit_loss():
+    x, target, classes = batch()
+    model = PairClassifier(aux_weight=0.0)
+    logits, digits = model(x)
+    assert torch.equal(model.loss(logits, digits, target, classes), F.cross_entropy(logits, target))
+    model.loss(logits, digits, target, classes).backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    logits, _ = model(x)
+    F.cross_entropy(logits, target).backward()
+    assert all(torch.equal(a, b) for a, b in zip(grads, (p.grad for p in model.parameters())))
+
+
+def test_aux_weight_adds_the_mean_digit_cross_entropy():
+    x, target, classes = batch()
+    model = PairClassifier(aux_weight=0.5)
+    logits, digits = model(x)
+    expected = F.cross_entropy(logits, target) + 0.5 * (
+        F.cross_entropy(digits[:, 0], classes[:, 0]) + F.cross_entropy(digits[:, 1], classes[:, 1])
+    ) / 2
+    assert torch.allclose(model.loss(logits, digits, target, classes), expected)
+
+
+def test_negative_aux_weight_is_refused():
+    with pytest.raises(ValueError, match="aux_weight"):
+        PairClassifier(aux_weight=-0.1)
+
+
+def test_p_first_le_second_matches_the_double_sum():
+    digits = torch.randn(4, 2, 10, dtype=torch.float64)
+    p = digits.softmax(-1)
+    brute = torch.stack([sum(p[b, 0, i] * p[b, 1, j] for i in range(10) for j in range(i, 10)) for b in range(4)])
+    assert torch.allclose(p_first_le_second(digits), brute)
+    certain = torch.full((2, 2, 10), -1e4)
+    certain[0, 0, 3] = certain[0, 1, 3] = 1e4  # a sure tie counts as <=
+    certain[1, 0, 7] = certain[1, 1, 2] = 1e4
+    assert p_first_le_second(certain).tolist() == [1.0, 0.0]
