@@ -1,0 +1,56 @@
+"""Element-wise activations, each backward beside its forward."""
+
+from framework.module import Module
+
+
+class Activation(Module):
+    """An element-wise map; subclasses give the value and its derivative in terms of input x and output y."""
+
+    def forward(self, x):
+        self.input, self.output = x, self.value(x)
+        return self.output
+
+    def backward(self, grad):
+        x = self.saved("input")
+        return self.check_grad(grad, x.shape) * self.derivative(x, self.output)
+
+
+class ReLU(Activation):
+    def value(self, x):
+        return x.clamp(min=0)
+
+    def derivative(self, x, y):
+        return (x > 0).to(x.dtype)
+
+
+class LeakyReLU(Activation):
+    def __init__(self, negative_slope: float = 0.01):
+        self.negative_slope = negative_slope
+
+    def value(self, x):
+        return x.where(x > 0, x * self.negative_slope)
+
+    def derivative(self, x, y):
+        return (x > 0).to(x.dtype).clamp(min=self.negative_slope)
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU({self.negative_slope})"
+
+
+class Tanh(Activation):
+    def value(self, x):
+        return x.tanh()
+
+    def derivative(self, x, y):
+        return 1 - y * y
+
+
+class Sigmoid(Activation):
+    """1 / (1 + e^-x), computed from e^-|x| so that neither branch overflows."""
+
+    def value(self, x):
+        z = (-x.abs()).exp()
+        return (1 / (1 + z)).where(x >= 0, z / (1 + z))
+
+    def derivative(self, x, y):
+        return y * (1 - y)

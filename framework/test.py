@@ -1,0 +1,107 @@
+"""The disk task: 2 -> 25 -> 25 -> 25 -> 2, trained with MSE and SGD, built from the framework alone.
+
+1,000 training and 1,000 test points uniform in [0, 1]^2; label 1 inside the disk of centre (0.5, 0.5) and
+radius 1/sqrt(2 pi) (half the square's area). Prints the loss as it trains, then the final train and test
+errors (the last epoch's model; the test set chooses nothing).
+
+    python framework/test.py [--seed 0] [--outputs 1] [--epochs 300] ...
+"""
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from framework import SGD, Linear, LossMSE, ReLU, Sequential, Tanh  # noqa: E402
+
+ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
+
+
+def generate_disc_set(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """n points uniform in [0,1]^2 and their labels (1 inside the disk)."""
+    x = torch.empty(n, 2).uniform_(0, 1, generator=generator)
+    return x, ((x - 0.5).pow(2).sum(1) < 1 / (2 * math.pi)).long()
+
+
+def build(outputs: int, activation: str, generator: torch.Generator) -> Sequential:
+    """The spec's network: 2 inputs, three hidden layers of 25 units, `outputs` outputs."""
+    act = ACTIVATIONS[activation]
+    sizes = [2, 25, 25, 25]
+    layers = [m for a, b in zip(sizes, sizes[1:]) for m in (Linear(a, b, generator=generator), act())]
+    return Sequential(*layers, Linear(25, outputs, generator=generator))
+
+
+def targets(labels: torch.Tensor, outputs: int) -> torch.Tensor:
+    """MSE targets: one-hot for two outputs, the label itself for one."""
+    return torch.eye(2)[labels] if outputs == 2 else labels.float().view(-1, 1)
+
+
+def predict(model: Sequential, x: torch.Tensor) -> torch.Tensor:
+    out = model.forward(x)
+    return out.argmax(1) if out.shape[1] == 2 else (out.view(-1) > 0.5).long()
+
+
+def error_rate(model: Sequential, x: torch.Tensor, labels: torch.Tensor) -> float:
+    return (predict(model, x) != labels).float().mean().item()
+
+
+def train(model, x, y, epochs: int, batch_size: int, lr: float, momentum: float, generator, log_every: int = 0):
+    """Mini-batch SGD on MSE, reshuffled every epoch; logs the mean epoch loss every `log_every` epochs."""
+    loss, optimizer = LossMSE(), SGD(model.param(), lr=lr, momentum=momentum)
+    for epoch in range(1, epochs + 1):
+        total = 0.0
+        for batch in torch.randperm(len(x), generator=generator).split(batch_size):
+            optimizer.zero_grad()
+            total += loss.forward(model.forward(x[batch]), y[batch]).item() * len(batch)
+            model.backward(loss.backward())
+            optimizer.step()
+        if log_every and (epoch % log_every == 0 or epoch == epochs):
+            print(f"epoch {epoch:4d}  loss {total / len(x):.5f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--outputs", type=int, choices=(1, 2), default=2, help="2 (one-hot) or 1 output unit")
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
+    parser.add_argument("--epochs", type=int, default=600)
+    parser.add_argument("--batch-size", type=int, default=20)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--momentum", type=float, default=0.0)
+    parser.add_argument("--log-every", type=int, default=50, help="epochs between loss lines (0: none)")
+    parser.add_argument("--rounds", type=int, default=1, help="seeds seed..seed+rounds-1, then mean and std")
+    args = parser.parse_args()
+    for name in ("epochs", "batch_size", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.lr <= 0:
+        parser.error("--lr must be > 0")
+    torch.set_grad_enabled(False)
+    errors = [run(args, seed) for seed in range(args.seed, args.seed + args.rounds)]
+    if args.rounds > 1:
+        test = torch.tensor([e[1] for e in errors])
+        print(f"{args.rounds} rounds: test error {test.mean():.2f}% +- {test.std():.2f}% "
+              f"(train {sum(e[0] for e in errors) / args.rounds:.2f}%)")
+
+
+def run(args: argparse.Namespace, seed: int) -> tuple[float, float]:
+    """One round: fresh data and weights from `seed`; returns train and test error in percent."""
+    generator = torch.Generator().manual_seed(seed)
+    (train_x, train_labels), (test_x, test_labels) = generate_disc_set(1000, generator), generate_disc_set(1000, generator)
+    mean, std = train_x.mean(0), train_x.std(0)
+    train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
+    model = build(args.outputs, args.activation, generator)
+    start = time.perf_counter()
+    train(model, train_x, targets(train_labels, args.outputs), args.epochs, args.batch_size, args.lr, args.momentum,
+          generator, args.log_every)
+    train_error, test_error = 100 * error_rate(model, train_x, train_labels), 100 * error_rate(model, test_x, test_labels)
+    print(f"seed {seed}: train error {train_error:.2f}%  test error {test_error:.2f}%  ({time.perf_counter() - start:.1f} s)")
+    return train_error, test_error
+
+
+if __name__ == "__main__":
+    main()
