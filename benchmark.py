@@ -1,0 +1,109 @@
+"""Every study configuration over many seeds: mean ± std tables and the paired effects of each factor.
+
+Seed s fixes round s (data draw and initialisation) for every config. Each run is tested once, at its last
+epoch. Finished runs are appended to a JSONL file as they end; rerunning skips them, so an interrupted
+benchmark resumes where it stopped.
+
+    python benchmark.py                                  # the ten study configs, seeds 0..9
+    python benchmark.py --configs 'cnn_*' --seeds 20 --epochs 10 --workers 2
+    python benchmark.py --report-only                    # re-render the report from the results file
+"""
+
+import argparse
+import fnmatch
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pairs import grid, report, results
+from pairs.mnist import MNISTError
+
+CONFIGS = Path("configs")
+STUDY = [f"{t}_{a}_{s}" for t in ("cnn", "mlp") for a in ("aux", "noaux") for s in ("shared", "separate")]
+DEFAULT = STUDY + ["baseline_cnn", "baseline_mlp"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", default=DEFAULT, metavar="NAME",
+                        help="config names or globs in configs/ (default: the ten study configs)")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=int, default=10, help="run seeds 0..N-1 (default 10)")
+    seeds.add_argument("--seed-list", type=int, nargs="+", metavar="SEED", help="run exactly these seeds")
+    parser.add_argument("--epochs", type=int, help="override every config's max_epochs")
+    parser.add_argument("--workers", type=int, default=grid.default_threads(1), help="parallel worker processes")
+    parser.add_argument("--threads", type=int, help="torch threads per run (default cores // workers)")
+    parser.add_argument("--results", type=Path, default=Path("results/benchmark.jsonl"))
+    parser.add_argument("--report", type=Path, default=Path("results/benchmark.md"))
+    parser.add_argument("--figure", type=Path, default=Path("results/benchmark.png"))
+    parser.add_argument("--tensorboard", metavar="DIR", help="also log every run to TensorBoard under DIR")
+    parser.add_argument("--fresh", action="store_true", help="start over: discard the results file's runs")
+    parser.add_argument("--report-only", action="store_true", help="render the report from the file; train nothing")
+    args = parser.parse_args(argv)
+    args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
+    if not args.seed_list:
+        parser.error("no seeds to run: --seeds must be >= 1")
+    for name in ("epochs", "workers", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1")
+    args.threads = args.threads or grid.default_threads(args.workers)
+    try:
+        args.configs = select(args.configs)
+    except ValueError as e:
+        parser.error(str(e))
+    return args
+
+
+def select(patterns: list[str]) -> list[str]:
+    """Config names matching the names or globs, in order; an unknown one is an error listing those available."""
+    available = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+    chosen = []
+    for pattern in patterns:
+        matches = fnmatch.filter(available, pattern.removesuffix(".yaml").removeprefix("configs/"))
+        if not matches:
+            raise ValueError(f"no config matches {pattern!r}; available: {', '.join(available)}")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.fresh and args.results.exists():
+        args.results.unlink()
+    finished = results.load(args.results)
+    hashes = {name: grid.config_hash(grid.cli_args(str(CONFIGS / f"{name}.yaml"), args.epochs, None))
+              for name in args.configs}
+    wanted = {(hashes[name], seed) for name in args.configs for seed in args.seed_list}
+    todo = [] if args.report_only else [
+        grid.Task(name, hashes[name], tuple(grid.cli_args(str(CONFIGS / f"{name}.yaml"), args.epochs, args.tensorboard)), seed)
+        for seed in args.seed_list for name in args.configs if (hashes[name], seed) not in results.done(finished)
+    ]
+    skipped = len(wanted) - len(todo) if not args.report_only else 0
+    if todo:
+        print(f"{len(todo)} runs to do ({skipped} already in {args.results}); {args.workers} workers x "
+              f"{args.threads} threads", file=sys.stderr)
+        start = time.perf_counter()
+        try:
+            for record in tqdm(grid.execute(todo, args.workers, args.threads), total=len(todo), unit="run"):
+                results.append(args.results, record)
+        except KeyboardInterrupt:
+            sys.exit(f"interrupted: finished runs are saved in {args.results}; rerun the same command to resume")
+        print(f"grid wall time {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    runs = [r for r in results.load(args.results) if (r["config_hash"], r["seed"]) in wanted]
+    if not runs:
+        sys.exit(f"no finished runs of these configs and seeds in {args.results}")
+    text = report.render(runs)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(text + "\n")
+    report.figure(runs, args.figure)
+    print(text)
+    print(f"\nreport: {args.report}  figure: {args.figure}  results: {args.results}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (results.ResultsError, MNISTError, ValueError) as e:
+        sys.exit(f"error: {e}")

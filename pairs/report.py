@@ -1,0 +1,125 @@
+"""The benchmark report: per-config table, weight sharing x auxiliary loss tables, paired effects, figure."""
+
+import math
+import re
+import statistics
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from scipy import stats  # noqa: E402
+
+STUDY = re.compile(r"^(?P<trunk>cnn|mlp)_(?P<aux>aux|noaux)_(?P<sharing>shared|separate)$")
+
+
+def mean_std(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
+    """'mean ± std' of values (in percent by default); std is the sample std (n - 1)."""
+    if not values:
+        return "–"
+    std = statistics.stdev(values) if len(values) > 1 else float("nan")
+    return f"{scale * statistics.mean(values):.{digits}f} ± {scale * std:.{digits}f}"
+
+
+def paired_effect(a: dict[int, float], b: dict[int, float], confidence: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean of a[s] - b[s] over the seeds both have, with a Student-t confidence interval: (mean, low, high, n)."""
+    seeds = sorted(a.keys() & b.keys())
+    diffs = [a[s] - b[s] for s in seeds]
+    n = len(diffs)
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    mean = statistics.mean(diffs)
+    if n == 1:
+        return mean, math.nan, math.nan, 1
+    half = stats.t.ppf((1 + confidence) / 2, n - 1) * statistics.stdev(diffs) / math.sqrt(n)
+    return mean, mean - half, mean + half, n
+
+
+def points(difference: float) -> str:
+    """A difference of accuracies in signed percentage points; '–' where it is undefined."""
+    return "–" if math.isnan(difference) else f"{100 * difference:+.1f}"
+
+
+def by_config(runs: list[dict]) -> dict[str, list[dict]]:
+    grouped = defaultdict(list)
+    for run in sorted(runs, key=lambda r: (r["config"], r["seed"])):
+        grouped[run["config"]].append(run)
+    return grouped
+
+
+def accuracy_by_seed(runs: list[dict], metric: str = "acc") -> dict[int, float]:
+    return {run["seed"]: run["metrics"][metric] for run in runs}
+
+
+def config_table(grouped: dict[str, list[dict]]) -> list[str]:
+    lines = ["| config | params | seeds | test accuracy % | digit accuracy % | accuracy from digits % | fit s/run |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, runs in grouped.items():
+        metric = lambda key: [r["metrics"][key] for r in runs if key in r["metrics"]]  # noqa: E731
+        lines.append(f"| {name} | {runs[0].get('params', 0):,} | {len(runs)} | {mean_std(metric('acc'))} | "
+                     f"{mean_std(metric('digit_acc'))} | {mean_std(metric('acc_from_digits'))} | "
+                     f"{statistics.mean(r['fit_seconds'] for r in runs):.1f} |")
+    return lines
+
+
+def factorial_tables(grouped: dict[str, list[dict]]) -> list[str]:
+    """For each trunk, the 2x2 table of weight sharing x auxiliary loss, and the paired effects of each factor."""
+    cells = {}
+    for name, runs in grouped.items():
+        match = STUDY.match(name)
+        if match:
+            cells[match["trunk"], match["aux"], match["sharing"]] = accuracy_by_seed(runs)
+    lines = []
+    for trunk in ("cnn", "mlp"):
+        if not any(key[0] == trunk for key in cells):
+            continue
+        get = lambda aux, sharing: cells.get((trunk, aux, sharing), {})  # noqa: E731
+        lines += [f"### {trunk.upper()} trunk: test accuracy % (mean ± std over seeds)", "",
+                  "| | auxiliary loss | no auxiliary loss |", "|---|---:|---:|"]
+        for sharing in ("shared", "separate"):
+            label = "weight sharing" if sharing == "shared" else "no weight sharing"
+            lines.append(f"| {label} | {mean_std(list(get('aux', sharing).values()))} | "
+                         f"{mean_std(list(get('noaux', sharing).values()))} |")
+        lines += ["", "| effect (paired over seeds) | with the other factor at | mean difference, points | 95% CI | seeds |",
+                  "|---|---|---:|---:|---:|"]
+        effects = [("weight sharing (shared − separate)", aux_label, get(aux, "shared"), get(aux, "separate"))
+                   for aux, aux_label in (("aux", "auxiliary loss"), ("noaux", "no auxiliary loss"))]
+        effects += [("auxiliary loss (aux − no aux)", share_label, get("aux", sharing), get("noaux", sharing))
+                     for sharing, share_label in (("shared", "weight sharing"), ("separate", "no weight sharing"))]
+        for effect, fixed, a, b in effects:
+            mean, low, high, n = paired_effect(a, b)
+            lines.append(f"| {effect} | {fixed} | {points(mean)} | [{points(low)}, {points(high)}] | {n} |")
+        lines.append("")
+    return lines
+
+
+def render(runs: list[dict], title: str = "Benchmark") -> str:
+    """The Markdown report of `runs`."""
+    grouped = by_config(runs)
+    versions = sorted({f"torch {r.get('torch')}, lightning {r.get('lightning')}" for r in runs})
+    lines = [f"# {title}", "", f"{len(runs)} runs; each evaluated once on the test pairs at its last epoch "
+             f"({'; '.join(versions)}).", "", *config_table(grouped), ""]
+    factorial = factorial_tables(grouped)
+    if factorial:
+        lines += ["## Weight sharing × auxiliary loss", "", *factorial]
+    return "\n".join(lines)
+
+
+def figure(runs: list[dict], path) -> None:
+    """Per-seed test accuracies as points, with the mean ± std per config, saved as a PNG."""
+    grouped = by_config(runs)
+    fig, ax = plt.subplots(figsize=(1.1 * len(grouped) + 2, 4.5))
+    for i, (name, config_runs) in enumerate(grouped.items()):
+        acc = [100 * r["metrics"]["acc"] for r in config_runs]
+        jitter = [i + 0.25 * ((k % 5) - 2) / 2 for k in range(len(acc))]
+        ax.scatter(jitter, acc, s=12, alpha=0.6, color="tab:blue")
+        std = statistics.stdev(acc) if len(acc) > 1 else 0
+        ax.errorbar(i, statistics.mean(acc), yerr=std, fmt="o", color="black", capsize=5)
+    ax.set_xticks(range(len(grouped)), list(grouped), rotation=35, ha="right")
+    ax.set_ylabel("test accuracy %")
+    ax.set_title("per-seed test accuracy (dots) and mean ± std (black)")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

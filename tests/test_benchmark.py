@@ -1,0 +1,188 @@
+"""benchmark.py on a tiny grid: JSONL content, resume, serial = parallel, report tables, paired arithmetic."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import benchmark
+from pairs import grid, report, results
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """seed_everything: 0
+model:
+  arch: {arch}
+  trunk: cnn
+  channels: [4, 8]
+  hidden: [16]
+data:
+  n_pairs: 60
+  batch_size: 30
+trainer:
+  max_epochs: 1
+  accelerator: cpu
+optimizer:
+  class_path: torch.optim.Adam
+  init_args:
+    lr: 0.01
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path, mnist_dir, monkeypatch):
+    """A folder with two tiny configs, and MNIST_DIR pointing at a synthetic MNIST."""
+    (tmp_path / "configs").mkdir()
+    for name, arch in (("tiny_pair", "pairnet"), ("tiny_base", "baseline_cnn")):
+        (tmp_path / "configs" / f"{name}.yaml").write_text(TINY.format(arch=arch))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
+    return tmp_path
+
+
+def bench(*args: str, results_file: str = "r.jsonl") -> None:
+    benchmark.main(["--configs", "tiny_*", "--seeds", "2", "--results", results_file, "--report", "r.md",
+                    "--figure", "r.png", *args])
+
+
+def lines(path="r.jsonl"):
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def test_jsonl_holds_one_line_per_run(workdir):
+    bench("--workers", "1")
+    runs = lines()
+    assert sorted((r["config"], r["seed"]) for r in runs) == [("tiny_base", 0), ("tiny_base", 1), ("tiny_pair", 0), ("tiny_pair", 1)]
+    for run in runs:
+        assert {"config_hash", "metrics", "fit_seconds", "torch", "lightning", "params", "threads"} <= run.keys()
+        assert 0 <= run["metrics"]["acc"] <= 1 and run["fit_seconds"] > 0
+    assert len({r["config_hash"] for r in runs if r["config"] == "tiny_pair"}) == 1
+    assert ("digit_acc" in runs[0]["metrics"]) == (runs[0]["config"] == "tiny_pair")
+    assert Path("r.md").read_text().count("| tiny_") == 2 and Path("r.png").stat().st_size > 0
+
+
+def test_seeds_differ_and_the_same_seed_repeats(workdir):
+    bench("--workers", "1")
+    bench("--workers", "1", "--fresh", results_file="again.jsonl")
+    first, second = lines(), lines("again.jsonl")
+    key = lambda r: (r["config"], r["seed"])  # noqa: E731
+    assert [r["metrics"] for r in sorted(first, key=key)] == [r["metrics"] for r in sorted(second, key=key)]
+    pair = {r["seed"]: r["metrics"] for r in first if r["config"] == "tiny_pair"}
+    assert pair[0] != pair[1]  # fresh data and initialisation every round
+
+
+def test_resume_after_interruption_loses_nothing(workdir, monkeypatch):
+    original = grid.execute
+
+    def interrupted(tasks, workers, threads):
+        for i, record in enumerate(original(tasks, workers, threads)):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield record
+
+    monkeypatch.setattr(grid, "execute", interrupted)
+    with pytest.raises(SystemExit, match="rerun the same command to resume"):
+        bench("--workers", "1")
+    saved = lines()
+    assert len(saved) == 2
+    monkeypatch.setattr(grid, "execute", original)
+    bench("--workers", "1")
+    after = lines()
+    assert after[:2] == saved and len(after) == 4
+    assert len({(r["config"], r["seed"]) for r in after}) == 4  # nothing ran twice
+
+
+def test_a_killed_benchmark_resumes(workdir):
+    command = [sys.executable, str(ROOT / "benchmark.py"), "--configs", "tiny_*", "--seeds", "3", "--workers", "1",
+               "--epochs", "3", "--results", "r.jsonl", "--report", "r.md", "--figure", "r.png"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (Path("r.jsonl").exists() and Path("r.jsonl").read_text().count("\n") >= 1):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed = lines()
+    assert 1 <= len(killed) < 6
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    after = lines()
+    assert after[: len(killed)] == killed and len(after) == 6
+
+
+def test_parallel_results_equal_serial_results(workdir):
+    bench("--workers", "1", "--threads", "1", results_file="serial.jsonl")
+    bench("--workers", "2", results_file="parallel.jsonl")
+    by_run = lambda runs: {(r["config"], r["seed"]): r["metrics"] for r in runs}  # noqa: E731
+    assert by_run(lines("serial.jsonl")) == by_run(lines("parallel.jsonl"))
+    assert {r["threads"] for r in lines("parallel.jsonl")} == {1}
+
+
+def test_config_hash_follows_what_the_run_computes(workdir):
+    path = "configs/tiny_pair.yaml"
+    assert grid.config_hash(grid.cli_args(path, None, None)) == grid.config_hash(grid.cli_args(path, None, "tb"))
+    assert grid.config_hash(grid.cli_args(path, None, None)) != grid.config_hash(grid.cli_args(path, 2, None))
+
+
+def test_report_only_trains_nothing(workdir, monkeypatch):
+    bench("--workers", "1")
+    monkeypatch.setattr(grid, "run", lambda task: pytest.fail("trained during --report-only"))
+    Path("r.md").unlink()
+    bench("--report-only")
+    assert "| tiny_pair |" in Path("r.md").read_text()
+
+
+def test_unknown_config_lists_the_available_ones(workdir):
+    with pytest.raises(SystemExit):
+        benchmark.main(["--configs", "nope"])
+    with pytest.raises(ValueError, match="no config matches 'nope'; available: tiny_base, tiny_pair"):
+        benchmark.select(["nope"])
+
+
+def test_zero_seeds_is_an_error(workdir, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.main(["--configs", "tiny_pair", "--seeds", "0"])
+    assert "--seeds must be >= 1" in capsys.readouterr().err
+
+
+def test_malformed_results_line_is_named(workdir):
+    Path("r.jsonl").write_text('{"config": "a", "config_hash": "h", "seed": 0, "metrics": {}, "fit_seconds": 1}\n{oops\n')
+    with pytest.raises(results.ResultsError, match=r"r.jsonl:2: not JSON"):
+        results.load(Path("r.jsonl"))
+    Path("r.jsonl").write_text('{"config": "a"}\n')
+    with pytest.raises(results.ResultsError, match=r"r.jsonl:1: missing \['config_hash', 'fit_seconds', 'metrics', 'seed'\]"):
+        results.load(Path("r.jsonl"))
+
+
+# ---- the report's arithmetic, on hand-made runs ------------------------------------------------------------------
+
+def test_paired_difference_against_a_hand_computed_example():
+    a, b = {0: 0.90, 1: 0.80, 2: 0.85, 7: 0.5}, {0: 0.85, 1: 0.80, 2: 0.80}
+    mean, low, high, n = report.paired_effect(a, b)
+    # differences 0.05, 0, 0.05 (seed 7 is unpaired): mean 1/30, sd 0.028868, se 0.016667, t(0.975, df=2) = 4.3027
+    assert n == 3
+    assert mean == pytest.approx(1 / 30)
+    assert low == pytest.approx(1 / 30 - 4.3027 * 0.016667, abs=1e-4)
+    assert high == pytest.approx(1 / 30 + 4.3027 * 0.016667, abs=1e-4)
+
+
+def fake_runs():
+    accuracy = {"cnn_aux_shared": [0.90, 0.92], "cnn_aux_separate": [0.88, 0.89],
+                "cnn_noaux_shared": [0.85, 0.86], "cnn_noaux_separate": [0.84, 0.84]}
+    return [{"config": name, "config_hash": name, "seed": seed, "params": 1000, "fit_seconds": 2.0,
+             "metrics": {"acc": acc, "digit_acc": 0.9, "acc_from_digits": 0.9}}
+            for name, values in accuracy.items() for seed, acc in enumerate(values)]
+
+
+def test_report_tables():
+    text = report.render(fake_runs())
+    assert "| cnn_aux_shared | 1,000 | 2 | 91.0 ± 1.4 | 90.0 ± 0.0 | 90.0 ± 0.0 | 2.0 |" in text
+    assert "| weight sharing | 91.0 ± 1.4 | 85.5 ± 0.7 |" in text
+    assert "| no weight sharing | 88.5 ± 0.7 | 84.0 ± 0.0 |" in text
+    # weight sharing with aux: diffs 0.02, 0.03 -> +2.5 points; aux with sharing: 0.05, 0.06 -> +5.5
+    assert "| weight sharing (shared − separate) | auxiliary loss | +2.5 |" in text
+    assert "| auxiliary loss (aux − no aux) | weight sharing | +5.5 |" in text
+    assert "MLP trunk" not in text
