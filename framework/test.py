@@ -17,6 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from framework import SGD, Linear, LossMSE, ReLU, Sequential, Tanh  # noqa: E402
+from framework.experiment import accuracy, train_epoch  # noqa: E402
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 
@@ -40,27 +41,14 @@ def targets(labels: torch.Tensor, outputs: int) -> torch.Tensor:
     return torch.eye(2)[labels] if outputs == 2 else labels.float().view(-1, 1)
 
 
-def predict(model: Sequential, x: torch.Tensor) -> torch.Tensor:
-    out = model.forward(x)
-    return out.argmax(1) if out.shape[1] == 2 else (out.view(-1) > 0.5).long()
-
-
-def error_rate(model: Sequential, x: torch.Tensor, labels: torch.Tensor) -> float:
-    return (predict(model, x) != labels).float().mean().item()
-
-
-def train(model, x, y, epochs: int, batch_size: int, lr: float, momentum: float, generator, log_every: int = 0):
+def train(model, x, labels, epochs: int, batch_size: int, lr: float, momentum: float, generator, log_every: int = 0):
     """Mini-batch SGD on MSE, reshuffled every epoch; logs the mean epoch loss every `log_every` epochs."""
     loss, optimizer = LossMSE(), SGD(model.param(), lr=lr, momentum=momentum)
+    y = targets(labels, model.forward(x[:1]).shape[1])
     for epoch in range(1, epochs + 1):
-        total = 0.0
-        for batch in torch.randperm(len(x), generator=generator).split(batch_size):
-            optimizer.zero_grad()
-            total += loss.forward(model.forward(x[batch]), y[batch]).item() * len(batch)
-            model.backward(loss.backward())
-            optimizer.step()
+        mean_loss, _ = train_epoch(model, loss, optimizer, x, y, batch_size, generator, labels)
         if log_every and (epoch % log_every == 0 or epoch == epochs):
-            print(f"epoch {epoch:4d}  loss {total / len(x):.5f}")
+            print(f"epoch {epoch:4d}  loss {mean_loss:.5f}")
 
 
 def main() -> None:
@@ -96,9 +84,9 @@ def run(args: argparse.Namespace, seed: int) -> tuple[float, float]:
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
     model = build(args.outputs, args.activation, generator)
     start = time.perf_counter()
-    train(model, train_x, targets(train_labels, args.outputs), args.epochs, args.batch_size, args.lr, args.momentum,
-          generator, args.log_every)
-    train_error, test_error = 100 * error_rate(model, train_x, train_labels), 100 * error_rate(model, test_x, test_labels)
+    train(model, train_x, train_labels, args.epochs, args.batch_size, args.lr, args.momentum, generator, args.log_every)
+    train_error, test_error = (100 * (1 - accuracy(model, x, labels)) for x, labels in
+                               ((train_x, train_labels), (test_x, test_labels)))
     print(f"seed {seed}: train error {train_error:.2f}%  test error {test_error:.2f}%  ({time.perf_counter() - start:.1f} s)")
     return train_error, test_error
 

@@ -12,7 +12,7 @@ from framework import (SGD, Adam, CrossEntropy, Dropout, GradcheckError, LeakyRe
 from framework.gradcheck import ratios
 
 F64 = torch.float64
-RUNNERS = {"test.py", "mnist.py", "toys.py", "taylor.py"}  # entry points, free to import torch
+RUNNERS = {"test.py", "experiment.py", "mnist.py", "toys.py", "taylor.py"}  # entry points, free to import torch
 
 
 def gen(seed=0):
