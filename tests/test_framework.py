@@ -10,6 +10,7 @@ import torch
 from framework import (SGD, Adam, CrossEntropy, Dropout, GradcheckError, LeakyReLU, Linear, LossMSE, Module, ReLU,
                        Sequential, Sigmoid, Tanh, adjoint_test, gradcheck, jacobian, taylor_test)
 from framework.gradcheck import ratios
+from scripts.twin import decay_groups, torch_twin
 
 F64 = torch.float64
 RUNNERS = {"test.py", "experiment.py", "mnist.py", "toys.py", "taylor.py"}  # entry points, free to import torch
@@ -157,26 +158,8 @@ def test_adjoint(name):
 
 # ---- parity with torch.nn (autograd used here only) ------------------------------------------------------------
 
-TORCH_ACTIVATIONS = {ReLU: torch.nn.ReLU, Tanh: torch.nn.Tanh, Sigmoid: torch.nn.Sigmoid, LeakyReLU: torch.nn.LeakyReLU}
-
-
-def torch_twin(model: Sequential) -> torch.nn.Sequential:
-    """The same network in torch.nn, with the same weights."""
-    layers = []
-    for m in model.modules:
-        if isinstance(m, Linear):
-            twin = torch.nn.Linear(m.in_features, m.out_features, dtype=m.weight.dtype)
-            with torch.no_grad():
-                twin.weight.copy_(m.weight)
-                twin.bias.copy_(m.bias)
-            layers.append(twin)
-        else:
-            layers.append(TORCH_ACTIVATIONS[type(m)]())
-    return torch.nn.Sequential(*layers)
-
-
 def torch_params(twin):
-    return [t for layer in twin if isinstance(layer, torch.nn.Linear) for t in (layer.weight, layer.bias)]
+    return list(twin.parameters())  # in the framework's param() order: weight, bias per layer
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 1e-6)])
@@ -205,8 +188,7 @@ def test_outputs_and_gradients_match_torch(dtype, tol, activation, loss_name):
 def test_100_optimizer_steps_match_torch(name):
     model = mlp(ReLU, dtype=torch.float32, sizes=(2, 25, 25, 2))
     twin = torch_twin(model)
-    params = torch_params(twin)
-    groups = [{"params": params[0::2], "weight_decay": 1e-2}, {"params": params[1::2], "weight_decay": 0.0}]
+    params, groups = torch_params(twin), decay_groups(twin, 1e-2)
     if name == "sgd":
         ours, theirs = SGD(model.param(), lr=0.05, momentum=0.9, weight_decay=1e-2), torch.optim.SGD(groups, lr=0.05, momentum=0.9)
     else:

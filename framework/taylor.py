@@ -1,0 +1,85 @@
+"""Gradient and Jacobian tests as a command: Taylor remainders and the transpose (adjoint) test.
+
+    python -m framework.taylor [--figure runs/framework/taylor.png]
+
+For eps = 0.5^k, |f(x + eps d) - f(x)| must fall as O(eps) and |f(x + eps d) - f(x) - eps * (first-order term)|
+as O(eps^2): their ratios approach 2 and 4 as eps halves. The gradient test takes f = a network's loss
+(first-order term d^T grad f from backward); the Jacobian test takes f = a layer's output (J d from the
+Jacobian assembled by backward). The transpose test checks u^T (J v) = v^T (J^T u) with J v from forward passes.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+import torch
+
+from framework import LossMSE, Linear, Sequential, Sigmoid, Tanh, adjoint_test, jacobian, taylor_test
+from framework.gradcheck import ratios
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+EPSILONS = [0.5 ** k for k in range(1, 16)]
+
+
+def network(g: torch.Generator) -> Sequential:
+    return Sequential(Linear(4, 8, dtype=torch.float64, generator=g), Tanh(), Linear(8, 3, dtype=torch.float64, generator=g),
+                      Sigmoid())
+
+
+def gradient_test(g: torch.Generator) -> list:
+    model, loss = network(g), LossMSE()
+    x, target, d = (torch.randn(5, n, dtype=torch.float64, generator=g) for n in (4, 3, 4))
+    f = lambda z: loss.forward(model.forward(z), target)  # noqa: E731
+    f(x)
+    grad = model.backward(loss.backward())
+    return taylor_test(f, x, d, (d * grad).sum(), EPSILONS)
+
+
+def jacobian_test(g: torch.Generator) -> list:
+    model = network(g)
+    x, d = (torch.randn(2, 4, dtype=torch.float64, generator=g) for _ in range(2))
+    jd = (jacobian(model, x) @ d.reshape(-1)).view(2, 3)
+    return taylor_test(model.forward, x, d, jd, EPSILONS)
+
+
+def print_table(name: str, rows: list) -> None:
+    print(f"\n{name}\n| eps | first-order residual | ratio | second-order residual | ratio |\n|---:|---:|---:|---:|---:|")
+    for row, r in zip(rows, [(None, None), *ratios(rows)]):
+        fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+        print(f"| {row[0]:.2e} | {row[1]:.3e} | {fmt(r[0])} | {row[2]:.3e} | {fmt(r[1])} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--figure", type=Path, default=Path("runs/framework/taylor.png"))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_grad_enabled(False)
+    g = torch.Generator().manual_seed(args.seed)
+    tests = {"gradient test (f = MSE loss of a network)": gradient_test(g),
+             "Jacobian test (f = the network's output)": jacobian_test(g)}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, (name, rows) in zip(axes, tests.items()):
+        print_table(name, rows)
+        eps = [r[0] for r in rows]
+        ax.loglog(eps, [r[1] for r in rows], "o-", label="|f(x+εd) − f(x)|")
+        ax.loglog(eps, [r[2] for r in rows], "s-", label="|f(x+εd) − f(x) − ε·derivative|")
+        ax.loglog(eps, [rows[-1][1] * e / eps[-1] for e in eps], "k:", label="slope 1 (O(ε))")
+        ax.loglog(eps, [rows[-1][2] * (e / eps[-1]) ** 2 for e in eps], "k--", label="slope 2 (O(ε²))")
+        ax.set(xlabel="ε", ylabel="residual", title=name)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    args.figure.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.figure, dpi=110)
+    model = network(g)
+    x = torch.randn(5, 4, dtype=torch.float64, generator=g)
+    u, v = torch.randn(5, 3, dtype=torch.float64, generator=g), torch.randn(5, 4, dtype=torch.float64, generator=g)
+    print(f"\ntranspose test: |u^T(Jv) - v^T(J^T u)| = {adjoint_test(model, x, u, v):.2e}")
+    print(f"figure: {args.figure}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
