@@ -22,6 +22,16 @@ class LossMSE(Loss):
         return diff * (2.0 * grad / diff.numel())
 
 
+def log_softmax(logits):
+    """log softmax over the last dimension, with the row maximum subtracted so that nothing overflows."""
+    shifted = logits - logits.max(-1, keepdim=True).values
+    return shifted - shifted.exp().sum(-1, keepdim=True).log()
+
+
+def softmax(logits):
+    return log_softmax(logits).exp()
+
+
 class CrossEntropy(Loss):
     """Softmax cross-entropy over logits [N, C] against class indices [N], mean over the batch.
 
@@ -32,9 +42,7 @@ class CrossEntropy(Loss):
         if logits.dim() != 2 or target.shape != logits.shape[:1]:
             raise ValueError(f"{self!r} expects logits [N, C] and class indices [N], "
                              f"got {tuple(logits.shape)} and {tuple(target.shape)}")
-        shifted = logits - logits.max(1, keepdim=True).values
-        log_sum = shifted.exp().sum(1, keepdim=True).log()
-        log_probs = shifted - log_sum
+        log_probs = log_softmax(logits)
         self.probs, self.target = log_probs.exp(), target
         return -log_probs.gather(1, target.view(-1, 1)).mean()
 

@@ -83,8 +83,10 @@ def md5_ok(path: Path, name: str) -> bool:
         return False
 
 
-def download(root: Path, name: str, mirrors: tuple[str, ...] = MIRRORS) -> Path:
-    """Fetch `name`.gz into `root`, verify it, and rename it into place; nothing half-written is left."""
+def download(root: Path, name: str, mirrors: tuple[str, ...] | None = None) -> Path:
+    """Fetch `name`.gz into `root` from the first mirror that serves it with a valid checksum, and rename it
+    into place; nothing half-written is left."""
+    mirrors = MIRRORS if mirrors is None else mirrors
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"{name}.gz"
     failures = []
@@ -104,7 +106,7 @@ def download(root: Path, name: str, mirrors: tuple[str, ...] = MIRRORS) -> Path:
                 os.remove(tmp)
     raise MNISTError(
         f"MNIST file {name} is not in {root.resolve()} and could not be downloaded "
-        f"({'; '.join(failures)}). Put the four IDX files there, or set MNIST_DIR to a folder that has them."
+        f"({'; '.join(failures) or 'no mirrors'}). Put the four IDX files there, or set MNIST_DIR to a folder that has them."
     )
 
 
