@@ -103,9 +103,9 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+@torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
 def run(config: dict, name: str) -> dict:
     """Train, log every epoch, evaluate the best-on-validation epoch on the test split; returns the summary."""
-    torch.set_grad_enabled(False)
     generator = torch.Generator().manual_seed(config["seed"])
     (x, y), (val_x, val_y), (test_x, test_y) = split(config["data_dir"], config["val_fraction"])
     model, loss = build(config, generator), CrossEntropy()

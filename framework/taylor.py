@@ -52,12 +52,12 @@ def print_table(name: str, rows: list) -> None:
         print(f"| {row[0]:.2e} | {row[1]:.3e} | {fmt(r[0])} | {row[2]:.3e} | {fmt(r[1])} |")
 
 
+@torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--figure", type=Path, default=Path("runs/framework/taylor.png"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    torch.set_grad_enabled(False)
     g = torch.Generator().manual_seed(args.seed)
     tests = {"gradient test (f = MSE loss of a network)": gradient_test(g),
              "Jacobian test (f = the network's output)": jacobian_test(g)}

@@ -93,6 +93,7 @@ def decision_regions(ax, model, standardise, x, y, title: str) -> None:
     ax.set_xticks([]), ax.set_yticks([])
 
 
+@torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS))
@@ -104,7 +105,6 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if min(args.seeds, args.epochs, args.batch_size) < 1 or args.lr <= 0:
         parser.error("--seeds, --epochs and --batch-size must be >= 1 and --lr > 0")
-    torch.set_grad_enabled(False)
     fig, axes = plt.subplots(2, len(args.datasets), figsize=(3.2 * len(args.datasets), 6.4), squeeze=False)
     summary = {}
     print("| data set | linear softmax, test accuracy % | tanh 2-10-7-C, test accuracy % |\n|---|---:|---:|")
