@@ -56,9 +56,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def available_configs() -> list[str]:
+    """Names of the study's configs: paths under configs/ without .yaml (configs/framework/ is another format)."""
+    paths = (p.relative_to(CONFIGS).with_suffix("").as_posix() for p in CONFIGS.rglob("*.yaml"))
+    return sorted(p for p in paths if not p.startswith("framework/"))
+
+
 def select(patterns: list[str]) -> list[str]:
     """Config names matching the names or globs, in order; an unknown one is an error listing those available."""
-    available = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+    available = available_configs()
     chosen = []
     for pattern in patterns:
         matches = fnmatch.filter(available, pattern.removesuffix(".yaml").removeprefix("configs/"))

@@ -24,12 +24,15 @@ class PairClassifier(LightningModule):
     Args:
         arch: `pairnet` (one trunk per digit and a comparison head), or a baseline that sees the
             2-channel image at once: `baseline_cnn` (the spec's ~70k-parameter convnet) or `baseline_mlp`.
-        trunk: `cnn` or `mlp`, the per-digit network of `pairnet` (1x14x14 -> 10 digit logits).
+        trunk: `cnn` (LeNet-like), `vgg` (padded conv pairs) or `mlp`: the per-digit network of `pairnet`
+            (1x14x14 -> 10 digit logits).
         weight_sharing: one trunk for both digits (true) or one trunk per digit (false).
         aux_weight: weight of the auxiliary digit loss; 0 trains on the target alone.
         channels: conv widths of the `cnn` trunk.
         hidden: hidden widths of the trunk's (or `baseline_mlp`'s) dense part.
         head_hidden: hidden width of the comparison head.
+        prediction: `head` (a learnt comparison head) or `digits` (no head: the target is P(d1 <= d2) computed
+            from the two digit distributions, and its cross-entropy trains the trunk through that formula).
         batch_norm: batch norm after every conv / dense layer.
         dropout: dropout rate after every hidden dense layer.
     """
@@ -37,7 +40,7 @@ class PairClassifier(LightningModule):
     def __init__(
         self,
         arch: Literal["pairnet", "baseline_cnn", "baseline_mlp"] = "pairnet",
-        trunk: Literal["cnn", "mlp"] = "cnn",
+        trunk: Literal["cnn", "vgg", "mlp"] = "cnn",
         weight_sharing: bool = True,
         aux_weight: NonNegativeFloat = 1.0,
         channels: list[int] = [32, 64],
@@ -45,6 +48,7 @@ class PairClassifier(LightningModule):
         head_hidden: int = 64,
         batch_norm: bool = False,
         dropout: DropoutRate = 0.0,
+        prediction: Literal["head", "digits"] = "head",
     ):
         super().__init__()
         if aux_weight < 0:
@@ -53,7 +57,7 @@ class PairClassifier(LightningModule):
             raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
         self.save_hyperparameters()
         if arch == "pairnet":
-            self.net = PairNet(trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout)
+            self.net = PairNet(trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout, prediction)
         elif arch == "baseline_cnn":
             self.net = baseline_cnn(batch_norm, dropout)
         else:

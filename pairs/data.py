@@ -1,13 +1,15 @@
 """Digit pairs: the reference pair generator and the Lightning DataModule that serves it."""
 
+import math
 import os
 
 import torch
-from jsonargparse.typing import PositiveInt
+from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveInt
 from lightning.pytorch import LightningDataModule
 from torch.nn import functional as F
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
+from pairs import augment
 from pairs.mnist import load_mnist
 
 
@@ -24,7 +26,7 @@ def mnist_to_pairs(
     pooled = F.avg_pool2d(images[index.flatten()].float().unsqueeze(1), kernel_size=2)
     inputs = pooled.view(n, 2, 14, 14)
     classes = labels[index]
-    return inputs, (classes[:, 0] <= classes[:, 1]).long(), classes
+    return inputs, augment.target(classes), classes
 
 
 def generate_pair_sets(
@@ -34,6 +36,19 @@ def generate_pair_sets(
     train = mnist_to_pairs(n, *load_mnist("train", data_dir), generator)
     test = mnist_to_pairs(n, *load_mnist("test", data_dir), generator)
     return train + test
+
+
+class EpochBatches(torch.utils.data.Sampler):
+    """A sampler that asks `make` for the epoch's `length` batches at the start of every epoch."""
+
+    def __init__(self, make, length: int):
+        self.make, self.length = make, length
+
+    def __iter__(self):
+        return iter(self.make())
+
+    def __len__(self) -> int:
+        return self.length
 
 
 class PairBatches(torch.utils.data.Dataset):
@@ -49,8 +64,31 @@ class PairBatches(torch.utils.data.Dataset):
         return tuple(t[index] for t in self.tensors)
 
 
+class TrainingPairs(torch.utils.data.Dataset):
+    """Training pairs built per batch from the raw training digits: optionally re-paired, shifted, rotated and
+    swapped, then standardised. Indexed by a batch of digit-index pairs [B, 2]."""
+
+    def __init__(self, inputs: torch.Tensor, classes: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                 shift: int, rotate: float, swap: bool):
+        self.digits, self.classes = inputs.reshape(-1, 14, 14), classes.reshape(-1)
+        self.mean, self.std, self.shift, self.rotate, self.swap = mean, std, shift, rotate, swap
+
+    def __len__(self) -> int:
+        return len(self.digits) // 2
+
+    def __getitem__(self, pairs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x, classes = self.digits[pairs], self.classes[pairs]
+        if self.shift or self.rotate:
+            x = augment.affine(x.view(-1, 14, 14), self.shift, self.rotate).view(x.shape)
+        if self.swap:
+            x, classes = augment.swap(x, classes)
+        return (x - self.mean) / self.std, augment.target(classes), classes
+
+
 class PairDataModule(LightningDataModule):
     """Train / optional validation / test pairs, standardised with the training pairs' mean and std.
+
+    Augmentations touch the training pairs only, drawn afresh every epoch from the round's seed.
 
     Args:
         n_pairs: pairs in the training and in the test set (the reference uses 1000).
@@ -58,6 +96,10 @@ class PairDataModule(LightningDataModule):
         data_dir: folder with the MNIST IDX files; default $MNIST_DIR, then ./data.
         val_pairs: training pairs held out for validation (0 = no validation loop).
         seed: seed of the data draw; default the round's seed (`seed_everything`).
+        shift: random integer shift of each training digit, up to this many pixels along each axis.
+        rotate: random rotation of each training digit, up to this many degrees either way.
+        swap: exchange the two digits of a random half of the training pairs (target recomputed; ties stay 1).
+        repair: pair the training digits afresh every epoch (target recomputed from the classes).
     """
 
     def __init__(
@@ -67,10 +109,16 @@ class PairDataModule(LightningDataModule):
         data_dir: str | None = None,
         val_pairs: int = 0,
         seed: int | None = None,
+        shift: NonNegativeInt = 0,
+        rotate: NonNegativeFloat = 0.0,
+        swap: bool = False,
+        repair: bool = False,
     ):
         super().__init__()
         if not 0 <= val_pairs < n_pairs:
             raise ValueError(f"data.val_pairs must be in [0, n_pairs={n_pairs}), got {val_pairs}")
+        if shift < 0 or rotate < 0:
+            raise ValueError(f"data.shift and data.rotate must be >= 0, got {shift} and {rotate}")
         self.save_hyperparameters()
         self.train_set = self.val_set = self.test_set = None
 
@@ -88,22 +136,26 @@ class PairDataModule(LightningDataModule):
         n_fit = self.hparams.n_pairs - self.hparams.val_pairs
         fit = tuple(t[:n_fit] for t in train)
         self.mean, self.std = fit[0].mean(), fit[0].std()
-        self.train_set = self.standardise(*fit)
+        h = self.hparams
+        self.train_set = TrainingPairs(fit[0], fit[2], self.mean, self.std, h.shift, h.rotate, h.swap)
         self.val_set = self.standardise(*(t[n_fit:] for t in train)) if self.hparams.val_pairs else None
         self.test_set = self.standardise(*test)
 
     def standardise(self, inputs: torch.Tensor, target: torch.Tensor, classes: torch.Tensor) -> PairBatches:
         return PairBatches((inputs - self.mean) / self.std, target, classes)
 
-    def loader(self, dataset: PairBatches, shuffle: bool) -> DataLoader:
-        sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-        return DataLoader(dataset, sampler=BatchSampler(sampler, self.hparams.batch_size, drop_last=False), batch_size=None)
+    def loader(self, dataset: PairBatches) -> DataLoader:
+        """The pairs in order, in batches."""
+        sampler = BatchSampler(SequentialSampler(dataset), self.hparams.batch_size, drop_last=False)
+        return DataLoader(dataset, sampler=sampler, batch_size=None)
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader(self.train_set, shuffle=True)
+        n, size, repair = len(self.train_set), self.hparams.batch_size, self.hparams.repair
+        sampler = EpochBatches(lambda: augment.pair_batches(n, size, repair), math.ceil(n / size))
+        return DataLoader(self.train_set, sampler=sampler, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
-        return self.loader(self.val_set, shuffle=False) if self.val_set is not None else []
+        return self.loader(self.val_set) if self.val_set is not None else []
 
     def test_dataloader(self) -> DataLoader:
-        return self.loader(self.test_set, shuffle=False)
+        return self.loader(self.test_set)

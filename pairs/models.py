@@ -10,12 +10,6 @@ def dense_block(n_in: int, n_out: int, batch_norm: bool, dropout: float) -> list
     return layers + ([nn.Dropout(dropout)] if dropout else [])
 
 
-def conv_block(c_in: int, c_out: int, kernel: int, batch_norm: bool) -> list[nn.Module]:
-    """Conv -> [BatchNorm] -> ReLU -> MaxPool(2)."""
-    layers = [nn.Conv2d(c_in, c_out, kernel), *([nn.BatchNorm2d(c_out)] if batch_norm else [])]
-    return layers + [nn.ReLU(), nn.MaxPool2d(2)]
-
-
 def mlp(n_in: int, hidden: list[int], n_out: int, batch_norm: bool = False, dropout: float = 0.0) -> nn.Sequential:
     """Flatten -> dense blocks of the given widths -> Linear(n_out)."""
     widths = [n_in, *hidden]
@@ -24,25 +18,33 @@ def mlp(n_in: int, hidden: list[int], n_out: int, batch_norm: bool = False, drop
 
 
 def convnet(
-    c_in: int, channels: list[int], hidden: list[int], n_out: int, batch_norm: bool = False, dropout: float = 0.0
+    c_in: int, channels: list[int], hidden: list[int], n_out: int, batch_norm: bool = False, dropout: float = 0.0,
+    same: bool = False,
 ) -> nn.Sequential:
-    """3x3 conv blocks (valid padding, max-pool 2) on a 14x14 input, then an MLP head."""
-    side, convs = 14, []
-    for a, b in zip([c_in, *channels], channels):
-        convs += conv_block(a, b, 3, batch_norm)
-        side = (side - 2) // 2
-    if side < 1:
-        raise ValueError(f"{len(channels)} conv blocks shrink a 14x14 input to nothing; use at most 2")
-    return nn.Sequential(*convs, mlp(channels[-1] * side * side, hidden, n_out, batch_norm, dropout))
+    """3x3 convs -> [BatchNorm] -> ReLU on a 14x14 input, then an MLP head.
+
+    same=False: valid convs, each followed by max-pool 2 (LeNet-like). same=True: padded convs with a
+    max-pool 2 after every second one (VGG-like).
+    """
+    side, layers = 14, []
+    for i, (a, b) in enumerate(zip([c_in, *channels], channels)):
+        layers += [nn.Conv2d(a, b, 3, padding=int(same)), *([nn.BatchNorm2d(b)] if batch_norm else []), nn.ReLU()]
+        side -= 0 if same else 2
+        if not same or i % 2 == 1:
+            layers.append(nn.MaxPool2d(2))
+            side //= 2
+        if side < 1:
+            raise ValueError(f"{len(channels)} conv layers shrink a 14x14 input to nothing; use fewer channels entries")
+    return nn.Sequential(*layers, mlp(channels[-1] * side * side, hidden, n_out, batch_norm, dropout))
 
 
 def trunk(kind: str, channels: list[int], hidden: list[int], batch_norm: bool, dropout: float) -> nn.Module:
     """A network mapping one 1x14x14 digit to 10 digit logits."""
     if kind == "mlp":
         return mlp(196, hidden, 10, batch_norm, dropout)
-    if kind == "cnn":
-        return convnet(1, channels, hidden, 10, batch_norm, dropout)
-    raise ValueError(f"trunk must be 'mlp' or 'cnn', got {kind!r}")
+    if kind in ("cnn", "vgg"):
+        return convnet(1, channels, hidden, 10, batch_norm, dropout, same=kind == "vgg")
+    raise ValueError(f"trunk must be 'mlp', 'cnn' or 'vgg', got {kind!r}")
 
 
 def p_first_le_second(digit_logits: torch.Tensor) -> torch.Tensor:
@@ -53,9 +55,10 @@ def p_first_le_second(digit_logits: torch.Tensor) -> torch.Tensor:
 
 
 class PairNet(nn.Module):
-    """One trunk per digit (shared or separate), then a comparison head on the two 10-way outputs.
+    """One trunk per digit (shared or separate), then the comparison of the two 10-way outputs.
 
-    forward returns target logits [B, 2] and digit logits [B, 2, 10].
+    prediction="head": a learnt MLP head on the 20 outputs. prediction="digits": no head; the target is read
+    off the digit distributions as P(d1 <= d2). forward returns target logits [B, 2] and digit logits [B, 2, 10].
     """
 
     def __init__(
@@ -67,18 +70,24 @@ class PairNet(nn.Module):
         head_hidden: int = 64,
         batch_norm: bool = False,
         dropout: float = 0.0,
+        prediction: str = "head",
     ):
         super().__init__()
+        if prediction not in ("head", "digits"):
+            raise ValueError(f"prediction must be 'head' or 'digits', got {prediction!r}")
         make = lambda: trunk(trunk_kind, list(channels), list(hidden), batch_norm, dropout)  # noqa: E731
         self.trunks = nn.ModuleList([make()] if weight_sharing else [make(), make()])
-        self.head = mlp(20, [head_hidden], 2)
+        self.head = mlp(20, [head_hidden], 2) if prediction == "head" else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if len(self.trunks) == 1:  # one pass over both digits stacked along the batch
             digits = self.trunks[0](x.reshape(-1, 1, 14, 14)).view(len(x), 2, 10)
         else:
             digits = torch.stack([t(x[:, i : i + 1]) for i, t in enumerate(self.trunks)], 1)
-        return self.head(digits.flatten(1)), digits
+        if self.head is not None:
+            return self.head(digits.flatten(1)), digits
+        p = p_first_le_second(digits).clamp(1e-7, 1 - 1e-7)
+        return torch.stack([(1 - p).log(), p.log()], 1), digits
 
 
 class WholeImageNet(nn.Module):

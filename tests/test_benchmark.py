@@ -23,6 +23,9 @@ model:
 data:
   n_pairs: 60
   batch_size: 30
+  shift: {shift}
+  swap: {swap}
+  repair: {swap}
 trainer:
   max_epochs: 1
   accelerator: cpu
@@ -35,10 +38,11 @@ optimizer:
 
 @pytest.fixture
 def workdir(tmp_path, mnist_dir, monkeypatch):
-    """A folder with two tiny configs, and MNIST_DIR pointing at a synthetic MNIST."""
+    """A folder with two tiny configs (one with augmentations), and MNIST_DIR pointing at a synthetic MNIST."""
     (tmp_path / "configs").mkdir()
-    for name, arch in (("tiny_pair", "pairnet"), ("tiny_base", "baseline_cnn")):
-        (tmp_path / "configs" / f"{name}.yaml").write_text(TINY.format(arch=arch))
+    for name, arch, augment in (("tiny_pair", "pairnet", True), ("tiny_base", "baseline_cnn", False)):
+        text = TINY.format(arch=arch, shift=int(augment), swap=str(augment).lower())
+        (tmp_path / "configs" / f"{name}.yaml").write_text(text)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
     return tmp_path

@@ -104,3 +104,19 @@ def test_p_first_le_second_matches_the_double_sum():
     certain[0, 0, 3] = certain[0, 1, 3] = 1e4  # a sure tie counts as <=
     certain[1, 0, 7] = certain[1, 1, 2] = 1e4
     assert p_first_le_second(certain).tolist() == [1.0, 0.0]
+
+
+def test_every_config_parses_and_builds():
+    import benchmark
+    from pairs import grid
+
+    for name in benchmark.available_configs():
+        assert len(grid.config_hash(grid.cli_args(f"configs/{name}.yaml", None, None))) == 12, name
+
+
+@pytest.mark.parametrize("name", ["best", "best_mlp", "best_noaux"])
+def test_best_configs_read_the_target_off_the_digits(name):
+    model = model_of(name)
+    assert model.net.head is None and model.hparams.prediction == "digits"
+    logits, digits = model.eval()(torch.randn(4, 2, 14, 14))
+    assert torch.allclose(logits.softmax(1)[:, 1], p_first_le_second(digits), atol=1e-5)
