@@ -130,7 +130,8 @@ def test_taylor_jacobian_test_on_a_layer_output():
 
 
 def test_taylor_test_exposes_a_wrong_gradient():
-    model, loss, x, target = Sequential(WrongLinear(3, 2, dtype=F64, generator=gen()), Tanh()), LossMSE(), randn(6, 3), randn(6, 2)
+    model = Sequential(WrongLinear(3, 2, dtype=F64, generator=gen()), Tanh())
+    loss, x, target = LossMSE(), randn(6, 3), randn(6, 2)
     f = lambda z: loss.forward(model.forward(z), target)  # noqa: E731
     f(x)
     model.backward(loss.backward())
@@ -190,7 +191,8 @@ def test_100_optimizer_steps_match_torch(name):
     twin = torch_twin(model)
     params, groups = torch_params(twin), decay_groups(twin, 1e-2)
     if name == "sgd":
-        ours, theirs = SGD(model.param(), lr=0.05, momentum=0.9, weight_decay=1e-2), torch.optim.SGD(groups, lr=0.05, momentum=0.9)
+        ours = SGD(model.param(), lr=0.05, momentum=0.9, weight_decay=1e-2)
+        theirs = torch.optim.SGD(groups, lr=0.05, momentum=0.9)
     else:
         ours, theirs = Adam(model.param(), lr=1e-2, weight_decay=1e-2), torch.optim.Adam(groups, lr=1e-2)
     loss, twin_loss = LossMSE(), torch.nn.MSELoss()

@@ -45,8 +45,12 @@ def test_baseline_cnn_is_the_spec_convnet_of_about_70k_parameters():
     assert model_of("baseline_cnn").n_params == 608 + 18_496 + 51_400 + 402
 
 
-def flat(d, prefix=""):
-    return {k2: v2 for k, v in d.items() for k2, v2 in (flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}).items()}
+def flat(tree: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    out = {}
+    for key, value in tree.items():
+        out |= flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value}
+    return out
 
 
 @pytest.mark.parametrize("trunk", ["cnn", "mlp"])
