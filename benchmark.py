@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
               for name in args.configs}
     wanted = {(hashes[name], seed) for name in args.configs for seed in args.seed_list}
     todo = [] if args.report_only else [
-        grid.Task(name, hashes[name], tuple(grid.cli_args(str(CONFIGS / f"{name}.yaml"), args.epochs, args.tensorboard)), seed)
+        grid.Task(name, hashes[name], tuple(grid.cli_args(str(CONFIGS / f"{name}.yaml"), args.epochs, args.tensorboard, seed)),
+                  seed)
         for seed in args.seed_list for name in args.configs if (hashes[name], seed) not in results.done(finished)
     ]
     skipped = len(wanted) - len(todo) if not args.report_only else 0

@@ -29,14 +29,16 @@ class Task:
     seed: int
 
 
-def cli_args(path: str, epochs: int | None, tensorboard: str | None) -> list[str]:
-    """The LightningCLI arguments of one benchmark run of the config at `path` (seed added per run)."""
+def cli_args(path: str, epochs: int | None, tensorboard: str | None, seed: int = 0) -> list[str]:
+    """The LightningCLI arguments of one benchmark run of the config at `path`; TensorBoard logs, if asked for,
+    go to DIR/<config>/seed_<seed>."""
     args = ["--config", path, *QUIET]
     if epochs is not None:
         args.append(f"--trainer.max_epochs={epochs}")
     if tensorboard:
         args += ["--trainer.logger.class_path=lightning.pytorch.loggers.TensorBoardLogger",
-                 f"--trainer.logger.init_args.save_dir={tensorboard}", "--trainer.logger.init_args.default_hp_metric=false"]
+                 f"--trainer.logger.init_args.save_dir={tensorboard}", "--trainer.logger.init_args.default_hp_metric=false",
+                 f"--trainer.logger.init_args.version=seed_{seed}"]
     return args
 
 

@@ -190,3 +190,12 @@ def test_report_tables():
     assert "| weight sharing (shared − separate) | auxiliary loss | +2.5 |" in text
     assert "| auxiliary loss (aux − no aux) | weight sharing | +5.5 |" in text
     assert "MLP trunk" not in text
+
+
+def test_tensorboard_logs_only_when_asked(workdir):
+    bench("--workers", "1")
+    assert not list(Path(".").rglob("events.out.tfevents.*"))
+    bench("--workers", "1", "--tensorboard", "tb", results_file="tb.jsonl")
+    runs = sorted(p.relative_to("tb").as_posix() for p in Path("tb").glob("*/*"))
+    assert runs == ["tiny_base/seed_0", "tiny_base/seed_1", "tiny_pair/seed_0", "tiny_pair/seed_1"]
+    assert all(list(Path("tb", run).glob("events.out.tfevents.*")) for run in runs)
