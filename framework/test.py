@@ -44,7 +44,7 @@ def targets(labels: torch.Tensor, outputs: int) -> torch.Tensor:
 def train(model, x, labels, epochs: int, batch_size: int, lr: float, momentum: float, generator, log_every: int = 0):
     """Mini-batch SGD on MSE, reshuffled every epoch; logs the mean epoch loss every `log_every` epochs."""
     loss, optimizer = LossMSE(), SGD(model.param(), lr=lr, momentum=momentum)
-    y = targets(labels, model.forward(x[:1]).shape[1])
+    y = targets(labels, model.modules[-1].out_features)
     for epoch in range(1, epochs + 1):
         mean_loss, _ = train_epoch(model, loss, optimizer, x, y, batch_size, generator, labels)
         if log_every and (epoch % log_every == 0 or epoch == epochs):
