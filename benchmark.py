@@ -78,14 +78,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.fresh and args.results.exists():
         args.results.unlink()
-    finished = results.load(args.results)
-    hashes = {name: grid.config_hash(grid.cli_args(str(CONFIGS / f"{name}.yaml"), args.epochs, None))
-              for name in args.configs}
+    done = results.done(results.load(args.results))
+    paths = {name: str(CONFIGS / f"{name}.yaml") for name in args.configs}
+    hashes = {name: grid.config_hash(grid.cli_args(path, args.epochs, None)) for name, path in paths.items()}
     wanted = {(hashes[name], seed) for name in args.configs for seed in args.seed_list}
     todo = [] if args.report_only else [
-        grid.Task(name, hashes[name], tuple(grid.cli_args(str(CONFIGS / f"{name}.yaml"), args.epochs, args.tensorboard, seed)),
-                  seed)
-        for seed in args.seed_list for name in args.configs if (hashes[name], seed) not in results.done(finished)
+        grid.Task(name, hashes[name], tuple(grid.cli_args(paths[name], args.epochs, args.tensorboard, seed)), seed)
+        for seed in args.seed_list for name in args.configs if (hashes[name], seed) not in done
     ]
     skipped = len(wanted) - len(todo) if not args.report_only else 0
     if todo:
