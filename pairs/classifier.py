@@ -3,7 +3,7 @@
 from typing import Literal
 
 import torch
-from jsonargparse.typing import NonNegativeFloat, restricted_number_type
+from jsonargparse.typing import NonNegativeFloat, PositiveInt, restricted_number_type
 from lightning.pytorch import LightningModule
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.nn import functional as F
@@ -12,9 +12,9 @@ from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from pairs import figures
-from pairs.models import PairNet, baseline_cnn, baseline_mlp, count_parameters, p_first_le_second
+from pairs.models import Ensemble, PairNet, baseline_cnn, baseline_mlp, count_parameters, p_first_le_second
 
-DropoutRate = restricted_number_type("DropoutRate", float, [(">=", 0), ("<", 1)])
+Fraction = restricted_number_type("Fraction", float, [(">=", 0), ("<", 1)])
 STAGES = ("train", "val", "test")
 
 
@@ -28,6 +28,9 @@ class PairClassifier(LightningModule):
             (1x14x14 -> 10 digit logits).
         weight_sharing: one trunk for both digits (true) or one trunk per digit (false).
         aux_weight: weight of the auxiliary digit loss; 0 trains on the target alone.
+        target_weight: weight of the target loss; 0 trains the trunk on the individual digits alone (needs
+            `arch: pairnet` and aux_weight > 0).
+        label_smoothing: label smoothing of the digit loss (the target loss is never smoothed).
         channels: conv widths of the `cnn` trunk.
         hidden: hidden widths of the trunk's (or `baseline_mlp`'s) dense part.
         head_hidden: hidden width of the comparison head.
@@ -35,6 +38,8 @@ class PairClassifier(LightningModule):
             from the two digit distributions, and its cross-entropy trains the trunk through that formula).
         batch_norm: batch norm after every conv / dense layer.
         dropout: dropout rate after every hidden dense layer.
+        members: independently initialised networks of this kind, each trained on its own loss on the same
+            batches; predictions average their probabilities (an ensemble).
     """
 
     def __init__(
@@ -43,25 +48,35 @@ class PairClassifier(LightningModule):
         trunk: Literal["cnn", "vgg", "mlp"] = "cnn",
         weight_sharing: bool = True,
         aux_weight: NonNegativeFloat = 1.0,
+        target_weight: NonNegativeFloat = 1.0,
+        label_smoothing: Fraction = 0.0,
         channels: list[int] = [32, 64],
         hidden: list[int] = [128],
         head_hidden: int = 64,
         batch_norm: bool = False,
-        dropout: DropoutRate = 0.0,
+        dropout: Fraction = 0.0,
         prediction: Literal["head", "digits"] = "head",
+        members: PositiveInt = 1,
     ):
         super().__init__()
         if aux_weight < 0:
             raise ValueError(f"model.aux_weight must be >= 0 (0 turns the digit loss off), got {aux_weight}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+        if target_weight < 0:
+            raise ValueError(f"model.target_weight must be >= 0 (0 trains on the digits alone), got {target_weight}")
+        if target_weight == 0 and (aux_weight == 0 or arch != "pairnet"):
+            raise ValueError("model.target_weight: 0 leaves no loss to train on; it needs arch: pairnet and aux_weight > 0")
+        if not 0 <= dropout < 1 or not 0 <= label_smoothing < 1:
+            raise ValueError(f"model.dropout and model.label_smoothing must be in [0, 1), got {dropout} and {label_smoothing}")
         self.save_hyperparameters()
+        if members < 1:
+            raise ValueError(f"model.members must be >= 1, got {members}")
         if arch == "pairnet":
-            self.net = PairNet(trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout, prediction)
+            make = lambda: PairNet(trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout, prediction)  # noqa: E731
         elif arch == "baseline_cnn":
-            self.net = baseline_cnn(batch_norm, dropout)
+            make = lambda: baseline_cnn(batch_norm, dropout)  # noqa: E731
         else:
-            self.net = baseline_mlp(hidden, batch_norm, dropout)
+            make = lambda: baseline_mlp(hidden, batch_norm, dropout)  # noqa: E731
+        self.net = Ensemble([make() for _ in range(members)])
         self.has_digits = arch == "pairnet"
         self.n_params = count_parameters(self.net)
         self.train_metrics, self.val_metrics, self.test_metrics = (self.stage_metrics() for _ in STAGES)
@@ -78,17 +93,20 @@ class PairClassifier(LightningModule):
         return self.net(x)
 
     def loss(self, logits: torch.Tensor, digits: torch.Tensor | None, target: torch.Tensor, classes: torch.Tensor):
-        """CE(target) + aux_weight * mean(CE(digit 1), CE(digit 2))."""
-        loss = F.cross_entropy(logits, target)
-        if self.hparams.aux_weight > 0 and digits is not None:
-            loss = loss + self.hparams.aux_weight * F.cross_entropy(digits.reshape(-1, 10), classes.reshape(-1))
+        """target_weight * CE(target) + aux_weight * mean(CE(digit 1), CE(digit 2)), the digit CE label-smoothed."""
+        h = self.hparams
+        loss = h.target_weight * F.cross_entropy(logits, target) if h.target_weight > 0 else 0.0
+        if h.aux_weight > 0 and digits is not None:
+            digit_loss = F.cross_entropy(digits.reshape(-1, 10), classes.reshape(-1), label_smoothing=h.label_smoothing)
+            loss = loss + h.aux_weight * digit_loss
         return loss
 
     def step(self, batch: tuple[torch.Tensor, ...], stage: str) -> torch.Tensor:
         """The loss of one batch; its outputs are kept for the stage's epoch-end metrics."""
         x, target, classes = batch
-        logits, digits = self(x)
-        loss = self.loss(logits, digits, target, classes)
+        outputs = self.net.member_outputs(x)
+        loss = torch.stack([self.loss(*output, target, classes) for output in outputs]).mean()
+        logits, digits = self.net.combine(outputs)
         outputs = {"loss": loss.detach().expand(len(x)), "logits": logits.detach(), "x": x, "target": target, "classes": classes}
         self.epoch_outputs[stage].append(outputs | ({"digits": digits.detach()} if digits is not None else {}))
         return loss

@@ -1,5 +1,7 @@
 """Networks of the study: digit trunks, the two-digit PairNet, and the whole-image baselines."""
 
+import math
+
 import torch
 from torch import nn
 
@@ -99,6 +101,31 @@ class WholeImageNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         return self.body(x), None
+
+
+class Ensemble(nn.Module):
+    """Independently initialised member networks; the ensemble's outputs are the logs of the members' mean
+    probabilities (a single member's outputs are passed through unchanged)."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def member_outputs(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Each member's (target logits, digit logits or None)."""
+        return [member(x) for member in self.members]
+
+    @staticmethod
+    def combine(outputs: list[tuple[torch.Tensor, torch.Tensor | None]]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(target logits, digit logits) of the mean probabilities."""
+        if len(outputs) == 1:
+            return outputs[0]
+        mean_log_prob = lambda logits: torch.stack([t.log_softmax(-1) for t in logits]).logsumexp(0) - math.log(len(logits))  # noqa: E731
+        logits, digits = zip(*outputs)
+        return mean_log_prob(logits), None if digits[0] is None else mean_log_prob(digits)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.combine(self.member_outputs(x))
 
 
 def baseline_cnn(batch_norm: bool = False, dropout: float = 0.0) -> WholeImageNet:

@@ -35,8 +35,8 @@ def test_shapes(name):
 @pytest.mark.parametrize("aux", ["aux", "noaux"])
 def test_separate_has_one_more_trunk_than_shared(trunk, aux):
     shared, separate = model_of(f"{trunk}_{aux}_shared"), model_of(f"{trunk}_{aux}_separate")
-    one_trunk = count_parameters(shared.net.trunks[0])
-    assert len(shared.net.trunks) == 1 and len(separate.net.trunks) == 2
+    one_trunk = count_parameters(shared.net.members[0].trunks[0])
+    assert len(shared.net.members[0].trunks) == 1 and len(separate.net.members[0].trunks) == 2
     assert separate.n_params == shared.n_params + one_trunk
 
 
@@ -94,6 +94,21 @@ def test_aux_weight_adds_the_mean_digit_cross_entropy():
     assert torch.allclose(model.loss(logits, digits, target, classes), expected)
 
 
+def test_target_weight_zero_trains_on_the_digits_alone():
+    x, target, classes = batch()
+    model = PairClassifier(prediction="digits", target_weight=0.0, label_smoothing=0.1)
+    logits, digits = model(x)
+    expected = F.cross_entropy(digits.reshape(-1, 10), classes.reshape(-1), label_smoothing=0.1)
+    assert torch.allclose(model.loss(logits, digits, target, classes), expected)
+    assert not torch.allclose(expected, F.cross_entropy(digits.reshape(-1, 10), classes.reshape(-1)))
+
+
+@pytest.mark.parametrize("kwargs", [{"target_weight": 0.0, "aux_weight": 0.0}, {"target_weight": 0.0, "arch": "baseline_cnn"}])
+def test_a_model_left_without_loss_is_refused(kwargs):
+    with pytest.raises(ValueError, match="target_weight"):
+        PairClassifier(**kwargs)
+
+
 def test_negative_aux_weight_is_refused():
     with pytest.raises(ValueError, match="aux_weight"):
         PairClassifier(aux_weight=-0.1)
@@ -121,6 +136,35 @@ def test_every_config_parses_and_builds():
 @pytest.mark.parametrize("name", ["best", "best_mlp", "best_noaux"])
 def test_best_configs_read_the_target_off_the_digits(name):
     model = model_of(name)
-    assert model.net.head is None and model.hparams.prediction == "digits"
+    assert model.net.members[0].head is None and model.hparams.prediction == "digits"
     logits, digits = model.eval()(torch.randn(4, 2, 14, 14))
     assert torch.allclose(logits.softmax(1)[:, 1], p_first_le_second(digits), atol=1e-5)
+
+
+def test_one_member_passes_its_outputs_through():
+    x = torch.randn(6, 2, 14, 14)
+    model = PairClassifier(prediction="digits").eval()
+    (logits, digits), = model.net.member_outputs(x)
+    assert all(torch.equal(a, b) for a, b in zip(model(x), (logits, digits)))
+
+
+@pytest.mark.parametrize("prediction", ["head", "digits"])
+def test_an_ensemble_predicts_its_members_mean_probabilities(prediction):
+    x = torch.randn(6, 2, 14, 14)
+    model = PairClassifier(prediction=prediction, members=3).eval()
+    outputs = model.net.member_outputs(x)
+    logits, digits = model(x)
+    for ensemble, index in ((logits, 0), (digits, 1)):
+        mean = torch.stack([output[index].softmax(-1) for output in outputs]).mean(0)
+        assert torch.allclose(ensemble.exp(), mean, atol=1e-6)
+    assert not torch.allclose(outputs[0][1], outputs[1][1])  # members start apart
+    assert model.n_params == 3 * PairClassifier(prediction=prediction).n_params
+
+
+def test_each_member_is_trained_on_its_own_loss():
+    x, target, classes = batch()
+    model = PairClassifier(prediction="digits", members=2)
+    loss = model.training_step((x, target, classes), 0)
+    members = [model.loss(*output, target, classes) for output in model.net.member_outputs(x)]
+    assert torch.allclose(loss, (members[0] + members[1]) / 2)
+    assert not torch.allclose(loss, model.loss(*model(x), target, classes))
