@@ -1,9 +1,13 @@
-"""Score a config on validation pairs carved from the training pairs: the honest way to choose one.
+"""Score a config and candidate changes to it on validation pairs carved from the training pairs: the honest
+way to choose one.
 
-Trains on n_pairs - val_pairs pairs and reports the validation accuracy at the last epoch, over the given
-seeds. It never evaluates the test pairs.
+Each run trains on n_pairs - val_pairs pairs and reports the validation accuracy at the last epoch. The config
+as is and every candidate (`--set KEY=VALUE ...`, repeat `--set` for more) run on the same seeds, so each
+candidate is compared with the config seed by seed (mean paired difference ± its standard error). It never
+evaluates the test pairs.
 
-    MNIST_DIR=../shared/mnist python scripts/validate.py --config configs/best.yaml --seeds 100 101 102 [--set KEY=VALUE ...]
+    MNIST_DIR=../shared/mnist python scripts/validate.py --config configs/best.yaml --seeds 100 101 102 \\
+        --set model.members=1 --set data.shift=1 trainer.max_epochs=60
 """
 
 import argparse
@@ -19,29 +23,47 @@ from pairs import grid  # noqa: E402
 from pairs.cli import PairCLI  # noqa: E402
 
 
+def score(config: str, seed: int, val_pairs: int, overrides: list[str]) -> float:
+    """Validation accuracy at the last epoch of one fit."""
+    cli_args = [*grid.cli_args(config, None, None), f"--seed_everything={seed}", f"--data.val_pairs={val_pairs}",
+                "--trainer.limit_val_batches=1.0", *(f"--{item}" for item in overrides)]
+    with grid.quiet():
+        cli = PairCLI(cli_args, save_config_callback=None)
+        cli.trainer.check_val_every_n_epoch = cli.trainer.max_epochs  # validate once, at the last epoch
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    return float(cli.trainer.callback_metrics["val/acc"])
+
+
+def summary(scores: list[float], baseline: list[float] | None) -> str:
+    """Mean ± std in %, and the mean paired difference from the baseline ± its standard error."""
+    spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+    line = f"val acc {100 * statistics.mean(scores):.2f} ± {100 * spread:.2f}"
+    if baseline is not None:
+        diffs = [100 * (a - b) for a, b in zip(scores, baseline)]
+        error = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
+        line += f", vs the config as is {statistics.mean(diffs):+.2f} ± {error:.2f} (paired, SE)"
+    return line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
     parser.add_argument("--val-pairs", type=int, default=200)
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="LightningCLI overrides")
+    parser.add_argument("--set", nargs="*", action="append", default=[], metavar="KEY=VALUE",
+                        help="a candidate's LightningCLI overrides; repeat --set for more candidates")
     args = parser.parse_args()
-    scores = []
-    for seed in args.seeds:
-        cli_args = [*grid.cli_args(args.config, None, None), f"--seed_everything={seed}",
-                    f"--data.val_pairs={args.val_pairs}", "--trainer.limit_val_batches=1.0",
-                    *(f"--{item}" for item in args.set)]
-        with grid.quiet():
-            cli = PairCLI(cli_args, save_config_callback=None)
-            cli.trainer.check_val_every_n_epoch = cli.trainer.max_epochs  # validate once, at the last epoch
+    baseline = None
+    for overrides in [[], *args.set]:
+        name = " ".join(overrides) or "as is"
+        scores = []
+        for seed in args.seeds:
             start = time.perf_counter()
-            cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-        scores.append(float(cli.trainer.callback_metrics["val/acc"]))
-        print(f"seed {seed}: val acc {scores[-1]:.4f}  ({time.perf_counter() - start:.0f} s, {torch.get_num_threads()} threads)",
-              flush=True)
-    spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
-    print(f"{args.config} {' '.join(args.set)}: val acc {100 * statistics.mean(scores):.2f} ± {100 * spread:.2f} "
-          f"over seeds {args.seeds}")
+            scores.append(score(args.config, seed, args.val_pairs, overrides))
+            print(f"{name} seed {seed}: val acc {scores[-1]:.4f}  ({time.perf_counter() - start:.0f} s, "
+                  f"{torch.get_num_threads()} threads)", flush=True)
+        print(f"{args.config} {name}: {summary(scores, baseline)} over seeds {args.seeds}", flush=True)
+        baseline = baseline or scores
 
 
 if __name__ == "__main__":

@@ -1,0 +1,30 @@
+"""scripts/validate.py: candidates are scored on validation pairs only, and compared seed by seed."""
+
+from pairs.data import PairDataModule
+from scripts import validate
+
+TINY = ["data.n_pairs=60", "data.batch_size=20", "trainer.max_epochs=2"]
+
+
+def test_score_validates_without_ever_evaluating_the_test_pairs(monkeypatch, mnist_dir):
+    def refuse(self):
+        raise AssertionError("validation must not touch the test pairs")
+
+    monkeypatch.setattr(PairDataModule, "test_dataloader", refuse)
+    score = validate.score("configs/cnn_aux_shared.yaml", 0, 20, [f"data.data_dir={mnist_dir}", *TINY])
+    assert 0.0 <= score <= 1.0
+
+
+def test_summary_gives_the_paired_difference_and_its_standard_error():
+    assert validate.summary([0.90, 0.95], None) == "val acc 92.50 ± 3.54"
+    assert validate.summary([0.90, 0.95], [0.88, 0.94]).endswith("vs the config as is +1.50 ± 0.50 (paired, SE)")
+
+
+def test_candidates_run_on_the_same_seeds(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(validate, "score", lambda config, seed, val, overrides: calls.append((seed, overrides)) or 0.9)
+    monkeypatch.setattr("sys.argv", ["validate.py", "--config", "c.yaml", "--seeds", "1", "2", "--set", "a=1", "--set", "b=2"])
+    validate.main()
+    assert calls == [(s, o) for o in ([], ["a=1"], ["b=2"]) for s in (1, 2)]
+    assert capsys.readouterr().out.count("vs the config as is +0.00 ± 0.00") == 2
+
