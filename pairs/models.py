@@ -103,6 +103,11 @@ class WholeImageNet(nn.Module):
         return self.body(x), None
 
 
+def mean_log_prob(logits: list[torch.Tensor]) -> torch.Tensor:
+    """The log of the mean of the softmaxes of several logit tensors of one shape."""
+    return torch.stack([t.log_softmax(-1) for t in logits]).logsumexp(0) - math.log(len(logits))
+
+
 class Ensemble(nn.Module):
     """Independently initialised member networks; the ensemble's outputs are the logs of the members' mean
     probabilities (a single member's outputs are passed through unchanged)."""
@@ -120,7 +125,6 @@ class Ensemble(nn.Module):
         """(target logits, digit logits) of the mean probabilities."""
         if len(outputs) == 1:
             return outputs[0]
-        mean_log_prob = lambda logits: torch.stack([t.log_softmax(-1) for t in logits]).logsumexp(0) - math.log(len(logits))  # noqa: E731
         logits, digits = zip(*outputs)
         return mean_log_prob(logits), None if digits[0] is None else mean_log_prob(digits)
 
