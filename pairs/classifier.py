@@ -67,9 +67,9 @@ class PairClassifier(LightningModule):
             raise ValueError("model.target_weight: 0 leaves no loss to train on; it needs arch: pairnet and aux_weight > 0")
         if not 0 <= dropout < 1 or not 0 <= label_smoothing < 1:
             raise ValueError(f"model.dropout and model.label_smoothing must be in [0, 1), got {dropout} and {label_smoothing}")
-        self.save_hyperparameters()
         if members < 1:
             raise ValueError(f"model.members must be >= 1, got {members}")
+        self.save_hyperparameters()
         if arch == "pairnet":
             make = lambda: PairNet(trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout, prediction)  # noqa: E731
         elif arch == "baseline_cnn":
@@ -104,11 +104,11 @@ class PairClassifier(LightningModule):
     def step(self, batch: tuple[torch.Tensor, ...], stage: str) -> torch.Tensor:
         """The loss of one batch; its outputs are kept for the stage's epoch-end metrics."""
         x, target, classes = batch
-        outputs = self.net.member_outputs(x)
-        loss = torch.stack([self.loss(*output, target, classes) for output in outputs]).mean()
-        logits, digits = self.net.combine(outputs)
-        outputs = {"loss": loss.detach().expand(len(x)), "logits": logits.detach(), "x": x, "target": target, "classes": classes}
-        self.epoch_outputs[stage].append(outputs | ({"digits": digits.detach()} if digits is not None else {}))
+        members = self.net.member_outputs(x)
+        loss = torch.stack([self.loss(*output, target, classes) for output in members]).mean()
+        logits, digits = self.net.combine(members)
+        kept = {"loss": loss.detach().expand(len(x)), "logits": logits.detach(), "x": x, "target": target, "classes": classes}
+        self.epoch_outputs[stage].append(kept | ({"digits": digits.detach()} if digits is not None else {}))
         return loss
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
