@@ -105,7 +105,8 @@ class PairClassifier(LightningModule):
         """The loss of one batch; its outputs are kept for the stage's epoch-end metrics."""
         x, target, classes = batch
         members = self.net.member_outputs(x)
-        loss = torch.stack([self.loss(*output, target, classes) for output in members]).mean()
+        losses = [self.loss(*output, target, classes) for output in members]
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()  # no extra ops on the hot path of one
         logits, digits = self.net.combine(members)
         kept = {"loss": loss.detach().expand(len(x)), "logits": logits.detach(), "x": x, "target": target, "classes": classes}
         self.epoch_outputs[stage].append(kept | ({"digits": digits.detach()} if digits is not None else {}))
