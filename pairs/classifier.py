@@ -1,5 +1,6 @@
 """The one configurable LightningModule of the study: loss, metrics and logging around a pair network."""
 
+from functools import partial
 from typing import Literal
 
 import torch
@@ -70,12 +71,11 @@ class PairClassifier(LightningModule):
         if members < 1:
             raise ValueError(f"model.members must be >= 1, got {members}")
         self.save_hyperparameters()
-        if arch == "pairnet":
-            make = lambda: PairNet(trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout, prediction)  # noqa: E731
-        elif arch == "baseline_cnn":
-            make = lambda: baseline_cnn(batch_norm, dropout)  # noqa: E731
-        else:
-            make = lambda: baseline_mlp(hidden, batch_norm, dropout)  # noqa: E731
+        make = {
+            "pairnet": partial(PairNet, trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout, prediction),
+            "baseline_cnn": partial(baseline_cnn, batch_norm, dropout),
+            "baseline_mlp": partial(baseline_mlp, hidden, batch_norm, dropout),
+        }[arch]
         self.net = Ensemble([make() for _ in range(members)])
         self.has_digits = arch == "pairnet"
         self.n_params = count_parameters(self.net)
