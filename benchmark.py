@@ -10,7 +10,6 @@ benchmark resumes where it stopped.
 """
 
 import argparse
-import fnmatch
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,6 @@ from tqdm import tqdm
 from pairs import grid, report, results
 from pairs.mnist import MNISTError
 
-CONFIGS = Path("configs")
 STUDY = [f"{t}_{a}_{s}" for t in ("cnn", "mlp") for a in ("aux", "noaux") for s in ("shared", "separate")]
 DEFAULT = STUDY + ["baseline_cnn", "baseline_mlp"]
 
@@ -50,28 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name} must be >= 1")
     args.threads = args.threads or grid.default_threads(args.workers)
     try:
-        args.configs = select(args.configs)
+        args.configs = grid.select(args.configs)
     except ValueError as e:
         parser.error(str(e))
     return args
-
-
-def available_configs() -> list[str]:
-    """Names of the study's configs: paths under configs/ without .yaml (configs/framework/ is another format)."""
-    paths = (p.relative_to(CONFIGS).with_suffix("").as_posix() for p in CONFIGS.rglob("*.yaml"))
-    return sorted(p for p in paths if not p.startswith("framework/"))
-
-
-def select(patterns: list[str]) -> list[str]:
-    """Config names matching the names or globs, in order; an unknown one is an error listing those available."""
-    available = available_configs()
-    chosen = []
-    for pattern in patterns:
-        matches = fnmatch.filter(available, pattern.removesuffix(".yaml").removeprefix("configs/"))
-        if not matches:
-            raise ValueError(f"no config matches {pattern!r}; available: {', '.join(available)}")
-        chosen += [m for m in matches if m not in chosen]
-    return chosen
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,11 +59,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.fresh and args.results.exists():
         args.results.unlink()
     done = results.done(results.load(args.results))
-    paths = {name: str(CONFIGS / f"{name}.yaml") for name in args.configs}
+    paths = {name: str(grid.CONFIGS / f"{name}.yaml") for name in args.configs}
     hashes = {name: grid.config_hash(grid.cli_args(path, args.epochs, None)) for name, path in paths.items()}
     wanted = {(hashes[name], seed) for name in args.configs for seed in args.seed_list}
     todo = [] if args.report_only else [
-        grid.Task(name, hashes[name], tuple(grid.cli_args(paths[name], args.epochs, args.tensorboard, seed)), seed)
+        grid.Task(name, tuple(grid.cli_args(paths[name], args.epochs, args.tensorboard, seed)), seed, hashes[name])
         for seed in args.seed_list for name in args.configs if (hashes[name], seed) not in done
     ]
     skipped = len(wanted) - len(todo) if not args.report_only else 0

@@ -1,20 +1,28 @@
-"""Running the benchmark grid: resolve configs, then train and test each (config, seed) in long-lived workers."""
+"""Running many fits: resolve configs, then train each (config, seed) in this process or in long-lived workers.
 
+One executor serves benchmark.py (fit, then test once) and tune.py (fit, then score on validation pairs)."""
+
+import fnmatch
 import hashlib
+import itertools
 import logging
 import multiprocessing
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightning
 import torch
 
 from pairs.cli import PairCLI
 
+CONFIGS = Path("configs")
+NOT_STUDY = ("framework/", "search/")  # other formats: the framework's runs, the tuner's search space
 QUIET = ["--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false",
          "--trainer.enable_model_summary=false", "--trainer.limit_val_batches=0", "--trainer.logger=false"]
 # Keys that change how a run is shown or stored, never what it computes: left out of the config hash.
@@ -23,10 +31,12 @@ PRESENTATION = ("logger", "enable_checkpointing", "enable_progress_bar", "enable
 
 @dataclass(frozen=True)
 class Task:
+    """One fit: the config's name, its LightningCLI arguments and the round's seed."""
+
     name: str
-    config_hash: str
     args: tuple[str, ...]
     seed: int
+    config_hash: str = ""
 
 
 def cli_args(path: str, epochs: int | None, tensorboard: str | None, seed: int = 0) -> list[str]:
@@ -40,6 +50,25 @@ def cli_args(path: str, epochs: int | None, tensorboard: str | None, seed: int =
                  f"--trainer.logger.init_args.save_dir={tensorboard}", "--trainer.logger.init_args.default_hp_metric=false",
                  f"--trainer.logger.init_args.version=seed_{seed}"]
     return args
+
+
+def available_configs(root: Path = CONFIGS) -> list[str]:
+    """Names of the study's configs: paths under `root` without .yaml."""
+    paths = (p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml"))
+    return sorted(p for p in paths if not p.startswith(NOT_STUDY))
+
+
+def select(patterns: list[str], root: Path = CONFIGS) -> list[str]:
+    """Config names under `root` matching the names or globs, in order; an unknown one is an error listing those
+    available."""
+    available = available_configs(root)
+    chosen = []
+    for pattern in patterns:
+        matches = fnmatch.filter(available, pattern.removesuffix(".yaml").removeprefix(f"{root.as_posix()}/"))
+        if not matches:
+            raise ValueError(f"no config matches {pattern!r}; available: {', '.join(available)}")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
 
 
 @contextmanager
@@ -68,6 +97,23 @@ def config_hash(args: list[str]) -> str:
     return hashlib.sha256(cli.parser.dump(config, skip_validation=True).encode()).hexdigest()[:12]
 
 
+def validation_args(val_pairs: int) -> list[str]:
+    """Arguments that hold `val_pairs` of the training pairs out and validate on them once, after the last epoch."""
+    return [f"--data.val_pairs={val_pairs}", "--trainer.limit_val_batches=1.0", "--trainer.num_sanity_val_steps=0"]
+
+
+def validate(task: Task) -> dict:
+    """Fit on the training pairs less the validation pairs; the validation accuracy at the last epoch. The test
+    pairs are never evaluated. The task's args must include `validation_args`."""
+    with quiet():
+        cli = PairCLI([*task.args, f"--seed_everything={task.seed}"], save_config_callback=None)
+        cli.trainer.check_val_every_n_epoch = cli.trainer.max_epochs  # validate once, at the last epoch
+        start = time.perf_counter()
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    return {"config": task.name, "seed": task.seed, "val_acc": float(cli.trainer.callback_metrics["val/acc"]),
+            "fit_seconds": round(time.perf_counter() - start, 3), "threads": torch.get_num_threads()}
+
+
 def run(task: Task) -> dict:
     """Fit with the task's seed (data draw and initialisation), test the last epoch once, return the record."""
     with quiet():
@@ -84,19 +130,56 @@ def run(task: Task) -> dict:
     }
 
 
-def execute(tasks: list[Task], workers: int, threads: int) -> Iterator[dict]:
-    """Records of `tasks` as they finish: in this process when workers == 1, else in a pool of long-lived workers."""
-    if workers == 1:
+class Executor:
+    """Runs `fn(task)` calls: in this process when workers == 1, else in a pool of long-lived spawn workers, each
+    with `threads` torch threads. `submit` returns a Future; leaving the block stops the workers."""
+
+    def __init__(self, workers: int, threads: int):
+        self.workers, self.threads = workers, threads
+        self.pool = None
+
+    def __enter__(self) -> "Executor":
+        if self.workers > 1:
+            context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited thread pools
+            self.pool = context.Pool(self.workers, initializer=torch.set_num_threads, initargs=(self.threads,))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def submit(self, fn: Callable[[Task], dict], task: Task) -> Future:
+        future = Future()
+        if self.pool is not None:
+            self.pool.apply_async(fn, (task,), callback=future.set_result, error_callback=future.set_exception)
+            return future
         previous = torch.get_num_threads()
-        torch.set_num_threads(threads)
+        torch.set_num_threads(self.threads)
         try:
-            yield from map(run, tasks)
+            future.set_result(fn(task))
+        except Exception as e:  # noqa: BLE001 -- delivered through the future, as a worker's would be
+            future.set_exception(e)
         finally:
             torch.set_num_threads(previous)
-        return
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited thread pools
-    with context.Pool(workers, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
-        yield from pool.imap_unordered(run, tasks)
+        return future
+
+
+def finished(futures: set[Future]) -> set[Future]:
+    """Wait until at least one of `futures` is done; the done ones."""
+    return wait(futures, return_when=FIRST_COMPLETED).done
+
+
+def execute(tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], dict] = run) -> Iterator[dict]:
+    """Records of `fn` on each task, as they finish; at most `workers` tasks are in flight."""
+    todo = iter(tasks)
+    with Executor(workers, threads) as executor:
+        pending = {executor.submit(fn, task) for task in itertools.islice(todo, workers)}
+        while pending:
+            for future in finished(pending):
+                pending.remove(future)
+                yield future.result()
+                pending |= {executor.submit(fn, task) for task in itertools.islice(todo, 1)}
 
 
 def default_threads(workers: int) -> int:

@@ -11,7 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from scipy import stats  # noqa: E402
 
-STUDY = re.compile(r"^(?P<trunk>cnn|mlp)_(?P<aux>aux|noaux)_(?P<sharing>shared|separate)$")
+STUDY = re.compile(r"^(?P<protocol>fixed/)?(?P<trunk>cnn|mlp)_(?P<aux>aux|noaux)_(?P<sharing>shared|separate)$")
+PROTOCOLS = {"": "tuned", "fixed/": "fixed recipe"}  # config-name prefix -> how the cell's recipe was chosen
 
 
 def mean_std(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
@@ -64,22 +65,23 @@ def config_table(grouped: dict[str, list[dict]]) -> list[str]:
 
 
 def factorial_tables(grouped: dict[str, list[dict]]) -> list[str]:
-    """For each trunk, the 2x2 table of weight sharing x auxiliary loss, and the paired effects of each factor."""
+    """For each protocol and trunk, the 2x2 table of weight sharing x auxiliary loss, and the paired effects of
+    each factor."""
     cells = {}
     for name, runs in grouped.items():
         match = STUDY.match(name)
         if match:
-            cells[match["trunk"], match["aux"], match["sharing"]] = accuracy_by_seed(runs)
+            cells[match["protocol"] or "", match["trunk"], match["aux"], match["sharing"]] = accuracy_by_seed(runs)
     lines = []
-    for trunk in ("cnn", "mlp"):
-        if not any(key[0] == trunk for key in cells):
+    for (protocol, label), trunk in ((p, t) for p in PROTOCOLS.items() for t in ("cnn", "mlp")):
+        if not any(key[:2] == (protocol, trunk) for key in cells):
             continue
-        get = lambda aux, sharing: cells.get((trunk, aux, sharing), {})  # noqa: E731
-        lines += [f"### {trunk.upper()} trunk: test accuracy % (mean ± std over seeds)", "",
+        get = lambda aux, sharing: cells.get((protocol, trunk, aux, sharing), {})  # noqa: E731
+        lines += [f"### {trunk.upper()} trunk, {label}: test accuracy % (mean ± std over seeds)", "",
                   "| | auxiliary loss | no auxiliary loss |", "|---|---:|---:|"]
         for sharing in ("shared", "separate"):
-            label = "weight sharing" if sharing == "shared" else "no weight sharing"
-            lines.append(f"| {label} | {mean_std(list(get('aux', sharing).values()))} | "
+            label_ = "weight sharing" if sharing == "shared" else "no weight sharing"
+            lines.append(f"| {label_} | {mean_std(list(get('aux', sharing).values()))} | "
                          f"{mean_std(list(get('noaux', sharing).values()))} |")
         lines += ["", "| effect (paired over seeds) | with the other factor at | mean difference, points | 95% CI | seeds |",
                   "|---|---|---:|---:|---:|"]
@@ -94,6 +96,20 @@ def factorial_tables(grouped: dict[str, list[dict]]) -> list[str]:
     return lines
 
 
+def tuned_vs_fixed(grouped: dict[str, list[dict]]) -> list[str]:
+    """Per config run under both protocols: the paired difference tuned − fixed recipe."""
+    pairs = [name for name in grouped if f"fixed/{name}" in grouped]
+    if not pairs:
+        return []
+    lines = ["| config | fixed recipe % | tuned % | tuned − fixed, points | 95% CI | seeds |", "|---|---:|---:|---:|---:|---:|"]
+    for name in pairs:
+        tuned, fixed = accuracy_by_seed(grouped[name]), accuracy_by_seed(grouped[f"fixed/{name}"])
+        mean, low, high, n = paired_effect(tuned, fixed)
+        lines.append(f"| {name} | {mean_std(list(fixed.values()))} | {mean_std(list(tuned.values()))} | {points(mean)} | "
+                     f"[{points(low)}, {points(high)}] | {n} |")
+    return lines + [""]
+
+
 def render(runs: list[dict], title: str = "Benchmark") -> str:
     """The Markdown report of `runs`."""
     grouped = by_config(runs)
@@ -103,6 +119,9 @@ def render(runs: list[dict], title: str = "Benchmark") -> str:
     factorial = factorial_tables(grouped)
     if factorial:
         lines += ["## Weight sharing × auxiliary loss", "", *factorial]
+    comparison = tuned_vs_fixed(grouped)
+    if comparison:
+        lines += ["## Tuned against the fixed recipe", "", *comparison]
     return "\n".join(lines)
 
 

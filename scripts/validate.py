@@ -20,18 +20,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pairs import grid  # noqa: E402
-from pairs.cli import PairCLI  # noqa: E402
 
 
 def score(config: str, seed: int, val_pairs: int, overrides: list[str]) -> float:
     """Validation accuracy at the last epoch of one fit."""
-    cli_args = [*grid.cli_args(config, None, None), f"--seed_everything={seed}", f"--data.val_pairs={val_pairs}",
-                "--trainer.limit_val_batches=1.0", *(f"--{item}" for item in overrides)]
-    with grid.quiet():
-        cli = PairCLI(cli_args, save_config_callback=None)
-        cli.trainer.check_val_every_n_epoch = cli.trainer.max_epochs  # validate once, at the last epoch
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    return float(cli.trainer.callback_metrics["val/acc"])
+    args = [*grid.cli_args(config, None, None), *grid.validation_args(val_pairs), *(f"--{item}" for item in overrides)]
+    return grid.validate(grid.Task(config, tuple(args), seed))["val_acc"]
 
 
 def summary(scores: list[float], baseline: list[float] | None) -> str:

@@ -143,7 +143,7 @@ def test_unknown_config_lists_the_available_ones(workdir):
     with pytest.raises(SystemExit):
         benchmark.main(["--configs", "nope"])
     with pytest.raises(ValueError, match="no config matches 'nope'; available: tiny_base, tiny_pair"):
-        benchmark.select(["nope"])
+        grid.select(["nope"])
 
 
 def test_zero_seeds_is_an_error(workdir, capsys):

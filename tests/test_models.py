@@ -18,8 +18,20 @@ def model_of(name: str) -> PairClassifier:
     return PairClassifier(**yaml.safe_load(Path(f"configs/{name}.yaml").read_text())["model"])
 
 
-def test_every_study_config_exists():
-    assert {c.stem for c in CONFIGS} >= set(STUDY) | {"baseline_cnn", "baseline_mlp"}
+def test_every_study_config_exists_tuned_and_as_the_fixed_recipe():
+    cells = set(STUDY) | {"baseline_cnn", "baseline_mlp"}
+    assert {c.stem for c in CONFIGS} >= cells
+    assert {c.stem for c in Path("configs/fixed").glob("*.yaml")} == cells
+
+
+@pytest.mark.parametrize("name", STUDY + ["baseline_cnn", "baseline_mlp"])
+def test_tuned_configs_keep_what_the_tuning_holds_fixed(name):
+    tuned, fixed = (flat(yaml.safe_load(Path(f"configs/{d}{name}.yaml").read_text())) for d in ("", "fixed/"))
+    for key in ("seed_everything", "model.arch", "model.trunk", "model.weight_sharing", "model.channels", "model.hidden",
+                "data.n_pairs", "trainer.max_epochs"):
+        assert tuned.get(key) == fixed.get(key), key
+    assert (tuned.get("model.aux_weight", 1.0) > 0) == (fixed.get("model.aux_weight", 1.0) > 0)
+    assert "model.prediction" not in tuned and "data.val_pairs" not in tuned
 
 
 @pytest.mark.parametrize("name", STUDY + ["baseline_cnn", "baseline_mlp"])
@@ -54,8 +66,8 @@ def flat(tree: dict, prefix: str = "") -> dict:
 
 
 @pytest.mark.parametrize("trunk", ["cnn", "mlp"])
-def test_configs_differ_only_in_the_factor_their_name_says(trunk):
-    load = lambda a, s: flat(yaml.safe_load(Path(f"configs/{trunk}_{a}_{s}.yaml").read_text()))  # noqa: E731
+def test_fixed_recipes_differ_only_in_the_factor_their_name_says(trunk):
+    load = lambda a, s: flat(yaml.safe_load(Path(f"configs/fixed/{trunk}_{a}_{s}.yaml").read_text()))  # noqa: E731
     base = load("aux", "shared")
     for (a, s), factor in {("noaux", "shared"): "model.aux_weight", ("aux", "separate"): "model.weight_sharing"}.items():
         other = load(a, s)
@@ -126,10 +138,9 @@ def test_p_first_le_second_matches_the_double_sum():
 
 
 def test_every_config_parses_and_builds():
-    import benchmark
     from pairs import grid
 
-    for name in benchmark.available_configs():
+    for name in grid.available_configs():
         assert len(grid.config_hash(grid.cli_args(f"configs/{name}.yaml", None, None))) == 12, name
 
 

@@ -1,0 +1,286 @@
+"""Equal-budget tuning of the study's cells on validation pairs: the declared search space, one Optuna study per
+cell, and the tuned config each study writes.
+
+A trial trains its cell with the trial's hyper-parameters over the search seeds, one seed after another, and
+scores the validation accuracy at the last epoch (validation pairs carved from the training pairs; the test
+pairs are never evaluated). Its running mean is reported after every seed, so a trial that trails the median
+is pruned. When every trial has finished, the best few are re-scored on fresh seeds and the winner is the
+finalist with the best mean over all its seeds.
+"""
+
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+import yaml
+from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution,
+                                  distribution_to_json)
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from pairs import grid
+from pairs.cli import PairCLI
+
+KINDS = ("pairnet", "aux")  # `only:` values: cells with a comparison head, cells with the auxiliary loss
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class TuneError(ValueError):
+    """A bad search space, config or storage."""
+
+
+@dataclass(frozen=True)
+class Space:
+    """The declared search space: keys set in every tuned config, and per key its distribution and the cell kind
+    it is limited to (None: every cell)."""
+
+    fixed: dict[str, object]
+    params: dict[str, tuple[BaseDistribution, str | None]]
+
+    def for_cell(self, kinds: set[str]) -> dict[str, BaseDistribution]:
+        """The distributions of a cell of these kinds."""
+        return {key: dist for key, (dist, only) in self.params.items() if only is None or only in kinds}
+
+
+def distribution(key: str, spec: object) -> tuple[BaseDistribution, str | None]:
+    """One space entry: {low, high[, log, step]} or {choices: [...]}, with an optional `only:`."""
+    if not isinstance(spec, dict):
+        raise TuneError(f"space key {key!r}: expected a mapping like {{low: 0.0, high: 0.5}} or {{choices: [...]}}")
+    spec = dict(spec)
+    only = spec.pop("only", None)
+    if only is not None and only not in KINDS:
+        raise TuneError(f"space key {key!r}: only must be one of {', '.join(KINDS)}, got {only!r}")
+    try:
+        if set(spec) == {"choices"} and isinstance(spec["choices"], list) and spec["choices"]:
+            return CategoricalDistribution(spec["choices"]), only
+        if {"low", "high"} <= set(spec) <= {"low", "high", "log", "step"}:
+            numbers = [spec["low"], spec["high"], spec.get("step") or 1]
+            if all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+                return IntDistribution(**spec), only
+            return FloatDistribution(**spec), only
+    except (TypeError, ValueError) as e:
+        raise TuneError(f"space key {key!r}: {e}") from e
+    raise TuneError(f"space key {key!r}: expected {{low, high[, log, step]}} or {{choices: [non-empty list]}}, "
+                    f"got {sorted(spec)}")
+
+
+def load_space(path: Path) -> Space:
+    """The search space declared in the YAML file at `path`; any malformed part is an error naming it."""
+    try:
+        text = yaml.safe_load(path.read_text())
+    except FileNotFoundError as e:
+        raise TuneError(f"search space {path} not found; pass --space with an existing file") from e
+    except yaml.YAMLError as e:
+        raise TuneError(f"search space {path} is not valid YAML: {' '.join(str(e).split())}") from e
+    if not isinstance(text, dict) or not isinstance(text.get("space"), dict) or not text["space"]:
+        raise TuneError(f"search space {path} declares no parameters: it needs a non-empty `space:` mapping")
+    if set(text) - {"fixed", "space"} or not isinstance(text.get("fixed", {}), dict):
+        raise TuneError(f"search space {path}: expected the keys `fixed:` (a mapping) and `space:`, got {sorted(text)}")
+    return Space(text.get("fixed", {}), {key: distribution(key, spec) for key, spec in text["space"].items()})
+
+
+def overrides(values: dict[str, object]) -> list[str]:
+    """LightningCLI arguments that set dotted keys to values."""
+    return [f"--{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in values.items()]
+
+
+def cell_kinds(config: Path, space: Space) -> set[str]:
+    """The kinds of the cell in `config` (`pairnet`, `aux`); every key of the space must be one of its keys."""
+    with grid.quiet():
+        cli = PairCLI(["--config", str(config), *grid.QUIET, *overrides(space.fixed)], save_config_callback=None)
+    missing = [key for key in [*space.fixed, *space.params] if key not in cli.config]
+    if missing:
+        raise TuneError(f"{config} has no key {', '.join(missing)} of the search space; fix the space's keys")
+    model = cli.config.model
+    return {kind for kind, on in (("pairnet", model.arch == "pairnet"),
+                                  ("aux", model.arch == "pairnet" and model.aux_weight > 0)) if on}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What a trial's score means: the seeds, the validation pairs and the epochs. Stored with each study."""
+
+    seeds: tuple[int, ...]
+    rescore_seeds: tuple[int, ...]
+    finalists: int
+    val_pairs: int
+    epochs: int | None
+
+
+def identity(config: Path, distributions: dict[str, BaseDistribution], space: Space, protocol: Protocol) -> dict:
+    """Everything a study's scores depend on; a stored study must match it to be resumed."""
+    return {"base_config_sha256": hashlib.sha256(config.read_bytes()).hexdigest()[:16],
+            "fixed": space.fixed, "space": {k: json.loads(distribution_to_json(d)) for k, d in distributions.items()},
+            "seeds": list(protocol.seeds), "rescore_seeds": list(protocol.rescore_seeds),
+            "finalists": protocol.finalists, "val_pairs": protocol.val_pairs, "epochs": protocol.epochs}
+
+
+def open_study(name: str, storage: Path, ident: dict) -> optuna.Study:
+    """The cell's study in its journal file: created, or resumed if it was made with the same space and protocol."""
+    storage.parent.mkdir(parents=True, exist_ok=True)
+    journal = JournalStorage(JournalFileBackend(str(storage)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=0, multivariate=True, constant_liar=True)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=2)
+    study = optuna.create_study(storage=journal, study_name=name, direction="maximize", sampler=sampler,
+                                pruner=pruner, load_if_exists=True)
+    stored = study.user_attrs.get("identity")
+    if stored is None:
+        study.set_user_attr("identity", ident)
+    elif stored != ident:
+        changed = sorted(k for k in ident.keys() | stored.keys() if ident.get(k) != stored.get(k))
+        raise TuneError(f"{storage} holds a study of {name} with a different {', '.join(changed)}; "
+                        f"pass another --storage folder, or delete {storage} to start this cell over")
+    return study
+
+
+@dataclass
+class Running:
+    """A trial in progress: its Optuna handle, its overrides, and its scores so far, in seed order."""
+
+    trial: optuna.Trial
+    args: list[str]
+    scores: list[float] = field(default_factory=list)
+    busy: bool = False
+
+
+class CellTuner:
+    """The tuning of one cell, as a source of fits (`next_task`) and a sink of their records (`finish`)."""
+
+    def __init__(self, name: str, config: Path, study: optuna.Study, distributions: dict[str, BaseDistribution],
+                 space: Space, protocol: Protocol, trials: int, max_active: int):
+        self.name, self.config, self.study, self.distributions = name, config, study, distributions
+        self.space, self.protocol, self.trials, self.max_active = space, protocol, trials, max_active
+        self.base = [*grid.cli_args(str(config), protocol.epochs, None), *overrides(space.fixed),
+                     *grid.validation_args(protocol.val_pairs)]
+        self.running: dict[int, Running] = {}
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # in flight when interrupted
+            done = [frozen.user_attrs[f"seed_{s}"] for s in protocol.seeds if f"seed_{s}" in frozen.user_attrs]
+            if len(done) == len(protocol.seeds):
+                study.tell(frozen.number, sum(done) / len(done))
+            else:
+                self.running[frozen.number] = Running(optuna.Trial(study, frozen._trial_id), overrides(frozen.params), done)
+        self.rescores: dict[str, dict[str, float]] = dict(study.user_attrs.get("rescores", {}))
+        self.rescoring: set[tuple[int, int]] = set()
+        self.finalists: list[int] | None = None
+
+    def finished_trials(self) -> list[optuna.trial.FrozenTrial]:
+        return self.study.get_trials(deepcopy=False, states=FINISHED)
+
+    def task(self, args: list[str], seed: int) -> grid.Task:
+        return grid.Task(self.name, tuple([*self.base, *args]), seed)
+
+    def next_task(self) -> tuple[tuple[str, int, int], grid.Task] | None:
+        """The next fit to run, keyed by (phase, trial number, seed); None while it must wait for running fits."""
+        searching = len(self.finished_trials()) + len(self.running) < self.trials
+        for number, run in self.running.items():
+            if not run.busy:
+                run.busy = True
+                seed = self.protocol.seeds[len(run.scores)]
+                return ("trial", number, seed), self.task(run.args, seed)
+        if searching and len(self.running) < self.max_active:
+            trial = self.study.ask(self.distributions)
+            self.running[trial.number] = Running(trial, overrides(trial.params), busy=True)
+            return ("trial", trial.number, self.protocol.seeds[0]), self.task(self.running[trial.number].args,
+                                                                              self.protocol.seeds[0])
+        if searching or self.running:
+            return None
+        for number in self.final():
+            for seed in self.protocol.rescore_seeds:
+                if (number, seed) not in self.rescoring and str(seed) not in self.rescores.get(str(number), {}):
+                    self.rescoring.add((number, seed))
+                    return ("rescore", number, seed), self.task(overrides(self.study.trials[number].params), seed)
+        return None
+
+    def finish(self, key: tuple[str, int, int], record: dict) -> bool:
+        """Record one finished fit; True when it finished a trial or a finalist."""
+        phase, number, seed = key
+        accuracy = record["val_acc"]
+        if phase == "rescore":
+            self.rescoring.discard((number, seed))
+            self.rescores.setdefault(str(number), {})[str(seed)] = accuracy
+            self.study.set_user_attr("rescores", self.rescores)
+            return self.rescored(number)
+        run = self.running[number]
+        run.busy = False
+        run.scores.append(accuracy)
+        run.trial.set_user_attr(f"seed_{seed}", accuracy)
+        run.trial.set_user_attr("fit_seconds", run.trial.user_attrs.get("fit_seconds", 0) + record["fit_seconds"])
+        mean = sum(run.scores) / len(run.scores)
+        run.trial.report(mean, len(run.scores))
+        if len(run.scores) == len(self.protocol.seeds):
+            self.study.tell(run.trial, mean)
+        elif run.trial.should_prune():
+            self.study.tell(run.trial, state=TrialState.PRUNED)
+        else:
+            return False
+        del self.running[number]
+        return True
+
+    def searching(self) -> bool:
+        return len(self.finished_trials()) < self.trials or bool(self.running)
+
+    def final(self) -> list[int]:
+        """The finalists, once every trial has finished (none before)."""
+        if self.finalists is None and not self.searching():
+            self.finalists = self.best(self.protocol.finalists)
+        return self.finalists or []
+
+    def rescored(self, number: int) -> bool:
+        return len(self.rescores.get(str(number), {})) == len(self.protocol.rescore_seeds)
+
+    def progress(self) -> int:
+        """Trials finished (up to the budget) plus finalists re-scored."""
+        return min(len(self.finished_trials()), self.trials) + sum(map(self.rescored, self.final()))
+
+    def fits(self) -> int:
+        """Fits recorded so far."""
+        seeds = sum(k.startswith("seed_") for t in self.study.get_trials(deepcopy=False) for k in t.user_attrs)
+        return seeds + sum(len(scores) for scores in self.rescores.values())
+
+    def best(self, k: int) -> list[int]:
+        """The numbers of the k complete trials with the best search scores."""
+        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if not complete:
+            raise TuneError(f"{self.name}: every trial was pruned or failed; nothing to choose from")
+        return [t.number for t in sorted(complete, key=lambda t: -t.value)[:k]]
+
+    def outcome(self) -> dict:
+        """The winner among the finalists (best mean over search and fresh seeds) and its scores."""
+        rows = []
+        for number in self.best(self.protocol.finalists):
+            trial = self.study.trials[number]
+            fresh = [self.rescores[str(number)][str(s)] for s in self.protocol.rescore_seeds]
+            rows.append({"trial": number, "params": trial.params, "search": trial.value,
+                         "fresh": sum(fresh) / len(fresh), "all": (trial.value * len(self.protocol.seeds) + sum(fresh))
+                         / (len(self.protocol.seeds) + len(fresh))})
+        trials = self.finished_trials()
+        return {"cell": self.name, "winner": max(rows, key=lambda r: r["all"]), "finalists": rows,
+                "trials": len(trials), "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+                "fit_seconds": sum(t.user_attrs.get("fit_seconds", 0) for t in trials)}
+
+
+def set_key(config: dict, dotted: str, value: object) -> None:
+    """config[a][b][c] = value for dotted = 'a.b.c', creating mappings on the way."""
+    *path, last = dotted.split(".")
+    for part in path:
+        config = config.setdefault(part, {})
+    config[last] = value
+
+
+def write_config(base: Path, values: dict[str, object], header: list[str], path: Path) -> None:
+    """The base config with `values` set, as a standalone LightningCLI config under a comment header; written to a
+    temporary file, then renamed into place."""
+    config = yaml.safe_load(base.read_text())
+    for key, value in values.items():
+        set_key(config, key, value)
+    text = "".join(f"# {line}\n" for line in header) + yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".yaml.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)

@@ -1,0 +1,164 @@
+"""tune.py: the declared space is the same for every cell of a trunk, tuning never sees the test pairs, an
+interrupted tuning resumes without losing or repeating a fit, the winner is a config train.py runs, and bad
+input is one error."""
+
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+import tune
+from pairs import grid, tuning
+from pairs.data import PairDataModule
+from tests.test_train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """seed_everything: 0
+model:
+  arch: {arch}
+  trunk: cnn
+  aux_weight: {aux}
+  channels: [4, 8]
+  hidden: [16]
+data:
+  n_pairs: 60
+  batch_size: 30
+trainer:
+  max_epochs: 1
+  accelerator: cpu
+optimizer:
+  class_path: torch.optim.Adam
+  init_args:
+    lr: 0.01
+"""
+SPACE = """fixed:
+  optimizer.class_path: torch.optim.AdamW
+space:
+  optimizer.init_args.lr: {low: 1.0e-3, high: 1.0e-1, log: true}
+  data.batch_size: {choices: [16, 32]}
+  model.aux_weight: {low: 0.1, high: 10.0, log: true, only: aux}
+"""
+QUICK = ["--trials", "3", "--seeds", "2", "--finalists", "2", "--fresh-seeds", "1", "--val-pairs", "20", "--workers", "1",
+         "--space", "space.yaml", "--storage", "store", "--output", "tuned"]
+
+
+@pytest.fixture
+def workdir(tmp_path, mnist_dir, monkeypatch):
+    """A folder with two tiny fixed-recipe cells (one with the aux loss), a tiny space, MNIST_DIR set."""
+    (tmp_path / "configs" / "fixed").mkdir(parents=True)
+    for name, arch, aux in (("tiny_aux", "pairnet", 1.0), ("tiny_base", "baseline_cnn", 0.0)):
+        (tmp_path / "configs" / "fixed" / f"{name}.yaml").write_text(TINY.format(arch=arch, aux=aux))
+    (tmp_path / "space.yaml").write_text(SPACE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
+    return tmp_path
+
+
+def study_of(cell: str) -> optuna.Study:
+    return optuna.load_study(study_name=cell, storage=JournalStorage(JournalFileBackend(f"store/{cell}.journal")))
+
+
+@pytest.mark.parametrize("trunk", ["cnn", "mlp"])
+def test_every_cell_of_a_trunk_gets_the_same_space(trunk):
+    space = tuning.load_space(ROOT / "configs/search/space.yaml")
+    cells = {name: space.for_cell(tuning.cell_kinds(ROOT / f"configs/fixed/{name}.yaml", space))
+             for name in (f"{trunk}_{a}_{s}" for a in ("aux", "noaux") for s in ("shared", "separate"))}
+    aux_only = {key for key, (_, only) in space.params.items() if only == "aux"}
+    assert aux_only == {"model.aux_weight"}
+    reference = cells[f"{trunk}_noaux_shared"]
+    for name, distributions in cells.items():
+        expected = set(reference) | (aux_only if "_aux_" in name else set())
+        assert set(distributions) == expected, name
+        assert all(distributions[key] == space.params[key][0] for key in distributions)
+    baseline = space.for_cell(tuning.cell_kinds(ROOT / f"configs/fixed/baseline_{trunk}.yaml", space))
+    assert set(baseline) == set(reference) - {"model.head_hidden"}  # no comparison head, no digit loss
+
+
+def test_an_interrupted_tuning_resumes_without_losing_or_repeating_a_fit(workdir, monkeypatch):
+    calls, original_validate, original_finish = [], grid.validate, tuning.CellTuner.finish
+
+    def counted(task):
+        calls.append((task.args, task.seed))
+        return original_validate(task)
+
+    def interrupt_at_fifth(self, key, record):
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return original_finish(self, key, record)
+
+    def refuse(self):
+        raise AssertionError("tuning must never touch the test pairs")
+
+    monkeypatch.setattr(grid, "validate", counted)
+    monkeypatch.setattr(PairDataModule, "test_dataloader", refuse)
+    monkeypatch.setattr(tuning.CellTuner, "finish", interrupt_at_fifth)
+    with pytest.raises(SystemExit, match="rerun the same command to resume"):
+        tune.main(QUICK)
+    assert not Path("tuned").exists()
+    monkeypatch.setattr(tuning.CellTuner, "finish", original_finish)
+    outcomes = tune.main(QUICK)
+    assert len(calls) == len(set(calls)) + 1  # the interrupted fit ran twice, no other
+    fits = 0
+    for outcome in outcomes:
+        study = study_of(outcome["cell"])
+        assert outcome["trials"] == len(study.trials) == 3
+        fits += sum(k.startswith("seed_") for t in study.trials for k in t.user_attrs)
+        fits += sum(len(v) for v in study.user_attrs["rescores"].values())
+        assert set(outcome["winner"]["params"]) == set(study.trials[0].params)
+        assert ("model.aux_weight" in outcome["winner"]["params"]) == (outcome["cell"] == "tiny_aux")
+    assert fits == len(calls) - 1
+    assert all(Path(f"store/{cell}_history.png").stat().st_size > 0 for cell in ("tiny_aux", "tiny_base"))
+
+
+def test_the_winner_is_a_config_that_train_runs(workdir):
+    [aux, _] = tune.main(QUICK)
+    text = Path("tuned/tiny_aux.yaml").read_text()
+    assert text.startswith("# tiny_aux, tuned: chosen on validation pairs") and "python tune.py" in text
+    config = yaml.safe_load(text)
+    params = aux["winner"]["params"]
+    assert config["optimizer"]["class_path"] == "torch.optim.AdamW"
+    assert config["optimizer"]["init_args"]["lr"] == params["optimizer.init_args.lr"]
+    assert config["data"]["batch_size"] == params["data.batch_size"]
+    assert config["model"]["aux_weight"] == params["model.aux_weight"]
+    assert "val_pairs" not in config["data"]  # the tuned config trains on all the training pairs
+    run = train(workdir, "--config", "tuned/tiny_aux.yaml", "--trainer.enable_progress_bar=false")
+    assert run.returncode == 0, run.stderr
+    assert "test accuracy" in run.stdout and (workdir / "runs" / "tiny_aux" / "version_0").is_dir()
+
+
+def test_a_storage_from_another_space_is_refused(workdir):
+    tune.main([*QUICK, "--configs", "tiny_base", "--trials", "2"])
+    Path("space.yaml").write_text(SPACE.replace("1.0e-1, log", "0.5, log"))
+    with pytest.raises(tuning.TuneError, match="tiny_base.journal holds a study of tiny_base with a different space"):
+        tune.main([*QUICK, "--configs", "tiny_base", "--trials", "2"])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "declares no parameters"),
+    ("space: {}", "declares no parameters"),
+    ("space: [", "is not valid YAML"),
+    ("space:\n  model.dropout: 0.5", "space key 'model.dropout': expected a mapping"),
+    ("space:\n  model.dropout: {low: 0.5, high: 0.1}", "space key 'model.dropout'"),
+    ("space:\n  model.dropout: {lo: 0.0, high: 0.5}", r"expected \{low, high"),
+    ("space:\n  model.dropout: {choices: []}", r"choices: \[non-empty list\]"),
+    ("space:\n  model.dropout: {low: 0.0, high: 0.5, only: cnn}", "only must be one of pairnet, aux"),
+    ("space:\n  model.nope: {low: 0.0, high: 0.5}", "has no key model.nope of the search space"),
+])
+def test_a_bad_space_is_one_error(workdir, text, message):
+    Path("space.yaml").write_text(text)
+    with pytest.raises(tuning.TuneError, match=message):
+        tune.main(QUICK)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--configs", "nope"], "no config matches 'nope'; available: tiny_aux, tiny_base"),
+    (["--trials", "0"], "--trials must be >= 1"),
+    (["--trials", "2", "--finalists", "3"], "--finalists (3) cannot exceed --trials (2)"),
+])
+def test_bad_arguments_are_one_error(workdir, capsys, args, message):
+    with pytest.raises(SystemExit):
+        tune.main([*QUICK, *args])
+    assert message in capsys.readouterr().err

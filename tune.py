@@ -1,0 +1,178 @@
+"""Tune the study's cells under one equal budget on validation pairs (Optuna); write each winner as a config.
+
+Every cell starts from its fixed recipe, configs/fixed/<cell>.yaml, and gets the same search space
+(configs/search/space.yaml), the same number of trials and the same seeds. A trial is scored by its validation
+accuracy at the last epoch, mean over the search seeds (100, 101, ...; the benchmark uses 0-9), on validation
+pairs carved from the training pairs: the test pairs are never evaluated. The best few trials are re-scored
+on fresh seeds before the winner is chosen, and written to configs/<cell>.yaml. Each cell's Optuna study lives
+in a journal file under results/tune/, so an interrupted tuning resumes where it stopped.
+
+    python tune.py                                        # the ten cells, 30 trials each
+    python tune.py --configs 'cnn_*' mlp_aux_shared --trials 40
+    python tune.py --workers 2 --storage results/tune     # parallel workers; where the studies live
+"""
+
+import argparse
+import shlex
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import optuna  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from pairs import grid, tuning  # noqa: E402
+from pairs.mnist import MNISTError  # noqa: E402
+
+FIXED = grid.CONFIGS / "fixed"
+FIRST_SEED = 100  # search seeds 100..; fresh seeds follow them; the benchmark's are 0-9
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", default=["*"], metavar="NAME",
+                        help=f"cells to tune: names or globs in {FIXED}/ (default: all)")
+    parser.add_argument("--trials", type=int, default=30, help="trials per cell (default 30)")
+    parser.add_argument("--seeds", type=int, default=5, help="search seeds per trial (default 5)")
+    parser.add_argument("--finalists", type=int, default=3, help="best trials re-scored on fresh seeds (default 3)")
+    parser.add_argument("--fresh-seeds", type=int, default=5, help="fresh seeds per finalist (default 5)")
+    parser.add_argument("--val-pairs", type=int, default=200, help="training pairs held out for validation")
+    parser.add_argument("--epochs", type=int, help="override every cell's max_epochs (for quick trials)")
+    parser.add_argument("--space", type=Path, default=grid.CONFIGS / "search" / "space.yaml")
+    parser.add_argument("--storage", type=Path, default=Path("results/tune"),
+                        help="folder of the Optuna journals (one per cell), plots and summary")
+    parser.add_argument("--output", type=Path, default=grid.CONFIGS, help="folder the tuned configs go to")
+    parser.add_argument("--workers", type=int, default=grid.default_threads(1), help="parallel worker processes")
+    parser.add_argument("--threads", type=int, help="torch threads per fit (default cores // workers)")
+    args = parser.parse_args(argv)
+    for name in ("trials", "seeds", "finalists", "fresh_seeds", "val_pairs", "epochs", "workers", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.finalists > args.trials:
+        parser.error(f"--finalists ({args.finalists}) cannot exceed --trials ({args.trials})")
+    args.threads = args.threads or grid.default_threads(args.workers)
+    try:
+        args.configs = grid.select(args.configs, FIXED)
+    except ValueError as e:
+        parser.error(str(e))
+    return args
+
+
+def tune(tuners: list[tuning.CellTuner], workers: int, threads: int) -> None:
+    """Run every cell's fits on one executor, at most `workers` at a time, until every cell is done."""
+    total = sum(t.trials + t.protocol.finalists for t in tuners)
+    with grid.Executor(workers, threads) as executor, tqdm(total=total, unit="trial") as bar:
+        bar.update(sum(t.progress() for t in tuners))
+        inflight = {}
+        while True:
+            for tuner in tuners:
+                while len(inflight) < workers and (item := tuner.next_task()):
+                    inflight[executor.submit(grid.validate, item[1])] = tuner, item[0]
+            if not inflight:
+                return
+            for future in grid.finished(set(inflight)):
+                tuner, key = inflight.pop(future)
+                if tuner.finish(key, future.result()):
+                    bar.update()
+                    bar.set_postfix_str(f"{tuner.name} best {tuner.study.best_value:.4f}")
+
+
+def plots(study: optuna.Study, prefix: Path) -> list[Path]:
+    """Optuna's optimisation history and parameter importances of a study, as PNGs next to its journal."""
+    paths = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the matplotlib backend is "experimental" in Optuna
+        draw = [("history", optuna.visualization.matplotlib.plot_optimization_history)]
+        if len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) > 1:
+            draw.append(("importances", optuna.visualization.matplotlib.plot_param_importances))
+        for name, plot in draw:
+            axes = plot(study)
+            figure = axes.figure
+            figure.set_size_inches(8, 5)
+            figure.tight_layout()
+            paths.append(prefix.with_name(f"{prefix.name}_{name}.png"))
+            figure.savefig(paths[-1], dpi=110)
+            plt.close(figure)
+    return paths
+
+
+def header(outcome: dict, args: argparse.Namespace, protocol: tuning.Protocol) -> list[str]:
+    """The comment block on top of a tuned config: how it was chosen."""
+    winner, cell = outcome["winner"], outcome["cell"]
+    seeds = lambda s: f"{s[0]}-{s[-1]}"  # noqa: E731
+    return [f"{cell}, tuned: chosen on validation pairs, never on the test pairs.",
+            f"Command: python tune.py {shlex.join(sys.argv[1:]) or '(defaults)'}",
+            f"From {FIXED / cell}.yaml, over the space {args.space} (Optuna TPE, seed 0, median pruning):",
+            f"{outcome['trials']} trials ({outcome['pruned']} pruned), each fitted on {args.val_pairs} fewer training "
+            f"pairs and scored on those {args.val_pairs} at the last epoch,",
+            f"mean over seeds {seeds(protocol.seeds)}; the {protocol.finalists} best re-scored on fresh seeds "
+            f"{seeds(protocol.rescore_seeds)}; the winner has the best mean over both.",
+            f"Trial {winner['trial']}: validation accuracy {100 * winner['search']:.2f}% on the search seeds, "
+            f"{100 * winner['fresh']:.2f}% on the fresh seeds.",
+            f"The fixed recipe it replaces: {FIXED / cell}.yaml. Do not edit by hand: rerun tune.py."]
+
+
+def summary(outcomes: list[dict], wall: float, fits: int) -> str:
+    """A Markdown table of every cell's winner."""
+    lines = ["| cell | trials (pruned) | val % search seeds | val % fresh seeds | chosen hyper-parameters | fit CPU s |",
+             "|---|---:|---:|---:|---|---:|"]
+    for o in outcomes:
+        w = o["winner"]
+        params = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.3g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
+                           for k, v in w["params"].items())
+        lines.append(f"| {o['cell']} | {o['trials']} ({o['pruned']}) | {100 * w['search']:.2f} | "
+                     f"{100 * w['fresh']:.2f} | {params} | {o['fit_seconds']:.0f} |")
+    gap = [o["winner"]["search"] - o["winner"]["fresh"] for o in outcomes]
+    lines += ["", f"Mean optimism of the chosen trials (search − fresh seeds): {100 * statistics.mean(gap):+.2f} points. "
+              f"This run: {fits} fits in {wall:.0f} s wall."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    space = tuning.load_space(args.space)
+    seeds = range(FIRST_SEED, FIRST_SEED + args.seeds + args.fresh_seeds)
+    protocol = tuning.Protocol(tuple(seeds[: args.seeds]), tuple(seeds[args.seeds :]), args.finalists,
+                               args.val_pairs, args.epochs)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    tuners = []
+    for cell in args.configs:
+        config = FIXED / f"{cell}.yaml"
+        distributions = space.for_cell(tuning.cell_kinds(config, space))
+        study = tuning.open_study(cell, args.storage / f"{cell}.journal",
+                                  tuning.identity(config, distributions, space, protocol))
+        tuners.append(tuning.CellTuner(cell, config, study, distributions, space, protocol, args.trials, args.workers))
+    print(f"tuning {len(tuners)} cells x {args.trials} trials x {args.seeds} seeds; {args.workers} workers x "
+          f"{args.threads} threads; studies in {args.storage}", file=sys.stderr)
+    start, fits_before = time.perf_counter(), sum(t.fits() for t in tuners)
+    try:
+        tune(tuners, args.workers, args.threads)
+    except KeyboardInterrupt:
+        sys.exit(f"interrupted: finished trials are saved in {args.storage}; rerun the same command to resume")
+    wall, fits = time.perf_counter() - start, sum(t.fits() for t in tuners) - fits_before
+    outcomes = []
+    for tuner in tuners:
+        outcome = tuner.outcome()
+        path = args.output / f"{tuner.name}.yaml"
+        values = {**space.fixed, **outcome["winner"]["params"]}
+        tuning.write_config(tuner.config, values, header(outcome, args, protocol), path)
+        plots(tuner.study, args.storage / tuner.name)
+        outcomes.append(outcome)
+        print(f"{tuner.name}: trial {outcome['winner']['trial']} -> {path}", file=sys.stderr)
+    text = summary(outcomes, wall, fits)
+    (args.storage / "summary.md").write_text(text + "\n")
+    print(text)
+    return outcomes
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (tuning.TuneError, MNISTError, ValueError) as e:
+        sys.exit(f"error: {e}")
