@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from framework import SGD, Linear, LossMSE, ReLU, Sequential, Tanh  # noqa: E402
-from framework.experiment import accuracy, train_epoch  # noqa: E402
+from framework.exercises.experiment import accuracy, train_epoch  # noqa: E402
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 

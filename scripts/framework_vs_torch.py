@@ -20,9 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from framework import SGD, CrossEntropy, LossMSE  # noqa: E402
-from framework import mnist as framework_mnist  # noqa: E402
 from framework import test as disk  # noqa: E402
-from framework.experiment import batches, train_epoch  # noqa: E402
+from framework.exercises import mnist as framework_mnist  # noqa: E402
+from framework.exercises.experiment import batches, train_epoch  # noqa: E402
 from scripts.twin import decay_groups, torch_twin  # noqa: E402
 
 matplotlib.use("Agg")
@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def torch_epoch(model, loss, optimizer, x, y, batch_size: int, generator) -> float:
-    """torch's twin of framework.experiment.train_epoch: the same batches from an identically seeded generator."""
+    """torch's twin of framework.exercises.experiment.train_epoch: the same batches from an identically seeded generator."""
     total = 0.0
     for index in batches(len(x), batch_size, generator):
         optimizer.zero_grad()

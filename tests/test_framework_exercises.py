@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from framework import SGD, CrossEntropy, Linear, ReLU, Sigmoid
-from framework import mnist as runner
-from framework import taylor, toys
-from framework.experiment import batches, classes
+from framework.exercises import mnist as runner
+from framework.exercises import taylor, toys
+from framework.exercises.experiment import batches, classes
 from framework.losses import softmax
 
 X = torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0], dtype=torch.float64)

@@ -1,6 +1,6 @@
 """MNIST with the framework: softmax regression or a two-layer MLP, trained with SGD from a YAML config.
 
-    python -m framework.mnist --config configs/framework/two_layer.yaml [key=value ...]
+    python -m framework.exercises.mnist --config configs/framework/two_layer.yaml [key=value ...]
 
 Full 28x28 MNIST flattened to 784 and scaled to [0, 1]; the first 80% of the training split trains, the last
 20% validates. Every epoch logs the training loss and accuracy (as trained) and the validation loss and
@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from framework import SGD, CrossEntropy, Linear, ReLU, Sequential, Sigmoid
-from framework.experiment import accuracy, evaluate, train_epoch
+from framework.exercises.experiment import accuracy, evaluate, train_epoch
 from pairs.mnist import MNISTError, load_mnist
 
 matplotlib.use("Agg")

@@ -1,6 +1,6 @@
 """Toy classification sets with a softmax objective: a linear classifier against a small tanh network.
 
-    python -m framework.toys [--datasets disk gaussians swiss_roll peaks] [--seeds 5] [--epochs 300]
+    python -m framework.exercises.toys [--datasets disk gaussians swiss_roll peaks] [--seeds 5] [--epochs 300]
 
 For each data set and seed: fresh data (1,000 training and 1,000 test points) and fresh weights; SGD on
 softmax cross-entropy; the last epoch is evaluated. Prints mean ± std test accuracy and saves the decision
@@ -17,7 +17,7 @@ import matplotlib
 import torch
 
 from framework import SGD, CrossEntropy, Linear, Sequential, Tanh
-from framework.experiment import accuracy, predict, train_epoch
+from framework.exercises.experiment import accuracy, predict, train_epoch
 from framework.test import generate_disc_set
 
 matplotlib.use("Agg")

@@ -1,6 +1,6 @@
 """Gradient and Jacobian tests as a command: Taylor remainders and the transpose (adjoint) test.
 
-    python -m framework.taylor [--figure runs/framework/taylor.png]
+    python -m framework.exercises.taylor [--figure runs/framework/taylor.png]
 
 For eps = 0.5^k, |f(x + eps d) - f(x)| must fall as O(eps) and |f(x + eps d) - f(x) - eps * (first-order term)|
 as O(eps^2): their ratios approach 2 and 4 as eps halves. The gradient test takes f = a network's loss
