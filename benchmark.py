@@ -10,6 +10,7 @@ benchmark resumes where it stopped.
 """
 
 import argparse
+import fnmatch
 import sys
 import time
 from pathlib import Path
@@ -19,14 +20,14 @@ from tqdm import tqdm
 from pairs import grid, report, results
 from pairs.mnist import MNISTError
 
-STUDY = [f"{t}_{a}_{s}" for t in ("cnn", "mlp") for a in ("aux", "noaux") for s in ("shared", "separate")]
-DEFAULT = STUDY + ["baseline_cnn", "baseline_mlp"]
+DEFAULT = report.CELLS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", default=DEFAULT, metavar="NAME",
-                        help="config names or globs in configs/ (default: the ten study configs)")
+    parser.add_argument("--configs", nargs="+", metavar="NAME",
+                        help="config names or globs in configs/ (default: the ten study configs; with --report-only: "
+                             "every config in the results file)")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", type=int, default=10, help="run seeds 0..N-1 (default 10)")
     seeds.add_argument("--seed-list", type=int, nargs="+", metavar="SEED", help="run exactly these seeds")
@@ -47,26 +48,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
     args.threads = args.threads or grid.default_threads(args.workers)
-    try:
-        args.configs = grid.select(args.configs)
-    except ValueError as e:
-        parser.error(str(e))
+    if not args.report_only:
+        try:
+            args.configs = grid.select(args.configs or DEFAULT)
+        except ValueError as e:
+            parser.error(str(e))
     return args
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+def recorded(runs: list[dict], patterns: list[str] | None) -> list[dict]:
+    """The runs of the configs matching the names or globs (all without), the last record of each (config, seed)."""
+    latest = {(r["config"], r["seed"]): r for r in runs}
+    if patterns is None:
+        return list(latest.values())
+    return [r for (config, _), r in latest.items() if any(fnmatch.fnmatch(config, p.removesuffix(".yaml")) for p in patterns)]
+
+
+def run_grid(args: argparse.Namespace) -> list[dict]:
+    """Train and test every (config, seed) not yet in the results file with this code; the runs asked for."""
     if args.fresh and args.results.exists():
         args.results.unlink()
-    done = results.done(results.load(args.results))
+    results.drop_torn_tail(args.results)
+    done, code = results.done(results.load(args.results)), grid.code_version()
     paths = {name: str(grid.CONFIGS / f"{name}.yaml") for name in args.configs}
     hashes = {name: grid.config_hash(grid.cli_args(path, args.epochs, None)) for name, path in paths.items()}
-    wanted = {(hashes[name], seed) for name in args.configs for seed in args.seed_list}
-    todo = [] if args.report_only else [
-        grid.Task(name, tuple(grid.cli_args(paths[name], args.epochs, args.tensorboard, seed)), seed, hashes[name])
-        for seed in args.seed_list for name in args.configs if (hashes[name], seed) not in done
-    ]
-    skipped = len(wanted) - len(todo) if not args.report_only else 0
+    wanted = {(hashes[name], seed, code) for name in args.configs for seed in args.seed_list}
+    todo = [grid.Task(name, tuple(grid.cli_args(paths[name], args.epochs, args.tensorboard, seed)), seed, hashes[name])
+            for seed in args.seed_list for name in args.configs if (hashes[name], seed, code) not in done]
+    skipped = len(wanted) - len(todo)
     if todo:
         print(f"{len(todo)} runs to do ({skipped} already in {args.results}); {args.workers} workers x "
               f"{args.threads} threads", file=sys.stderr)
@@ -77,7 +86,13 @@ def main(argv: list[str] | None = None) -> None:
         except KeyboardInterrupt:
             sys.exit(f"interrupted: finished runs are saved in {args.results}; rerun the same command to resume")
         print(f"grid wall time {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    runs = [r for r in results.load(args.results) if (r["config_hash"], r["seed"]) in wanted]
+    return [r for r in results.load(args.results) if (r["config_hash"], r["seed"], r.get("code")) in wanted]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    grid.stop_on_sigterm()
+    runs = recorded(results.load(args.results), args.configs) if args.report_only else run_grid(args)
     if not runs:
         sys.exit(f"no finished runs of these configs and seeds in {args.results}")
     text = report.render(runs)

@@ -8,6 +8,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,8 +26,12 @@ CONFIGS = Path("configs")
 NOT_STUDY = ("framework/", "search/")  # other formats: the framework's runs, the tuner's search space
 QUIET = ["--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false",
          "--trainer.enable_model_summary=false", "--trainer.limit_val_batches=0", "--trainer.logger=false"]
-# Keys that change how a run is shown or stored, never what it computes: left out of the config hash.
-PRESENTATION = ("logger", "enable_checkpointing", "enable_progress_bar", "enable_model_summary", "default_root_dir")
+# Keys that change how a run is shown or stored, never what it computes: left out of the config hash (the data
+# folder too: its files are checksum-verified, so a moved folder holds the same data).
+PRESENTATION = ("trainer.logger", "trainer.enable_checkpointing", "trainer.enable_progress_bar",
+                "trainer.enable_model_summary", "trainer.default_root_dir", "data.data_dir")
+# Modules of the package that only present or store results: left out of the code version.
+NOT_COMPUTING = ("figures.py", "report.py", "results.py", "tuning.py")
 
 
 @dataclass(frozen=True)
@@ -92,9 +97,18 @@ def config_hash(args: list[str]) -> str:
     with quiet():
         cli = PairCLI([*args, "--seed_everything=0"], save_config_callback=None)
     config = cli.config.clone()
-    for key in ("config", "seed_everything", *(f"trainer.{k}" for k in PRESENTATION)):
+    for key in ("config", "seed_everything", *PRESENTATION):
         config.pop(key, None)
     return hashlib.sha256(cli.parser.dump(config, skip_validation=True).encode()).hexdigest()[:12]
+
+
+def code_version() -> str:
+    """A hash of the package sources that decide what a run computes: records of other code are not reused."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if path.name not in NOT_COMPUTING:
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def validation_args(val_pairs: int) -> list[str]:
@@ -125,9 +139,20 @@ def run(task: Task) -> dict:
     return {
         "config": task.name, "config_hash": task.config_hash, "seed": task.seed, "params": cli.model.n_params,
         "metrics": {k.removeprefix("test/"): round(float(v), 6) for k, v in metrics.items()},
-        "fit_seconds": round(fit_seconds, 3), "threads": torch.get_num_threads(),
+        "fit_seconds": round(fit_seconds, 3), "threads": torch.get_num_threads(), "code": code_version(),
         "torch": torch.__version__, "lightning": lightning.__version__,
     }
+
+
+def start_worker(threads: int) -> None:
+    """A worker's setup: its share of the cores; Ctrl-C is left to the driver, which stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM stops this process the way Ctrl-C does (KeyboardInterrupt): workers stopped, finished work kept."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 class Executor:
@@ -141,7 +166,7 @@ class Executor:
     def __enter__(self) -> "Executor":
         if self.workers > 1:
             context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited thread pools
-            self.pool = context.Pool(self.workers, initializer=torch.set_num_threads, initargs=(self.threads,))
+            self.pool = context.Pool(self.workers, initializer=start_worker, initargs=(self.threads,))
         return self
 
     def __exit__(self, *exc) -> None:

@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from scipy import stats  # noqa: E402
 
+STUDY_CELLS = [f"{t}_{a}_{s}" for t in ("cnn", "mlp") for a in ("aux", "noaux") for s in ("shared", "separate")]
+CELLS = STUDY_CELLS + ["baseline_cnn", "baseline_mlp"]  # the ten configs of the study, under each protocol
 STUDY = re.compile(r"^(?P<protocol>fixed/)?(?P<trunk>cnn|mlp)_(?P<aux>aux|noaux)_(?P<sharing>shared|separate)$")
 PROTOCOLS = {"": "tuned", "fixed/": "fixed recipe"}  # config-name prefix -> how the cell's recipe was chosen
 
@@ -85,12 +87,17 @@ def factorial_tables(grouped: dict[str, list[dict]]) -> list[str]:
                          f"{mean_std(list(get('noaux', sharing).values()))} |")
         lines += ["", "| effect (paired over seeds) | with the other factor at | mean difference, points | 95% CI | seeds |",
                   "|---|---|---:|---:|---:|"]
-        effects = [("weight sharing (shared − separate)", aux_label, get(aux, "shared"), get(aux, "separate"))
+        name = lambda aux, sharing: f"{protocol}{trunk}_{aux}_{sharing}"  # noqa: E731
+        effects = [("weight sharing (shared − separate)", aux_label, (aux, "shared"), (aux, "separate"))
                    for aux, aux_label in (("aux", "auxiliary loss"), ("noaux", "no auxiliary loss"))]
-        effects += [("auxiliary loss (aux − no aux)", share_label, get("aux", sharing), get("noaux", sharing))
-                     for sharing, share_label in (("shared", "weight sharing"), ("separate", "no weight sharing"))]
+        effects += [("auxiliary loss (aux − no aux)", share_label, ("aux", sharing), ("noaux", sharing))
+                    for sharing, share_label in (("shared", "weight sharing"), ("separate", "no weight sharing"))]
         for effect, fixed, a, b in effects:
-            mean, low, high, n = paired_effect(a, b)
+            mean, low, high, n = paired_effect(get(*a), get(*b))
+            if n == 0:
+                missing = [name(*cell) for cell in (a, b) if not get(*cell)] or ["seeds in common"]
+                lines.append(f"| {effect} | {fixed} | missing: {', '.join(missing)} | | 0 |")
+                continue
             lines.append(f"| {effect} | {fixed} | {points(mean)} | [{points(low)}, {points(high)}] | {n} |")
         lines.append("")
     return lines
@@ -114,8 +121,13 @@ def render(runs: list[dict], title: str = "Benchmark") -> str:
     """The Markdown report of `runs`."""
     grouped = by_config(runs)
     versions = sorted({f"torch {r.get('torch')}, lightning {r.get('lightning')}" for r in runs})
+    codes = sorted({str(r.get("code")) for r in runs})
     lines = [f"# {title}", "", f"{len(runs)} runs; each evaluated once on the test pairs at its last epoch "
-             f"({'; '.join(versions)}).", "", *config_table(grouped), ""]
+             f"({'; '.join(versions)}; code {', '.join(codes)}).", ""]
+    if len(codes) > 1:
+        lines += [f"**Warning: these runs come from {len(codes)} versions of the code** ({', '.join(codes)}); rerun "
+                  "`python benchmark.py` with the same configs to bring them all to the current code.", ""]
+    lines += [*config_table(grouped), ""]
     factorial = factorial_tables(grouped)
     if factorial:
         lines += ["## Weight sharing × auxiliary loss", "", *factorial]
@@ -128,7 +140,7 @@ def render(runs: list[dict], title: str = "Benchmark") -> str:
 def figure(runs: list[dict], path) -> None:
     """Per-seed test accuracies as points, with the mean ± std per config, saved as a PNG."""
     grouped = by_config(runs)
-    fig, ax = plt.subplots(figsize=(1.1 * len(grouped) + 2, 4.5))
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.1 * len(grouped) + 2), 4.5))
     for i, (name, config_runs) in enumerate(grouped.items()):
         acc = [100 * r["metrics"]["acc"] for r in config_runs]
         jitter = [i + 0.25 * ((k % 5) - 2) / 2 for k in range(len(acc))]

@@ -2,13 +2,30 @@
 
 import json
 import os
+import sys
 from pathlib import Path
 
-REQUIRED = {"config", "config_hash", "seed", "metrics", "fit_seconds"}
+FIELDS = {"config": str, "config_hash": str, "seed": int, "metrics": dict, "fit_seconds": (int, float)}
 
 
 class ResultsError(ValueError):
     """A malformed line in a results file."""
+
+
+def check(run: object, where: str) -> dict:
+    """`run` if it is a record with every required field of the right type; else an error naming `where`."""
+    if not isinstance(run, dict):
+        raise ResultsError(f"{where}: not a JSON object; fix or delete that line")
+    missing = sorted(set(FIELDS) - set(run))
+    if missing:
+        raise ResultsError(f"{where}: missing {missing}; fix or delete that line")
+    for key, kind in FIELDS.items():
+        if not isinstance(run[key], kind) or isinstance(run[key], bool):
+            raise ResultsError(f"{where}: field {key!r} is {run[key]!r}, not {getattr(kind, '__name__', 'a number')}; "
+                               "fix or delete that line")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in run["metrics"].values()):
+        raise ResultsError(f"{where}: field 'metrics' must map names to numbers; fix or delete that line")
+    return run
 
 
 def load(path: Path) -> list[dict]:
@@ -22,12 +39,39 @@ def load(path: Path) -> list[dict]:
         try:
             run = json.loads(line)
         except json.JSONDecodeError as e:
-            raise ResultsError(f"{path}:{number}: not JSON ({e.msg}); fix or delete that line, or start with --fresh") from e
-        missing = REQUIRED - set(run) if isinstance(run, dict) else REQUIRED
-        if missing:
-            raise ResultsError(f"{path}:{number}: missing {sorted(missing)}; fix or delete that line, or start with --fresh")
-        runs.append(run)
+            raise ResultsError(f"{path}:{number}: not JSON ({e.msg}); fix or delete that line") from e
+        runs.append(check(run, f"{path}:{number}"))
     return runs
+
+
+def drop_torn_tail(path: Path) -> None:
+    """A last line cut off by a kill mid-write (no newline, not a whole record) is moved to `<path>.bad`, with a
+    warning, so the run can resume; a whole last record missing only its newline gets it."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    text = path.read_text()
+    if text.endswith("\n"):
+        return
+    head, _, tail = text.rpartition("\n")
+    try:
+        check(json.loads(tail), "")
+    except (json.JSONDecodeError, ResultsError):
+        bad = path.with_name(path.name + ".bad")
+        with bad.open("a") as f:
+            f.write(tail + "\n")
+        replace_text(path, head + "\n" if head else "")
+        print(f"warning: {path} ended in a half-written line (a run killed mid-write); moved it to {bad}",
+              file=sys.stderr)
+        return
+    with path.open("a") as f:
+        f.write("\n")
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Write `text` to a temporary file, then rename it over `path`."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
 
 
 def append(path: Path, run: dict) -> None:
@@ -39,6 +83,6 @@ def append(path: Path, run: dict) -> None:
         os.fsync(f.fileno())
 
 
-def done(runs: list[dict]) -> set[tuple[str, int]]:
-    """The (config hash, seed) pairs already finished."""
-    return {(run["config_hash"], run["seed"]) for run in runs}
+def done(runs: list[dict]) -> set[tuple[str, int, str | None]]:
+    """The (config hash, seed, code version) triples already finished."""
+    return {(run["config_hash"], run["seed"], run.get("code")) for run in runs}

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pairs import grid  # noqa: E402
+from pairs import grid, report  # noqa: E402
 
 
 def score(config: str, seed: int, val_pairs: int, overrides: list[str]) -> float:
@@ -30,8 +30,7 @@ def score(config: str, seed: int, val_pairs: int, overrides: list[str]) -> float
 
 def summary(scores: list[float], baseline: list[float] | None) -> str:
     """Mean ± std in %, and the mean paired difference from the baseline ± its standard error."""
-    spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
-    line = f"val acc {100 * statistics.mean(scores):.2f} ± {100 * spread:.2f}"
+    line = f"val acc {report.mean_std(scores, digits=2)}"
     if baseline is not None:
         diffs = [100 * (a - b) for a, b in zip(scores, baseline)]
         error = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0

@@ -127,8 +127,12 @@ def test_parallel_results_equal_serial_results(workdir):
 
 def test_config_hash_follows_what_the_run_computes(workdir):
     path = "configs/tiny_pair.yaml"
-    assert grid.config_hash(grid.cli_args(path, None, None)) == grid.config_hash(grid.cli_args(path, None, "tb"))
-    assert grid.config_hash(grid.cli_args(path, None, None)) != grid.config_hash(grid.cli_args(path, 2, None))
+    same = grid.config_hash(grid.cli_args(path, None, None))
+    assert same == grid.config_hash(grid.cli_args(path, None, "tb"))
+    assert same == grid.config_hash([*grid.cli_args(path, None, None), "--data.data_dir=/moved/mnist"])
+    assert same != grid.config_hash(grid.cli_args(path, 2, None))
+    assert same != grid.config_hash([*grid.cli_args(path, None, None), "--model.dropout=0.1"])
+    assert same != grid.config_hash([*grid.cli_args(path, None, None), "--optimizer.init_args.lr=0.02"])
 
 
 def test_report_only_trains_nothing(workdir, monkeypatch):
@@ -152,13 +156,99 @@ def test_zero_seeds_is_an_error(workdir, capsys):
     assert "--seeds must be >= 1" in capsys.readouterr().err
 
 
-def test_malformed_results_line_is_named(workdir):
-    Path("r.jsonl").write_text('{"config": "a", "config_hash": "h", "seed": 0, "metrics": {}, "fit_seconds": 1}\n{oops\n')
-    with pytest.raises(results.ResultsError, match=r"r.jsonl:2: not JSON"):
+GOOD = '{"config": "a", "config_hash": "h", "seed": 0, "metrics": {"acc": 0.5}, "fit_seconds": 1}'
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{oops", r"r.jsonl:2: not JSON"),
+    ('{"config": "a"}', r"r.jsonl:2: missing \['config_hash', 'fit_seconds', 'metrics', 'seed'\]"),
+    (GOOD.replace('"seed": 0', '"seed": "0"'), r"r.jsonl:2: field 'seed' is '0', not int"),
+    (GOOD.replace('{"acc": 0.5}', '[0.5]'), r"r.jsonl:2: field 'metrics' is \[0.5\], not dict"),
+    (GOOD.replace('0.5', '"high"'), r"r.jsonl:2: field 'metrics' must map names to numbers"),
+])
+def test_a_malformed_line_in_the_middle_is_one_error_naming_file_and_line(workdir, capsys, line, message):
+    Path("r.jsonl").write_text(f"{GOOD}\n{line}\n{GOOD}\n")
+    with pytest.raises(results.ResultsError, match=message):
         results.load(Path("r.jsonl"))
-    Path("r.jsonl").write_text('{"config": "a"}\n')
-    with pytest.raises(results.ResultsError, match=r"r.jsonl:1: missing \['config_hash', 'fit_seconds', 'metrics', 'seed'\]"):
-        results.load(Path("r.jsonl"))
+    with pytest.raises(SystemExit):
+        subprocess_main(["--report-only", "--results", "r.jsonl"])
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: r.jsonl:2:")
+
+
+def subprocess_main(args: list[str]) -> None:
+    """benchmark.py's __main__ path in this process: errors become one `error:` line."""
+    try:
+        benchmark.main(args)
+    except (results.ResultsError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from e
+
+
+def test_a_torn_last_line_is_set_aside_and_the_run_resumes(workdir, capsys):
+    bench("--workers", "1")
+    whole = Path("r.jsonl").read_text()
+    Path("r.jsonl").write_text(whole + whole.splitlines()[0][:40])  # killed mid-write
+    bench("--workers", "1")
+    assert Path("r.jsonl").read_text() == whole  # nothing re-run, nothing lost
+    assert Path("r.jsonl.bad").read_text() == whole.splitlines()[0][:40] + "\n"
+    assert "half-written line" in capsys.readouterr().err
+    Path("r.jsonl").write_text(whole.rstrip("\n"))  # a whole record that lost only its newline is kept
+    bench("--workers", "1")
+    assert Path("r.jsonl").read_text() == whole
+
+
+def test_report_only_with_only_the_results_file_reports_everything_in_it(workdir):
+    bench("--workers", "1", "--epochs", "2")
+    Path("r.md").unlink()
+    benchmark.main(["--report-only", "--results", "r.jsonl", "--report", "r.md", "--figure", "r.png"])
+    text = Path("r.md").read_text()
+    assert "| tiny_pair |" in text and "| tiny_base |" in text and "4 runs" in text
+    benchmark.main(["--report-only", "--configs", "tiny_base", "--results", "r.jsonl", "--report", "r.md",
+                    "--figure", "r.png"])
+    assert "| tiny_pair |" not in Path("r.md").read_text()
+
+
+def test_records_carry_the_code_version_and_other_code_is_rerun(workdir, monkeypatch):
+    bench("--workers", "1")
+    assert {r["code"] for r in lines()} == {grid.code_version()}
+    monkeypatch.setattr(grid, "code_version", lambda: "changed")
+    bench("--workers", "1")
+    assert len(lines()) == 8 and {r["code"] for r in lines()[4:]} == {"changed"}
+    benchmark.main(["--report-only", "--results", "r.jsonl", "--report", "r.md", "--figure", "r.png"])
+    assert "4 runs" in Path("r.md").read_text()  # the latest record of each (config, seed)
+    Path("r.jsonl").write_text("\n".join(Path("r.jsonl").read_text().splitlines()[2:6]) + "\n")
+    benchmark.main(["--report-only", "--results", "r.jsonl", "--report", "r.md", "--figure", "r.png"])
+    assert "Warning: these runs come from 2 versions of the code" in Path("r.md").read_text()
+
+
+def test_the_code_version_follows_the_computing_sources_only(tmp_path, monkeypatch):
+    package = tmp_path / "pairs"
+    package.mkdir()
+    for name in ("models.py", "report.py"):
+        (package / name).write_text("x = 1\n")
+    monkeypatch.setattr(grid, "__file__", str(package / "grid.py"))
+    before = grid.code_version()
+    (package / "report.py").write_text("x = 2\n")
+    assert grid.code_version() == before
+    (package / "models.py").write_text("x = 2\n")
+    assert grid.code_version() != before
+
+
+def test_sigterm_stops_the_benchmark_like_ctrl_c(workdir):
+    command = [sys.executable, str(ROOT / "benchmark.py"), "--configs", "tiny_*", "--seeds", "20", "--workers", "2",
+               "--epochs", "3", "--results", "r.jsonl", "--report", "r.md", "--figure", "r.png"]
+    process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (Path("r.jsonl").exists() and Path("r.jsonl").read_text().count("\n") >= 1):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "rerun the same command to resume" in err and "Traceback" not in err
+    time.sleep(1)
+    states = subprocess.run(["ps", "-o", "stat=,args=", "-s", str(process.pid)], capture_output=True, text=True).stdout
+    assert [line for line in states.splitlines() if not line.strip().startswith("Z")] == []  # no live orphan
 
 
 # ---- the report's arithmetic, on hand-made runs ------------------------------------------------------------------
@@ -190,6 +280,17 @@ def test_report_tables():
     assert "| weight sharing (shared − separate) | auxiliary loss | +2.5 |" in text
     assert "| auxiliary loss (aux − no aux) | weight sharing | +5.5 |" in text
     assert "MLP trunk" not in text
+    partial = report.render([r for r in fake_runs() if r["config"] != "cnn_noaux_separate"])
+    assert "| weight sharing (shared − separate) | no auxiliary loss | missing: cnn_noaux_separate | | 0 |" in partial
+
+
+def test_report_compares_each_tuned_config_with_its_fixed_recipe():
+    fixed = [r | {"config": f"fixed/{r['config']}", "metrics": {"acc": r["metrics"]["acc"] - 0.01 * (1 + r["seed"])}}
+             for r in fake_runs()]
+    text = report.render(fake_runs() + fixed)
+    assert "### CNN trunk, tuned:" in text and "### CNN trunk, fixed recipe:" in text
+    # tuned - fixed = 0.01, 0.02 on seeds 0, 1 -> +1.5 points
+    assert "| cnn_aux_shared | 89.5 ± 0.7 | 91.0 ± 1.4 | +1.5 |" in text
 
 
 def test_tensorboard_logs_only_when_asked(workdir):
