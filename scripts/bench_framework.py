@@ -1,13 +1,13 @@
 """Training-epoch time of the hand-written framework against torch.nn + autograd.
 
-The spec's MLP (2 -> 25 -> 25 -> 25 -> 2, ReLU, MSE, SGD) on the 1,000 disk points; one thread;
+The spec's MLP (2 -> 25 -> 25 -> 25 -> 2, ReLU, MSE, SGD) of framework/test.py and its torch.nn twin with the
+same initial weights (scripts/twin.py), on the 1,000 disk points; one thread;
 one warm-up epoch, then the median of --repeats epochs for each, alternating, in one process.
 
     python scripts/bench_framework.py [--repeats 7]
 """
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import time
@@ -15,13 +15,10 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from framework import SGD, LossMSE  # noqa: E402
-
-spec = importlib.util.spec_from_file_location("disk", ROOT / "framework" / "test.py")
-disk = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(disk)
+from framework import test as disk  # noqa: E402
+from scripts.twin import torch_twin  # noqa: E402
 
 
 def framework_epoch(model, x, y, batch_size: int) -> None:
@@ -42,12 +39,6 @@ def torch_epoch(model, x, y, batch_size: int) -> None:
         optimizer.step()
 
 
-def torch_model() -> torch.nn.Sequential:
-    sizes = [2, 25, 25, 25]
-    layers = [m for a, b in zip(sizes, sizes[1:]) for m in (torch.nn.Linear(a, b), torch.nn.ReLU())]
-    return torch.nn.Sequential(*layers, torch.nn.Linear(25, 2))
-
-
 def timed(fn, *args) -> float:
     start = time.perf_counter()
     fn(*args)
@@ -62,7 +53,8 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     x, labels = disk.generate_disc_set(1000, generator)
     y = disk.targets(labels, 2)
-    ours, theirs = disk.build(2, "relu", generator), torch_model()
+    ours = disk.build(2, "relu", generator)
+    theirs = torch_twin(ours)
     print(f"torch {torch.__version__}, 1 thread, 1,000 points, median of {args.repeats} epochs\n")
     print("| batch | framework (ms/epoch) | torch.nn + autograd (ms/epoch) | framework / torch |")
     print("|---:|---:|---:|---:|")

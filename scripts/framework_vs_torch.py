@@ -23,6 +23,7 @@ from framework import SGD, CrossEntropy, LossMSE  # noqa: E402
 from framework import test as disk  # noqa: E402
 from framework.exercises import mnist as framework_mnist  # noqa: E402
 from framework.exercises.experiment import batches, train_epoch  # noqa: E402
+from framework.exercises.figures import decision_regions  # noqa: E402
 from scripts.twin import decay_groups, torch_twin  # noqa: E402
 
 matplotlib.use("Agg")
@@ -88,18 +89,6 @@ def mnist_task(g):
          config["epochs"], config["batch_size"])
 
 
-def boundary(ax, f, x: torch.Tensor, labels: torch.Tensor, title: str) -> None:
-    """Predicted regions of f over the (standardised) plane, with the test points in their true colours."""
-    grid = torch.cartesian_prod(torch.linspace(-1.8, 1.8, 250), torch.linspace(-1.8, 1.8, 250))
-    with torch.no_grad():
-        regions = f(grid).argmax(1).view(250, 250)
-    ax.pcolormesh(grid[:, 0].view(250, 250), grid[:, 1].view(250, 250), regions, cmap="coolwarm", alpha=0.35,
-                  shading="auto", vmin=0, vmax=1)
-    ax.scatter(x[:, 0], x[:, 1], c=labels, cmap="coolwarm", s=3, vmin=0, vmax=1)
-    ax.set_title(title, fontsize=9)
-    ax.set_aspect("equal")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10)
@@ -132,8 +121,9 @@ def main() -> None:
         if name == "disk":
             bfig, baxes = plt.subplots(1, 2, figsize=(8, 4))
             for bax, who in zip(baxes, ("framework", "torch")):
-                boundary(bax, runs[0]["models"][who], *runs[0]["test"],
-                         f"{who}, seed 0: test error {100 * runs[0]['errors'][who]['test']:.1f}%")
+                with torch.no_grad():
+                    decision_regions(bax, lambda points: runs[0]["models"][who](points).argmax(1), *runs[0]["test"],
+                                     f"{who}, seed 0: test error {100 * runs[0]['errors'][who]['test']:.1f}%")
             bfig.suptitle("decision regions on the standardised disk task; dots: test points, true class")
             bfig.tight_layout()
             bfig.savefig(args.out / "disk_boundaries.png", dpi=110)

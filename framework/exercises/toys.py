@@ -18,6 +18,7 @@ import torch
 
 from framework import SGD, CrossEntropy, Linear, Sequential, Tanh
 from framework.exercises.experiment import accuracy, predict, train_epoch
+from framework.exercises.figures import decision_regions
 from framework.test import generate_disc_set
 
 matplotlib.use("Agg")
@@ -81,18 +82,6 @@ def run(dataset: str, kind: str, seed: int, epochs: int, batch_size: int, lr: fl
     return model, (mean, std), (x, y), accuracy(model, (test_x - mean) / std, test_y)
 
 
-def decision_regions(ax, model, standardise, x, y, title: str) -> None:
-    mean, std = standardise
-    low, high = x.min(0).values - 0.1 * x.std(0), x.max(0).values + 0.1 * x.std(0)
-    grid = torch.cartesian_prod(torch.linspace(low[0], high[0], 200), torch.linspace(low[1], high[1], 200))
-    regions = predict(model, (grid - mean) / std).view(200, 200)
-    ax.pcolormesh(grid[:, 0].view(200, 200), grid[:, 1].view(200, 200), regions, alpha=0.3, cmap="tab10", vmin=0, vmax=9,
-                  shading="auto")
-    ax.scatter(x[:400, 0], x[:400, 1], c=y[:400], s=4, cmap="tab10", vmin=0, vmax=9)
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks([]), ax.set_yticks([])
-
-
 @torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,10 +102,11 @@ def main(argv: list[str] | None = None) -> dict:
         for row, kind in enumerate(("linear", "tanh")):
             accuracies = []
             for seed in range(args.seeds):
-                model, standardise, (x, y), acc = run(dataset, kind, seed, args.epochs, args.batch_size, args.lr)
+                model, (mean, scale), (x, y), acc = run(dataset, kind, seed, args.epochs, args.batch_size, args.lr)
                 accuracies.append(100 * acc)
                 if seed == 0:
-                    decision_regions(axes[row, column], model, standardise, x, y, f"{dataset}, {kind}: {100 * acc:.1f}%")
+                    decision_regions(axes[row, column], lambda points: predict(model, (points - mean) / scale), x[:400],
+                                     y[:400], f"{dataset}, {kind}: {100 * acc:.1f}%")
             summary[dataset, kind] = accuracies
             std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
             cells.append(f"{statistics.mean(accuracies):.2f} ± {std:.2f}")
