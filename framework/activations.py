@@ -31,7 +31,8 @@ class LeakyReLU(Activation):
         return x.where(x > 0, x * self.negative_slope)
 
     def derivative(self, x, y):
-        return (x > 0).to(x.dtype).clamp(min=self.negative_slope)
+        positive = x > 0
+        return positive.to(x.dtype).where(positive, self.negative_slope)
 
     def __repr__(self) -> str:
         return f"LeakyReLU({self.negative_slope})"

@@ -211,6 +211,18 @@ def test_outputs_and_gradients_match_torch(dtype, tol, activation, loss_name):
         assert (g - p.grad).abs().max() <= tol
 
 
+@pytest.mark.parametrize("slope", [-0.5, 0.0, 0.01, 1.0, 2.0])
+def test_leaky_relu_matches_torch_for_any_slope(slope):
+    x = torch.cat([randn(20), torch.zeros(1, dtype=F64)])
+    module, grad = LeakyReLU(slope), randn(21, seed=1)
+    out = module.forward(x)
+    twin_x = x.clone().requires_grad_()
+    twin_out = torch.nn.functional.leaky_relu(twin_x, slope)
+    twin_out.backward(grad)
+    assert torch.equal(out, twin_out.detach())
+    assert torch.equal(module.backward(grad), twin_x.grad)
+
+
 @pytest.mark.parametrize("name", ["sgd", "adam"])
 def test_100_optimizer_steps_match_torch(name):
     model = mlp(ReLU, dtype=torch.float32, sizes=(2, 25, 25, 2))
