@@ -124,11 +124,27 @@ def test_best_epoch_is_chosen_on_validation(tmp_path, mnist_dir, monkeypatch):
     ("lr: -0.1\n", "lr must be a number"),
     ("model: cnn\n", "model must be"),
     ("epochs: 0\n", "epochs must be a positive integer"),
+    ("epochs: true\n", "epochs must be a positive integer, got True"),
+    ("lr: true\n", "lr must be a number in (0, inf), got True"),
+    ("reg: -1\n", "reg must be a number in [0, inf), got -1"),
+    ("momentum: 1\n", "momentum must be a number in [0, 1), got 1"),
+    ("lr_decay: 0\n", "lr_decay must be a number in (0, 1], got 0"),
+    ("val_fraction: 1\n", "val_fraction must be a number in (0, 1), got 1"),
 ])
 def test_bad_config_values_fail_at_once(tmp_path, text, message):
     with pytest.raises(SystemExit) as info:
         runner.main(["--config", str(write_config(tmp_path / "c.yaml", text))])
     assert str(info.value.code).startswith("error:") and message in str(info.value.code)
+
+
+@pytest.mark.parametrize("fraction, left", [("0.000001", "300 training and 0 validation"),
+                                             ("0.999", "0 training and 300 validation")])
+def test_an_empty_training_or_validation_split_fails_at_once(tmp_path, mnist_dir, fraction, left):
+    config = write_config(tmp_path / "c.yaml", f"data_dir: {mnist_dir}\nout_dir: {tmp_path}\n")
+    with pytest.raises(SystemExit) as info:
+        runner.main(["--config", str(config), f"val_fraction={fraction}"])
+    message = str(info.value.code)
+    assert message.startswith("error: val_fraction") and left in message and "\n" not in message
 
 
 def test_missing_mnist_fails_with_the_folder(tmp_path, monkeypatch):

@@ -11,9 +11,11 @@ as CSV and PNG.
 import argparse
 import copy
 import csv
+import math
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 import torch
@@ -42,6 +44,35 @@ DEFAULTS = {
 }
 
 
+class Interval(NamedTuple):
+    """The numbers from low to high; each end included where its flag says so."""
+    low: float
+    high: float
+    low_included: bool
+    high_included: bool
+
+    def holds(self, x: float) -> bool:
+        above = self.low <= x if self.low_included else self.low < x
+        return above and (x <= self.high if self.high_included else x < self.high)
+
+    def __str__(self) -> str:
+        return f"{'[' if self.low_included else '('}{self.low:g}, {self.high:g}{']' if self.high_included else ')'}"
+
+
+INTERVALS = {
+    "lr": Interval(0, math.inf, False, False),
+    "lr_decay": Interval(0, 1, False, True),
+    "momentum": Interval(0, 1, True, False),
+    "reg": Interval(0, math.inf, True, False),
+    "val_fraction": Interval(0, 1, False, False),
+}
+
+
+def is_number(value, types: type | tuple[type, ...]) -> bool:
+    """value is an instance of types and not a bool (YAML's `true` is no number)."""
+    return isinstance(value, types) and not isinstance(value, bool)
+
+
 def load_config(path: Path, overrides: list[str]) -> dict:
     """DEFAULTS updated by the YAML file and then by key=value overrides; unknown keys and bad values fail."""
     if not path.is_file():
@@ -60,14 +91,11 @@ def load_config(path: Path, overrides: list[str]) -> dict:
     if config["model"] not in ("softmax", "two_layer"):
         raise ValueError(f"model must be 'softmax' or 'two_layer', got {config['model']!r}")
     for key in ("hidden", "epochs", "batch_size"):
-        if not isinstance(config[key], int) or config[key] < 1:
+        if not is_number(config[key], int) or config[key] < 1:
             raise ValueError(f"{key} must be a positive integer, got {config[key]!r}")
-    for key, low, high in (("lr", 0, None), ("lr_decay", 0, 1), ("momentum", -1e-12, 1), ("reg", -1e-12, None),
-                           ("val_fraction", 0, 1)):
-        value = config[key]
-        if not isinstance(value, (int, float)) or value <= low or (high is not None and value > high):
-            raise ValueError(f"{key} must be a number in ({max(low, 0)}, {high if high is not None else 'inf'}], "
-                             f"got {value!r}")
+    for key, interval in INTERVALS.items():
+        if not (is_number(config[key], (int, float)) and interval.holds(config[key])):
+            raise ValueError(f"{key} must be a number in {interval}, got {config[key]!r}")
     config["out_dir"] = Path(config["out_dir"] or Path("runs/framework") / path.stem)
     return config
 
@@ -78,6 +106,9 @@ def split(data_dir, val_fraction: float):
     test_images, test_labels = load_mnist("test", data_dir)
     x, test_x = (i.reshape(len(i), -1).float() / 255 for i in (images, test_images))
     n_train = round(len(x) * (1 - val_fraction))
+    if not 0 < n_train < len(x):
+        raise ValueError(f"val_fraction={val_fraction} leaves {n_train} training and {len(x) - n_train} validation images "
+                         f"of {len(x)}; each needs at least one")
     return (x[:n_train], labels[:n_train]), (x[n_train:], labels[n_train:]), (test_x, test_labels)
 
 
