@@ -30,10 +30,10 @@ def target(classes: torch.Tensor) -> torch.Tensor:
     return (classes[:, 0] <= classes[:, 1]).long()
 
 
-def pair_batches(n_pairs: int, batch_size: int, repair: bool) -> list[torch.Tensor]:
+def pair_batches(n_pairs: int, batch_size: int, fresh_pairs: bool) -> list[torch.Tensor]:
     """One epoch of batches of digit-index pairs [B, 2] over the 2 n_pairs training digits (digit 2i and 2i+1
-    form pair i): the original pairs in a shuffled order, or, with `repair`, a fresh random pairing."""
-    if repair:
+    form pair i): the original pairs in a shuffled order, or, with `fresh_pairs`, a fresh random pairing."""
+    if fresh_pairs:
         pairs = torch.randperm(2 * n_pairs).view(n_pairs, 2)
     else:
         pairs = torch.arange(2 * n_pairs).view(n_pairs, 2)[torch.randperm(n_pairs)]

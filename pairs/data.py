@@ -1,5 +1,6 @@
 """Digit pairs: the reference pair generator and the Lightning DataModule that serves it."""
 
+import logging
 import math
 import os
 
@@ -7,10 +8,12 @@ import torch
 from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveInt
 from lightning.pytorch import LightningDataModule
 from torch.nn import functional as F
-from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, TensorDataset
 
 from pairs import augment
 from pairs.mnist import load_mnist
+
+DIGIT_SIZE = 14  # pixels per side of a pooled digit
 
 
 def mnist_to_pairs(
@@ -51,22 +54,9 @@ class EpochBatches(torch.utils.data.Sampler):
         return self.length
 
 
-class PairBatches(torch.utils.data.Dataset):
-    """In-memory tensors indexed by a whole batch of indices at once (no per-item fetching)."""
-
-    def __init__(self, *tensors: torch.Tensor):
-        self.tensors = tensors
-
-    def __len__(self) -> int:
-        return len(self.tensors[0])
-
-    def __getitem__(self, index: list[int]) -> tuple[torch.Tensor, ...]:
-        return tuple(t[index] for t in self.tensors)
-
-
 class TrainingPairs(torch.utils.data.Dataset):
-    """Training pairs built per batch from the raw training digits: optionally re-paired, shifted, rotated and
-    swapped, then standardised. Indexed by a batch of digit-index pairs [B, 2]."""
+    """Training pairs built per batch from the raw training digits: optionally shifted, rotated and swapped, then
+    standardised. Indexed by a batch of digit-index pairs [B, 2] (fresh pairs or the original ones)."""
 
     def __init__(self, inputs: torch.Tensor, classes: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
                  shift: int, rotate: float, swap: bool):
@@ -99,7 +89,8 @@ class PairDataModule(LightningDataModule):
         shift: random integer shift of each training digit, up to this many pixels along each axis.
         rotate: random rotation of each training digit, up to this many degrees either way.
         swap: exchange the two digits of a random half of the training pairs (target recomputed; ties stay 1).
-        repair: pair the training digits afresh every epoch (target recomputed from the classes).
+        fresh_pairs: pair the training digits afresh every epoch (target recomputed from the classes).
+        repair: deprecated name of `fresh_pairs`.
     """
 
     def __init__(
@@ -112,14 +103,21 @@ class PairDataModule(LightningDataModule):
         shift: NonNegativeInt = 0,
         rotate: NonNegativeFloat = 0.0,
         swap: bool = False,
-        repair: bool = False,
+        fresh_pairs: bool = False,
+        repair: bool | None = None,
     ):
         super().__init__()
         if not 0 <= val_pairs < n_pairs:
             raise ValueError(f"data.val_pairs must be in [0, n_pairs={n_pairs}), got {val_pairs}")
-        if shift < 0 or rotate < 0:
-            raise ValueError(f"data.shift and data.rotate must be >= 0, got {shift} and {rotate}")
-        self.save_hyperparameters()
+        if not 0 <= shift < DIGIT_SIZE:
+            raise ValueError(f"data.shift must be in [0, {DIGIT_SIZE - 1}] pixels (the digits are {DIGIT_SIZE} px), "
+                             f"got {shift}")
+        if rotate < 0:
+            raise ValueError(f"data.rotate must be >= 0, got {rotate}")
+        if repair is not None:
+            logging.getLogger(__name__).warning("warning: data.repair is deprecated: use data.fresh_pairs")
+            fresh_pairs = fresh_pairs or repair
+        self.save_hyperparameters(ignore="repair")
         self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
@@ -141,17 +139,17 @@ class PairDataModule(LightningDataModule):
         self.val_set = self.standardise(*(t[n_fit:] for t in train)) if self.hparams.val_pairs else None
         self.test_set = self.standardise(*test)
 
-    def standardise(self, inputs: torch.Tensor, target: torch.Tensor, classes: torch.Tensor) -> PairBatches:
-        return PairBatches((inputs - self.mean) / self.std, target, classes)
+    def standardise(self, inputs: torch.Tensor, target: torch.Tensor, classes: torch.Tensor) -> TensorDataset:
+        return TensorDataset((inputs - self.mean) / self.std, target, classes)
 
-    def loader(self, dataset: PairBatches) -> DataLoader:
-        """The pairs in order, in batches."""
+    def loader(self, dataset: TensorDataset) -> DataLoader:
+        """The pairs in order, a whole batch of indices per fetch (no per-item fetching)."""
         sampler = BatchSampler(SequentialSampler(dataset), self.hparams.batch_size, drop_last=False)
         return DataLoader(dataset, sampler=sampler, batch_size=None)
 
     def train_dataloader(self) -> DataLoader:
-        n, size, repair = len(self.train_set), self.hparams.batch_size, self.hparams.repair
-        sampler = EpochBatches(lambda: augment.pair_batches(n, size, repair), math.ceil(n / size))
+        n, size, fresh = len(self.train_set), self.hparams.batch_size, self.hparams.fresh_pairs
+        sampler = EpochBatches(lambda: augment.pair_batches(n, size, fresh), math.ceil(n / size))
         return DataLoader(self.train_set, sampler=sampler, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:

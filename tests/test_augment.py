@@ -1,4 +1,4 @@
-"""Augmentations: shapes, ties after a swap, re-pairing keeps the target rule, shifts keep the pixel mass,
+"""Augmentations: shapes, ties after a swap, fresh pairs keep the target rule, shifts keep the pixel mass,
 and none of them ever touches the validation or test pairs."""
 
 import torch
@@ -19,7 +19,7 @@ def test_shapes():
     assert augment.affine(torch.rand(7, 14, 14), shift=2, rotate=12).shape == (7, 14, 14)
     x, classes = augment.swap(torch.rand(5, 2, 14, 14), torch.randint(0, 10, (5, 2)))
     assert x.shape == (5, 2, 14, 14) and classes.shape == (5, 2)
-    batches = augment.pair_batches(10, 4, repair=True)
+    batches = augment.pair_batches(10, 4, fresh_pairs=True)
     assert [b.shape for b in batches] == [(4, 2), (4, 2), (2, 2)]
 
 
@@ -68,8 +68,8 @@ def datamodule(mnist_dir, **augmentations):
     return dm
 
 
-def test_repairing_draws_new_pairs_and_keeps_the_target_rule(mnist_dir):
-    dm = datamodule(mnist_dir, repair=True, swap=True)
+def test_fresh_pairs_are_drawn_every_epoch_and_keep_the_target_rule(mnist_dir):
+    dm = datamodule(mnist_dir, fresh_pairs=True, swap=True)
     torch.manual_seed(0)
     epochs = [list(dm.train_dataloader()) for _ in range(2)]
     for batches in epochs:
@@ -82,7 +82,7 @@ def test_repairing_draws_new_pairs_and_keeps_the_target_rule(mnist_dir):
 
 
 def test_classes_follow_their_digits_through_every_augmentation(mnist_dir):
-    plain, augmented = datamodule(mnist_dir), datamodule(mnist_dir, repair=True, swap=True)
+    plain, augmented = datamodule(mnist_dir), datamodule(mnist_dir, fresh_pairs=True, swap=True)
     class_of = {tuple(d.flatten().tolist()): int(c) for d, c in zip(plain.train_set.digits, plain.train_set.classes)}
     torch.manual_seed(1)
     for x, _, classes in augmented.train_dataloader():
@@ -94,7 +94,7 @@ def test_classes_follow_their_digits_through_every_augmentation(mnist_dir):
 
 def test_augmentations_never_touch_validation_or_test_pairs(mnist_dir):
     plain = datamodule(mnist_dir)
-    augmented = datamodule(mnist_dir, shift=2, rotate=12, swap=True, repair=True)
+    augmented = datamodule(mnist_dir, shift=2, rotate=12, swap=True, fresh_pairs=True)
     digits_before = augmented.train_set.digits.clone()
     torch.manual_seed(0)
     for _ in range(2):
@@ -106,3 +106,18 @@ def test_augmentations_never_touch_validation_or_test_pairs(mnist_dir):
     torch.manual_seed(0)
     x, _, _ = next(iter(augmented.train_dataloader()))
     assert not any(torch.equal(x, tx) for tx, _, _ in augmented.test_dataloader())
+
+
+def two_epochs(dm):
+    torch.manual_seed(0)
+    return [batch for _ in range(2) for batch in dm.train_dataloader()]
+
+
+def test_repair_is_a_deprecated_name_of_fresh_pairs(mnist_dir, caplog):
+    new = datamodule(mnist_dir, fresh_pairs=True, shift=1)
+    assert not caplog.records
+    old = datamodule(mnist_dir, repair=True, shift=1)
+    assert [r.getMessage() for r in caplog.records] == ["warning: data.repair is deprecated: use data.fresh_pairs"]
+    assert old.hparams.fresh_pairs and "repair" not in old.hparams
+    for a, b in zip(two_epochs(new), two_epochs(old), strict=True):
+        assert all(torch.equal(x, y) for x, y in zip(a, b))

@@ -97,3 +97,9 @@ def test_seed_defaults_to_the_round_seed(mnist_dir):
 def test_validation_pairs_must_leave_training_pairs(mnist_dir):
     with pytest.raises(ValueError, match="val_pairs"):
         PairDataModule(n_pairs=10, val_pairs=10)
+
+
+def test_a_shift_must_leave_part_of_the_digit_in_view():
+    PairDataModule(shift=13)
+    with pytest.raises(ValueError, match=r"^data\.shift must be in \[0, 13\] pixels \(the digits are 14 px\), got 14$"):
+        PairDataModule(shift=14)
