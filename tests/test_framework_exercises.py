@@ -3,6 +3,7 @@
 import math
 from pathlib import Path
 
+import matplotlib.figure
 import matplotlib.image
 import pytest
 import torch
@@ -11,6 +12,7 @@ from framework import SGD, CrossEntropy, Linear, ReLU, Sigmoid
 from framework.exercises import mnist as runner
 from framework.exercises import taylor, toys
 from framework.exercises.experiment import batches, classes
+from framework.exercises.figures import decision_regions
 from framework.losses import softmax
 
 X = torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0], dtype=torch.float64)
@@ -168,6 +170,18 @@ def test_linear_fails_where_the_tanh_network_succeeds():
     *_, linear = toys.run("swiss_roll", "linear", 0, epochs=100, batch_size=64, lr=0.1)
     *_, tanh = toys.run("swiss_roll", "tanh", 0, epochs=300, batch_size=64, lr=0.1)
     assert linear < 0.7 < 0.99 < tanh
+
+
+def test_decision_regions_colour_the_box_around_the_points_by_the_classifier():
+    fig = matplotlib.figure.Figure()
+    ax = fig.add_subplot()
+    x, labels = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), torch.tensor([0, 1, 1])
+    decision_regions(ax, lambda points: (points[:, 0] > 0.5).long(), x, labels, "title", resolution=10)
+    mesh, points = ax.collections
+    corners = torch.tensor(mesh.get_coordinates()[..., 0])
+    first = (corners[:-1, :-1] + corners[1:, 1:]) / 2  # cell centres: the grid's first coordinate
+    assert torch.equal(torch.tensor(mesh.get_array()).view(10, 10), (first > 0.5).long())
+    assert first.min() < 0 and first.max() > 1 and len(points.get_offsets()) == 3 and ax.get_title() == "title"
 
 
 def test_taylor_command_prints_ratios_and_saves_the_plot(tmp_path, capsys):

@@ -12,9 +12,8 @@ def decision_regions(ax, classify: Callable[[torch.Tensor], torch.Tensor], x: to
     margin = 0.1 * x.std(0)
     low, high = x.min(0).values - margin, x.max(0).values + margin
     grid = torch.cartesian_prod(torch.linspace(low[0], high[0], resolution), torch.linspace(low[1], high[1], resolution))
-    square = (resolution, resolution)
-    ax.pcolormesh(grid[:, 0].view(square), grid[:, 1].view(square), classify(grid).view(square), alpha=0.3,
-                  cmap="tab10", vmin=0, vmax=9, shading="auto")
-    ax.scatter(x[:, 0], x[:, 1], c=labels, s=4, cmap="tab10", vmin=0, vmax=9)
+    first, second, regions = (t.view(resolution, resolution).numpy() for t in (grid[:, 0], grid[:, 1], classify(grid)))
+    ax.pcolormesh(first, second, regions, alpha=0.3, cmap="tab10", vmin=0, vmax=9, shading="auto")
+    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=labels.numpy(), s=4, cmap="tab10", vmin=0, vmax=9)
     ax.set_title(title, fontsize=9)
     ax.set_xticks([]), ax.set_yticks([])
