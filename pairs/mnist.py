@@ -71,10 +71,9 @@ def read_idx(path: Path, magic: int) -> torch.Tensor:
     return torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8).view(*shape)
 
 
-def md5_ok(path: Path, name: str) -> bool:
-    """Whether `path` matches the canonical gz MD5 or the MD5 of the decompressed content."""
+def md5_ok(data: bytes, name: str) -> bool:
+    """Whether `data` matches the canonical gz MD5 of `name` or the MD5 of its decompressed content."""
     gz_md5, raw_md5 = FILES[name]
-    data = path.read_bytes()
     if hashlib.md5(data).hexdigest() == gz_md5:
         return True
     try:
@@ -83,27 +82,35 @@ def md5_ok(path: Path, name: str) -> bool:
         return False
 
 
+def write_atomically(path: Path, data: bytes) -> Path:
+    """Write `data` to a temporary file beside `path` (its folder created if missing), then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
 def download(root: Path, name: str, mirrors: tuple[str, ...] | None = None) -> Path:
-    """Fetch `name`.gz into `root` from the first mirror that serves it with a valid checksum, and rename it
-    into place; nothing half-written is left."""
+    """Fetch `name`.gz from the first mirror that serves it with a valid checksum and write it into `root`. Nothing
+    is written, and no folder created, until a verified copy is in hand; nothing is left half-written."""
     mirrors = MIRRORS if mirrors is None else mirrors
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / f"{name}.gz"
     failures = []
     for mirror in mirrors:
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(mirror + f"{name}.gz", timeout=30) as response:
-                out.write(response.read())
-            if md5_ok(Path(tmp), name):
-                os.replace(tmp, target)
-                return target
-            failures.append(f"{mirror}: checksum mismatch")
+            with urllib.request.urlopen(mirror + f"{name}.gz", timeout=30) as response:
+                data = response.read()
         except (urllib.error.URLError, OSError) as e:
             failures.append(f"{mirror}: {getattr(e, 'reason', e)}")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            continue
+        if md5_ok(data, name):
+            return write_atomically(root / f"{name}.gz", data)
+        failures.append(f"{mirror}: checksum mismatch")
     raise MNISTError(
         f"MNIST file {name} is not in {root.resolve()} and could not be downloaded "
         f"({'; '.join(failures) or 'no mirrors'}). Put the four IDX files there, or set MNIST_DIR to a folder that has them."

@@ -78,9 +78,17 @@ def offline(url, timeout):
 def test_offline_without_files_names_folder_and_variable(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist.urllib.request, "urlopen", offline)
     with pytest.raises(MNISTError) as info:
-        load_mnist("train", tmp_path / "empty")
-    assert str(tmp_path / "empty") in str(info.value) and "MNIST_DIR" in str(info.value)
-    assert not list((tmp_path / "empty").iterdir())  # nothing half-written
+        load_mnist("train", tmp_path / "none" / "dir")
+    assert str(tmp_path / "none" / "dir") in str(info.value) and "MNIST_DIR" in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # no folder made for a download that never came
+
+
+def test_a_verified_download_creates_the_missing_folder(tmp_path, monkeypatch):
+    payload = gzip.compress(idx_bytes(torch.arange(10) % 10, LABEL_MAGIC))
+    monkeypatch.setattr(mnist, "FILES", {"t10k-labels-idx1-ubyte": (hashlib.md5(payload).hexdigest(), "0" * 32)})
+    monkeypatch.setattr(mnist.urllib.request, "urlopen", serve(payload))
+    path = mnist.download(tmp_path / "new" / "dir", "t10k-labels-idx1-ubyte", mirrors=("http://mirror/",))
+    assert path == tmp_path / "new" / "dir" / "t10k-labels-idx1-ubyte.gz" and path.read_bytes() == payload
 
 
 def serve(payload: bytes):
