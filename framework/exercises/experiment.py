@@ -40,9 +40,11 @@ def classes(out: torch.Tensor) -> torch.Tensor:
 
 
 def predict(model: Module, x: torch.Tensor, batch_size: int = 10_000) -> torch.Tensor:
+    """Class predictions for x, in eval mode, in large batches."""
     model.eval()
     return classes(torch.cat([model.forward(x[i]) for i in batches(len(x), batch_size, None)]))
 
 
 def accuracy(model: Module, x: torch.Tensor, labels: torch.Tensor) -> float:
+    """The fraction of x whose predicted class is its label."""
     return (predict(model, x) == labels).float().mean().item()
