@@ -18,6 +18,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pairs import grid, report, results
+from pairs.cluster import ClusterError
+from pairs.cluster import address as cluster_address
 from pairs.mnist import MNISTError
 
 DEFAULT = report.CELLS
@@ -34,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, help="override every config's max_epochs")
     parser.add_argument("--workers", type=int, default=grid.default_threads(1), help="parallel worker processes")
     parser.add_argument("--threads", type=int, help="torch threads per run (default cores // workers)")
+    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run the fits as tasks on a Ray cluster: auto, HOST:PORT, or local (a private instance); "
+                             "no value: $RAY_ADDRESS")
     parser.add_argument("--results", type=Path, default=Path("results/benchmark.jsonl"))
     parser.add_argument("--report", type=Path, default=Path("results/benchmark.md"))
     parser.add_argument("--figure", type=Path, default=Path("results/benchmark.png"))
@@ -47,7 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("epochs", "workers", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
-    args.threads = args.threads or grid.default_threads(args.workers)
+    args.threads = args.threads or (1 if args.ray is not None else grid.default_threads(args.workers))
+    if args.ray is not None:
+        try:
+            args.ray = cluster_address(args.ray)
+        except ClusterError as e:
+            parser.error(str(e))
     if not args.report_only:
         try:
             args.configs = grid.select(args.configs or DEFAULT)
@@ -77,11 +87,12 @@ def run_grid(args: argparse.Namespace) -> list[dict]:
             for seed in args.seed_list for name in args.configs if (hashes[name], seed, code) not in done]
     skipped = len(wanted) - len(todo)
     if todo:
-        print(f"{len(todo)} runs to do ({skipped} already in {args.results}); {args.workers} workers x "
-              f"{args.threads} threads", file=sys.stderr)
+        where = f"Ray cluster {args.ray}" if args.ray else f"{args.workers} workers"
+        print(f"{len(todo)} runs to do ({skipped} already in {args.results}); {where} x {args.threads} threads",
+              file=sys.stderr)
         start = time.perf_counter()
         try:
-            for record in tqdm(grid.execute(todo, args.workers, args.threads), total=len(todo), unit="run"):
+            for record in tqdm(grid.execute(todo, args.workers, args.threads, ray=args.ray), total=len(todo), unit="run"):
                 results.append(args.results, record)
         except KeyboardInterrupt:
             sys.exit(f"interrupted: finished runs are saved in {args.results}; rerun the same command to resume")
@@ -106,5 +117,5 @@ def main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":
     try:
         main()
-    except (results.ResultsError, MNISTError, ValueError) as e:
+    except (results.ResultsError, MNISTError, ValueError, ClusterError) as e:
         sys.exit(f"error: {e}")

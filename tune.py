@@ -7,7 +7,7 @@ pairs carved from the training pairs: the test pairs are never evaluated. The be
 on fresh seeds before the winner is chosen, and written to configs/<cell>.yaml. Each cell's Optuna study lives
 in a journal file under results/tune/, so an interrupted tuning resumes where it stopped.
 
-    python tune.py                                        # the ten cells, 30 trials each
+    python tune.py                                        # the ten cells, 20 trials each
     python tune.py --configs 'cnn_*' mlp_aux_shared --trials 40
     python tune.py --workers 2 --storage results/tune     # parallel workers; where the studies live
 """
@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import optuna  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from pairs import grid, tuning  # noqa: E402
+from pairs import cluster, grid, tuning  # noqa: E402
 from pairs.mnist import MNISTError  # noqa: E402
 
 FIXED = grid.CONFIGS / "fixed"
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", default=["*"], metavar="NAME",
                         help=f"cells to tune: names or globs in {FIXED}/ (default: all)")
-    parser.add_argument("--trials", type=int, default=30, help="trials per cell (default 30)")
+    parser.add_argument("--trials", type=int, default=20, help="trials per cell (default 20)")
     parser.add_argument("--seeds", type=int, default=5, help="search seeds per trial (default 5)")
     parser.add_argument("--finalists", type=int, default=3, help="best trials re-scored on fresh seeds (default 3)")
     parser.add_argument("--fresh-seeds", type=int, default=5, help="fresh seeds per finalist (default 5)")
@@ -50,13 +50,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=grid.CONFIGS, help="folder the tuned configs go to")
     parser.add_argument("--workers", type=int, default=grid.default_threads(1), help="parallel worker processes")
     parser.add_argument("--threads", type=int, help="torch threads per fit (default cores // workers)")
+    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run the fits as tasks on a Ray cluster: auto, HOST:PORT, or local (a private instance); "
+                             "no value: $RAY_ADDRESS")
     args = parser.parse_args(argv)
     for name in ("trials", "seeds", "finalists", "fresh_seeds", "val_pairs", "epochs", "workers", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.finalists > args.trials:
         parser.error(f"--finalists ({args.finalists}) cannot exceed --trials ({args.trials})")
-    args.threads = args.threads or grid.default_threads(args.workers)
+    args.threads = args.threads or (1 if args.ray is not None else grid.default_threads(args.workers))
+    try:
+        args.ray = cluster.address(args.ray) if args.ray is not None else None
+    except cluster.ClusterError as e:
+        parser.error(str(e))
     try:
         args.configs = grid.select(args.configs, FIXED)
     except ValueError as e:
@@ -64,16 +71,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def tune(tuners: list[tuning.CellTuner], workers: int, threads: int) -> None:
-    """Run every cell's fits on one executor, at most `workers` at a time, until every cell is done."""
+def tune(tuners: list[tuning.CellTuner], args: argparse.Namespace) -> None:
+    """Run every cell's fits on one executor, as many at a time as it has slots, until every cell is done."""
     total = sum(t.trials + t.protocol.finalists for t in tuners)
-    with grid.Executor(workers, threads) as executor, tqdm(total=total, unit="trial") as bar:
+    with grid.executor(args.workers, args.threads, args.ray) as pool, tqdm(total=total, unit="trial") as bar:
         bar.update(sum(t.progress() for t in tuners))
         inflight = {}
         while True:
             for tuner in tuners:
-                while len(inflight) < workers and (item := tuner.next_task()):
-                    inflight[executor.submit(grid.validate, item[1])] = tuner, item[0]
+                tuner.max_active = pool.slots
+                while len(inflight) < pool.slots and (item := tuner.next_task()):
+                    inflight[pool.submit(grid.validate, item[1])] = tuner, item[0]
             if not inflight:
                 return
             for future in grid.finished(set(inflight)):
@@ -147,12 +155,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         distributions = space.for_cell(tuning.cell_kinds(config, space))
         study = tuning.open_study(cell, args.storage / f"{cell}.journal",
                                   tuning.identity(config, distributions, space, protocol))
-        tuners.append(tuning.CellTuner(cell, config, study, distributions, space, protocol, args.trials, args.workers))
-    print(f"tuning {len(tuners)} cells x {args.trials} trials x {args.seeds} seeds; {args.workers} workers x "
-          f"{args.threads} threads; studies in {args.storage}", file=sys.stderr)
+        tuners.append(tuning.CellTuner(cell, config, study, distributions, space, protocol, args.trials))
+    where = f"Ray cluster {args.ray}" if args.ray else f"{args.workers} workers"
+    print(f"tuning {len(tuners)} cells x {args.trials} trials x {args.seeds} seeds; {where} x {args.threads} threads; "
+          f"studies in {args.storage}", file=sys.stderr)
+    grid.stop_on_sigterm()
     start, fits_before = time.perf_counter(), sum(t.fits() for t in tuners)
     try:
-        tune(tuners, args.workers, args.threads)
+        tune(tuners, args)
     except KeyboardInterrupt:
         sys.exit(f"interrupted: finished trials are saved in {args.storage}; rerun the same command to resume")
     wall, fits = time.perf_counter() - start, sum(t.fits() for t in tuners) - fits_before
@@ -174,5 +184,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 if __name__ == "__main__":
     try:
         main()
-    except (tuning.TuneError, MNISTError, ValueError) as e:
+    except (tuning.TuneError, MNISTError, ValueError, cluster.ClusterError) as e:
         sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted before any fit started; nothing to resume")

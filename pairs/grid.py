@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -140,7 +141,7 @@ def run(task: Task) -> dict:
         "config": task.name, "config_hash": task.config_hash, "seed": task.seed, "params": cli.model.n_params,
         "metrics": {k.removeprefix("test/"): round(float(v), 6) for k, v in metrics.items()},
         "fit_seconds": round(fit_seconds, 3), "threads": torch.get_num_threads(), "code": code_version(),
-        "torch": torch.__version__, "lightning": lightning.__version__,
+        "torch": torch.__version__, "lightning": lightning.__version__, "host": socket.gethostname(),
     }
 
 
@@ -160,7 +161,7 @@ class Executor:
     with `threads` torch threads. `submit` returns a Future; leaving the block stops the workers."""
 
     def __init__(self, workers: int, threads: int):
-        self.workers, self.threads = workers, threads
+        self.workers, self.threads, self.slots = workers, threads, workers
         self.pool = None
 
     def __enter__(self) -> "Executor":
@@ -191,20 +192,34 @@ class Executor:
 
 
 def finished(futures: set[Future]) -> set[Future]:
-    """Wait until at least one of `futures` is done; the done ones."""
-    return wait(futures, return_when=FIRST_COMPLETED).done
+    """Wait until at least one of `futures` is done; the done ones. Waits in short slices: a wait without a
+    timeout would not see Ctrl-C or SIGTERM until a fit ends."""
+    while not (done := wait(futures, timeout=0.2, return_when=FIRST_COMPLETED).done):
+        pass
+    return done
 
 
-def execute(tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], dict] = run) -> Iterator[dict]:
-    """Records of `fn` on each task, as they finish; at most `workers` tasks are in flight."""
+def executor(workers: int, threads: int, ray: str | None = None):
+    """The local pool of `workers` processes, or with `ray` (a cluster address) the Ray backend; both run fits with
+    `threads` torch threads and offer `slots` fits in flight."""
+    if ray is None:
+        return Executor(workers, threads)
+    from pairs.cluster import RayExecutor
+
+    return RayExecutor(ray, threads)
+
+
+def execute(tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], dict] = run,
+            ray: str | None = None) -> Iterator[dict]:
+    """Records of `fn` on each task, as they finish; as many tasks in flight as the executor has slots."""
     todo = iter(tasks)
-    with Executor(workers, threads) as executor:
-        pending = {executor.submit(fn, task) for task in itertools.islice(todo, workers)}
+    with executor(workers, threads, ray) as pool:
+        pending = {pool.submit(fn, task) for task in itertools.islice(todo, pool.slots)}
         while pending:
             for future in finished(pending):
                 pending.remove(future)
                 yield future.result()
-                pending |= {executor.submit(fn, task) for task in itertools.islice(todo, 1)}
+                pending |= {pool.submit(fn, task) for task in itertools.islice(todo, 1)}
 
 
 def default_threads(workers: int) -> int:

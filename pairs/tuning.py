@@ -153,13 +153,14 @@ class CellTuner:
     """The tuning of one cell, as a source of fits (`next_task`) and a sink of their records (`finish`)."""
 
     def __init__(self, name: str, config: Path, study: optuna.Study, distributions: dict[str, BaseDistribution],
-                 space: Space, protocol: Protocol, trials: int, max_active: int):
+                 space: Space, protocol: Protocol, trials: int):
         self.name, self.config, self.study, self.distributions = name, config, study, distributions
-        self.space, self.protocol, self.trials, self.max_active = space, protocol, trials, max_active
+        self.space, self.protocol, self.trials = space, protocol, trials
+        self.max_active = 1  # trials in progress at once: the executor's slots
         self.base = [*grid.cli_args(str(config), protocol.epochs, None), *overrides(space.fixed),
                      *grid.validation_args(protocol.val_pairs)]
         self.running: dict[int, Running] = {}
-        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # in flight when interrupted
+        for frozen in self.budgeted((TrialState.RUNNING,)):  # in flight when interrupted
             done = [frozen.user_attrs[f"seed_{s}"] for s in protocol.seeds if f"seed_{s}" in frozen.user_attrs]
             if len(done) == len(protocol.seeds):
                 study.tell(frozen.number, sum(done) / len(done))
@@ -169,15 +170,20 @@ class CellTuner:
         self.rescoring: set[tuple[int, int]] = set()
         self.finalists: list[int] | None = None
 
+    def budgeted(self, states: tuple[TrialState, ...]) -> list[optuna.trial.FrozenTrial]:
+        """The cell's trials in these states among its first `trials` (a study run with a larger budget before
+        is judged on the same first trials as every other cell)."""
+        return [t for t in self.study.get_trials(deepcopy=False, states=states) if t.number < self.trials]
+
     def finished_trials(self) -> list[optuna.trial.FrozenTrial]:
-        return self.study.get_trials(deepcopy=False, states=FINISHED)
+        return self.budgeted(FINISHED)
 
     def task(self, args: list[str], seed: int) -> grid.Task:
         return grid.Task(self.name, tuple([*self.base, *args]), seed)
 
     def next_task(self) -> tuple[tuple[str, int, int], grid.Task] | None:
         """The next fit to run, keyed by (phase, trial number, seed); None while it must wait for running fits."""
-        searching = len(self.finished_trials()) + len(self.running) < self.trials
+        searching = len(self.study.trials) < self.trials
         for number, run in self.running.items():
             if not run.busy:
                 run.busy = True
@@ -223,7 +229,7 @@ class CellTuner:
         return True
 
     def searching(self) -> bool:
-        return len(self.finished_trials()) < self.trials or bool(self.running)
+        return len(self.study.trials) < self.trials or bool(self.running)
 
     def final(self) -> list[int]:
         """The finalists, once every trial has finished (none before)."""
@@ -236,7 +242,7 @@ class CellTuner:
 
     def progress(self) -> int:
         """Trials finished (up to the budget) plus finalists re-scored."""
-        return min(len(self.finished_trials()), self.trials) + sum(map(self.rescored, self.final()))
+        return len(self.finished_trials()) + sum(map(self.rescored, self.final()))
 
     def fits(self) -> int:
         """Fits recorded so far."""
@@ -245,7 +251,7 @@ class CellTuner:
 
     def best(self, k: int) -> list[int]:
         """The numbers of the k complete trials with the best search scores."""
-        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        complete = self.budgeted((TrialState.COMPLETE,))
         if not complete:
             raise TuneError(f"{self.name}: every trial was pruned or failed; nothing to choose from")
         return [t.number for t in sorted(complete, key=lambda t: -t.value)[:k]]

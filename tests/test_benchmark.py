@@ -25,7 +25,7 @@ data:
   batch_size: 30
   shift: {shift}
   swap: {swap}
-  repair: {swap}
+  fresh_pairs: {swap}
 trainer:
   max_epochs: 1
   accelerator: cpu
@@ -82,8 +82,8 @@ def test_seeds_differ_and_the_same_seed_repeats(workdir):
 def test_resume_after_interruption_loses_nothing(workdir, monkeypatch):
     original = grid.execute
 
-    def interrupted(tasks, workers, threads):
-        for i, record in enumerate(original(tasks, workers, threads)):
+    def interrupted(tasks, workers, threads, **kwargs):
+        for i, record in enumerate(original(tasks, workers, threads, **kwargs)):
             if i == 2:
                 raise KeyboardInterrupt
             yield record

@@ -129,6 +129,13 @@ def test_the_winner_is_a_config_that_train_runs(workdir):
     assert "test accuracy" in run.stdout and (workdir / "runs" / "tiny_aux" / "version_0").is_dir()
 
 
+def test_a_smaller_budget_judges_a_cell_on_its_first_trials(workdir):
+    tune.main([*QUICK, "--configs", "tiny_base"])
+    [outcome] = tune.main([*QUICK, "--configs", "tiny_base", "--trials", "2"])
+    assert outcome["trials"] == 2 and len(study_of("tiny_base").trials) == 3
+    assert {row["trial"] for row in outcome["finalists"]} <= {0, 1}
+
+
 def test_a_storage_from_another_space_is_refused(workdir):
     tune.main([*QUICK, "--configs", "tiny_base", "--trials", "2"])
     Path("space.yaml").write_text(SPACE.replace("1.0e-1, log", "0.5, log"))

@@ -1,0 +1,92 @@
+"""The Ray backend of the executor: each (config, seed) fit is one Ray task on a cluster.
+
+The driver loads and verifies MNIST once and puts it in Ray's object store; every task gets it by reference, so
+the nodes need no copy of the data. The repository's code travels as the job's working directory. Only the driver
+writes results. Ray is imported only when this backend is used.
+"""
+
+import os
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+
+import torch
+
+from pairs import mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+NOT_SHIPPED = [".venv", ".git", "data", "results", "runs", "lightning_logs", "**/__pycache__"]
+
+
+class ClusterError(RuntimeError):
+    """Ray is missing, the cluster cannot be reached or cannot run a task."""
+
+
+def address(value: str | None) -> str:
+    """The cluster address of `--ray [ADDRESS]`: the value, else $RAY_ADDRESS."""
+    value = value or os.environ.get("RAY_ADDRESS")
+    if not value:
+        raise ClusterError("--ray was given no address and RAY_ADDRESS is not set; pass --ray auto (the cluster "
+                           "started by `ray start` on this machine), --ray HOST:6379, or --ray local")
+    return value
+
+
+def fit(fn: Callable, task, threads: int, data: dict) -> dict:
+    """Inside a Ray task: the fit with `threads` torch threads (Ray's CPUs are only logical) on the shipped MNIST."""
+    torch.set_num_threads(threads)
+    with mnist.provided(data):
+        return fn(task)
+
+
+class RayExecutor:
+    """Runs `fn(task)` calls as Ray tasks of `threads` CPUs each; `submit` returns a Future. Leaving the block
+    cancels this run's unfinished tasks and disconnects. `where`: a cluster address, or `local` for a private
+    instance of `cpus` CPUs (default: all of this machine's)."""
+
+    def __init__(self, where: str, threads: int, data_dir: str | None = None, cpus: int | None = None):
+        self.where, self.threads, self.data_dir, self.cpus = where, threads, data_dir, cpus
+        self.refs = []
+
+    def __enter__(self) -> "RayExecutor":
+        try:
+            import ray
+        except ImportError as e:
+            raise ClusterError("Ray is not installed; `pip install -r requirements.txt` installs it (ray==2.60.0)") from e
+        self.ray = ray
+        runtime_env = {"working_dir": str(ROOT), "excludes": NOT_SHIPPED}
+        options = {"include_dashboard": False, "log_to_driver": False, "runtime_env": runtime_env}
+        try:
+            if self.where == "local":
+                ray.init(num_cpus=self.cpus or os.cpu_count(), **options)
+            else:
+                ray.init(address=self.where, **options)
+        except ConnectionError as e:
+            raise ClusterError(f"no Ray cluster at {self.where!r} ({' '.join(str(e).split())[:200]}); start one with "
+                               "`ray start --head`, or check the address") from e
+        except RuntimeError as e:
+            raise ClusterError(f"cannot join the Ray cluster at {self.where!r}: {' '.join(str(e).split())[:300]} "
+                               f"(this machine has ray {ray.__version__}: every node needs the same version)") from e
+        cpus = ray.cluster_resources().get("CPU", 0)
+        if cpus < self.threads:
+            ray.shutdown()
+            raise ClusterError(f"the Ray cluster has {cpus:g} CPUs but one fit asks for {self.threads}; pass "
+                               f"--threads {max(1, int(cpus))} or add nodes")
+        self.slots = int(cpus // self.threads)
+        self.data = ray.put({split: mnist.load_mnist(split, self.data_dir) for split in mnist.SPLITS})
+        self.remote = ray.remote(num_cpus=self.threads, max_retries=3)(fit)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for ref in self.refs:
+            try:
+                self.ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 -- finished or already gone: nothing to stop
+                pass
+        self.ray.shutdown()
+
+    def submit(self, fn: Callable, task) -> Future:
+        ref = self.remote.remote(fn, task, self.threads, self.data)
+        self.refs.append(ref)
+        future = ref.future()
+        future.add_done_callback(lambda _: self.refs.remove(ref))
+        return future
