@@ -14,7 +14,7 @@ from scripts.twin import decay_groups, torch_twin
 
 F64 = torch.float64
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARY = {"__init__", "module", "layers", "activations", "losses", "optim", "gradcheck"}
+LIBRARY = {"__init__", "module", "layers", "activations", "losses", "optim", "gradcheck", "conv", "siamese"}
 
 
 def gen(seed=0):
