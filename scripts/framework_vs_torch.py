@@ -7,6 +7,12 @@ Same initial weights, same batches in the same order, same SGD, over --seeds see
 
 Writes loss curves (mean ± std over seeds) and decision boundaries on the disk, and prints a table of final
 errors, time per epoch, and the largest gap between the two loss curves.
+
+    MNIST_DIR=../shared/mnist python scripts/framework_vs_torch.py --parity cnn_aux_shared [--epochs 25] [--seed 0]
+
+The parity run of the study instead: the cell's PairNet (configs/fixed/<cell>.yaml) and the study's own
+PairClassifier in float64, same initial weights, same batches, Adam; prints the largest relative error of every
+parameter gradient at step 0 (goal 1e-10) and of the epoch loss curve (goal 1e-6), and exits 1 if one is missed.
 """
 
 import argparse
@@ -19,15 +25,20 @@ import matplotlib
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from framework import SGD, CrossEntropy, LossMSE  # noqa: E402
+from framework import SGD, Adam, CrossEntropy, LossMSE  # noqa: E402
 from framework import test as disk  # noqa: E402
 from framework.exercises import mnist as framework_mnist  # noqa: E402
+from framework.exercises import pairs  # noqa: E402
 from framework.exercises.experiment import batches, train_epoch  # noqa: E402
 from framework.exercises.figures import decision_regions  # noqa: E402
-from scripts.twin import decay_groups, torch_twin  # noqa: E402
+from pairs.mnist import MNISTError  # noqa: E402
+from scripts.twin import decay_groups, pair_twin, torch_twin  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+GOALS = {"gradient": 1e-10, "loss": 1e-6}  # largest relative errors allowed in the parity run
 
 
 def torch_epoch(model, loss, optimizer, x, y, batch_size: int, generator) -> float:
@@ -89,13 +100,70 @@ def mnist_task(g):
          config["epochs"], config["batch_size"])
 
 
+def relative_error(ours: torch.Tensor, theirs: torch.Tensor) -> float:
+    """max |ours - theirs| / max |theirs|."""
+    return ((ours - theirs).abs().max() / theirs.abs().max()).item()
+
+
+def pair_parity(cell: str, epochs: int | None, seed: int) -> dict:
+    """The cell's PairNet and the study's PairClassifier in float64 from the same weights, trained on the same
+    batches with Adam: each parameter's relative gradient error at step 0, and both epoch loss curves."""
+    recipe = pairs.recipe(cell)
+    data, model_args, batch_size = recipe["data"], recipe["model"], recipe["data"]["batch_size"]
+    (x, target, classes), _ = pairs.standardised_pairs(data["n_pairs"], seed, data["data_dir"], torch.float64)
+    model = pairs.build(model_args, torch.Generator().manual_seed(seed), torch.float64)
+    twin, loss = pair_twin(model, model_args), pairs.pair_loss(model_args["aux_weight"])
+    first = batches(len(x), batch_size, torch.Generator().manual_seed(seed))[0]
+    with torch.no_grad():
+        loss.forward(model.forward(x[first]), (target[first], classes[first].reshape(-1)))
+        model.backward(*loss.backward())
+    twin.loss(*twin(x[first]), target[first], classes[first]).backward()
+    gradients = [relative_error(g, p.grad) for (_, g), p in zip(model.param(), twin.net.parameters(), strict=True)]
+    ours, theirs = Adam(model.param(), lr=recipe["lr"]), torch.optim.Adam(twin.parameters(), lr=recipe["lr"])
+    y = torch.cat([target.view(-1, 1), classes], 1)  # what torch_epoch hands the study's loss, batch by batch
+    twin_loss = lambda out, y: twin.loss(*out, y[:, 0], y[:, 1:])  # noqa: E731
+    curves = {"framework": [], "torch": []}
+    g_ours, g_theirs = (torch.Generator().manual_seed(seed) for _ in range(2))  # the same batches on both sides
+    for _ in range(epochs or recipe["epochs"]):
+        with torch.no_grad():
+            values = pairs.train_epoch(model, loss, ours, x, target, classes, batch_size, g_ours)
+        curves["framework"].append(statistics.fmean(values))
+        curves["torch"].append(torch_epoch(twin, twin_loss, theirs, x, y, batch_size, g_theirs))
+    return {"gradients": gradients, "curves": curves}
+
+
+def report_parity(cell: str, epochs: int | None, seed: int) -> bool:
+    """Print the parity run's table and verdicts; whether both goals are met."""
+    result = pair_parity(cell, epochs, seed)
+    curves = {who: torch.tensor(c, dtype=torch.float64) for who, c in result["curves"].items()}
+    gaps = ((curves["framework"] - curves["torch"]).abs() / curves["torch"].abs()).tolist()
+    print(f"{cell}, seed {seed}, float64: the framework against the study's PairClassifier\n")
+    print("| epoch | framework loss | torch loss | relative gap |\n|---:|---:|---:|---:|")
+    for epoch, (a, b, gap) in enumerate(zip(result["curves"]["framework"], result["curves"]["torch"], gaps), 1):
+        print(f"| {epoch} | {a:.12f} | {b:.12f} | {gap:.1e} |")
+    worst = {"gradient": max(result["gradients"]), "loss": max(gaps)}
+    for name, what in (("gradient", f"step-0 gradient of {len(result['gradients'])} parameter tensors"),
+                       ("loss", f"epoch loss over {len(gaps)} epochs")):
+        verdict = "met" if worst[name] <= GOALS[name] else "MISSED"
+        print(f"largest relative error, {what}: {worst[name]:.1e} (goal <= {GOALS[name]:g}: {verdict})")
+    return all(worst[name] <= GOALS[name] for name in GOALS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--tasks", nargs="+", choices=("disk", "mnist"), default=["disk", "mnist"])
     parser.add_argument("--out", type=Path, default=Path("runs/framework/versus"))
+    parser.add_argument("--parity", metavar="CELL", help="run the study's float64 parity run for this cell instead")
+    parser.add_argument("--epochs", type=int, help="--parity: epochs (default: the cell's fixed recipe)")
+    parser.add_argument("--seed", type=int, default=0, help="--parity: the round's seed")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.parity:
+        try:
+            sys.exit(0 if report_parity(args.parity, args.epochs, args.seed) else 1)
+        except (ValueError, MNISTError) as e:
+            sys.exit(f"error: {e}")
     args.out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, len(args.tasks), figsize=(6 * len(args.tasks), 4), squeeze=False)
     print("| task | framework train / test error % | torch train / test error % | framework / torch s per epoch | "
