@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.rounds < 1 or (args.epochs is not None and args.epochs < 1):
             raise ValueError(f"--rounds and --epochs must be >= 1, got {args.rounds} and {args.epochs}")
+        if args.study and not args.study.is_file():
+            raise ValueError(f"--study {args.study} is not a file; give the benchmark's results file (JSONL)")
         recipes = {cell: recipe(cell) for cell in cells}
         study = {cell: study_accuracies(args.study, cell) for cell in cells} if args.study else None
         torch.set_grad_enabled(False)
@@ -176,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
                 accuracies[seed], epoch_seconds = run(config, seed, epochs)
                 seconds.append(epoch_seconds)
                 print(f"{cell} seed {seed}: test accuracy {100 * accuracies[seed]:.2f}%  "
-                      f"({epochs} epochs, {epoch_seconds:.3f} s/epoch)", flush=True)
+                      f"(epochs: {epochs}, {epoch_seconds:.3f} s/epoch)", flush=True)
             rows.append(summary(cell, accuracies, statistics.mean(seconds), study[cell] if study else None))
     except (ValueError, MNISTError, ResultsError, OSError) as e:
         sys.exit(f"error: {e}")
