@@ -6,6 +6,7 @@ writes results. Ray is imported only when this backend is used.
 """
 
 import os
+import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -29,6 +30,18 @@ def address(value: str | None) -> str:
         raise ClusterError("--ray was given no address and RAY_ADDRESS is not set; pass --ray auto (the cluster "
                            "started by `ray start` on this machine), --ray HOST:6379, or --ray local")
     return value
+
+
+def reachable(where: str, timeout: float = 5.0) -> None:
+    """For a HOST:PORT address, a quick TCP probe: Ray itself would retry for minutes before giving up."""
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ClusterError(f"no Ray cluster at {where!r} ({e.strerror or e}); start one with `ray start --head` on "
+                           "that machine, or check the address and port") from e
 
 
 def fit(fn: Callable, task, threads: int, data: dict) -> dict:
@@ -55,6 +68,8 @@ class RayExecutor:
         self.ray = ray
         runtime_env = {"working_dir": str(ROOT), "excludes": NOT_SHIPPED}
         options = {"include_dashboard": False, "log_to_driver": False, "runtime_env": runtime_env}
+        if self.where != "local":
+            reachable(self.where)
         try:
             if self.where == "local":
                 ray.init(num_cpus=self.cpus or os.cpu_count(), **options)

@@ -6,6 +6,8 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +28,7 @@ FILES = {
 }
 SPLITS = {"train": "train", "test": "t10k"}
 IMAGE_MAGIC, LABEL_MAGIC = 0x00000803, 0x00000801
+PROVIDED: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # split -> (images, labels), set by `provided`
 
 
 class MNISTError(RuntimeError):
@@ -148,7 +151,21 @@ def _load(root: Path, split: str, allow_download: bool) -> tuple[torch.Tensor, t
 def load_mnist(
     split: str, data_dir: str | os.PathLike | None = None, allow_download: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images uint8 [N, 28, 28] and labels int64 [N] of the 'train' or 'test' split."""
+    """Images uint8 [N, 28, 28] and labels int64 [N] of the 'train' or 'test' split (those `provided` holds, if
+    any, else read from the IDX files)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    if split in PROVIDED:
+        return PROVIDED[split]
     return _load(resolve_dir(data_dir).resolve(), split, allow_download)
+
+
+@contextmanager
+def provided(data: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> Iterator[None]:
+    """Inside the block, load_mnist returns these already verified splits instead of reading files (a Ray task
+    gets them from the driver: the nodes of a cluster need no copy of MNIST)."""
+    PROVIDED.update(data)
+    try:
+        yield
+    finally:
+        PROVIDED.clear()

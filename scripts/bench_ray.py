@@ -1,0 +1,69 @@
+"""The Ray backend's cost against the local worker pool: the same grid, the same cores, one after the other.
+
+Runs benchmark.py's grid twice into fresh results files — local workers, then Ray tasks (`--ray local`: a private
+Ray instance on this machine; `--ray two-nodes`: a cluster of two one-CPU nodes on this machine, the local
+demo of a real cluster; or the cluster at --ray ADDRESS) — and prints both wall times, their ratio, and
+whether every record's metrics agree. With --epochs 1 the fits are short, so the ratio shows the per-task
+overhead.
+
+    MNIST_DIR=../shared/mnist python scripts/bench_ray.py --configs 'fixed/*' --seeds 2
+    MNIST_DIR=../shared/mnist python scripts/bench_ray.py --configs fixed/baseline_cnn --seeds 10 --epochs 1
+    MNIST_DIR=../shared/mnist python scripts/bench_ray.py --ray two-nodes
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def grid(folder: Path, name: str, args: list[str]) -> tuple[float, dict]:
+    """Wall seconds of one benchmark.py run into a fresh results file, and its records by (config, seed)."""
+    results = folder / f"{name}.jsonl"
+    command = [sys.executable, str(ROOT / "benchmark.py"), *args, "--results", str(results),
+               "--report", str(folder / f"{name}.md"), "--figure", str(folder / f"{name}.png")]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    return wall, {(r["config"], r["seed"]): r for r in map(json.loads, results.read_text().splitlines())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", default=["fixed/*"])
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per fit, the same on both backends")
+    parser.add_argument("--ray", default="local", help="cluster address for the Ray run (default: a local instance)")
+    args = parser.parse_args()
+    common = ["--configs", *args.configs, "--seeds", str(args.seeds), "--threads", str(args.threads)]
+    common += ["--epochs", str(args.epochs)] if args.epochs else []
+    with tempfile.TemporaryDirectory() as folder:
+        workers = str(max(1, (os.cpu_count() or 1) // args.threads))
+        local_wall, local = grid(Path(folder), "local", [*common, "--workers", workers])
+        if args.ray == "two-nodes":
+            from ray.cluster_utils import Cluster
+
+            nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+            nodes.add_node(num_cpus=1)
+            try:
+                ray_wall, remote = grid(Path(folder), "ray", [*common, "--ray", nodes.address])
+            finally:
+                nodes.shutdown()
+        else:
+            ray_wall, remote = grid(Path(folder), "ray", [*common, "--ray", args.ray])
+    same = local.keys() == remote.keys() and all(local[k]["metrics"] == remote[k]["metrics"] for k in local)
+    fits = sum(r["fit_seconds"] for r in local.values()) / len(local)
+    print(f"{len(local)} runs ({fits:.1f} s per fit locally), {args.threads} thread(s) per fit")
+    print(f"local pool: {local_wall:.1f} s   Ray: {ray_wall:.1f} s   Ray / local: {ray_wall / local_wall:.3f}")
+    print(f"per run: +{(ray_wall - local_wall) / len(local):.2f} s; metrics identical: {same}")
+
+
+if __name__ == "__main__":
+    main()
