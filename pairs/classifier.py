@@ -1,11 +1,14 @@
 """The one configurable LightningModule of the study: loss, metrics and logging around a pair network."""
 
+import inspect
 from functools import partial
+from pathlib import Path
 from typing import Literal
 
 import torch
 from jsonargparse.typing import NonNegativeFloat, PositiveInt, restricted_number_type
-from lightning.pytorch import LightningModule
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.nn import functional as F
 from torchmetrics import MeanMetric, MetricCollection
@@ -17,6 +20,38 @@ from pairs.models import Ensemble, PairNet, baseline_cnn, baseline_mlp, count_pa
 
 Fraction = restricted_number_type("Fraction", float, [(">=", 0), ("<", 1)])
 STAGES = ("train", "val", "test")
+PROGRESS_BAR = ("loss", "acc")  # metrics the progress bar shows; every metric goes to the logger
+
+
+def to_cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Detached CPU copies: the one way tensors leave the model (figures, hparams, prediction files), whatever
+    device it ran on."""
+    return {key: value.detach().cpu() for key, value in tensors.items()}
+
+
+def plain(value: object) -> object:
+    """`value` as a YAML-safe plain type: bool, int, float (not their jsonargparse subclasses), str, list, dict."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def optimisation(trainer: Trainer) -> dict[str, dict[str, object]]:
+    """The fit's optimizer and learning-rate scheduler, each as its class name and constructor arguments."""
+    setup = {}
+    if trainer.optimizers:
+        optimizer = trainer.optimizers[0]
+        setup["optimizer"] = {"class": type(optimizer).__name__, **optimizer.defaults}
+    if trainer.lr_scheduler_configs:
+        scheduler = trainer.lr_scheduler_configs[0].scheduler
+        names = [n for n in inspect.signature(type(scheduler)).parameters if n not in ("optimizer", "last_epoch")]
+        setup["lr_scheduler"] = {"class": type(scheduler).__name__, **{n: getattr(scheduler, n, None) for n in names}}
+    return {key: {k: v for k, v in args.items() if v is not None} for key, args in setup.items()}
 
 
 class PairClassifier(LightningModule):
@@ -81,6 +116,9 @@ class PairClassifier(LightningModule):
         self.n_params = count_parameters(self.net)
         self.train_metrics, self.val_metrics, self.test_metrics = (self.stage_metrics() for _ in STAGES)
         self.epoch_outputs: dict[str, list[dict[str, torch.Tensor]]] = {stage: [] for stage in STAGES}
+        # the training pairs' standardisation, saved in checkpoints so that a checkpoint can predict raw pairs
+        self.register_buffer("input_mean", torch.tensor(0.0))
+        self.register_buffer("input_std", torch.tensor(1.0))
 
     def stage_metrics(self) -> MetricCollection:
         """loss, target accuracy, and (with digit outputs) digit accuracy and accuracy of P(d1 <= d2) > 1/2."""
@@ -121,6 +159,21 @@ class PairClassifier(LightningModule):
     def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         self.step(batch, "test")
 
+    def on_train_start(self) -> None:
+        """Keep the training pairs' mean and std with the weights, for predict_step."""
+        mean = getattr(self.trainer.datamodule, "mean", None)
+        if mean is not None:
+            self.input_mean.copy_(mean)
+            self.input_std.copy_(self.trainer.datamodule.std)
+
+    def predict_step(self, batch: torch.Tensor | tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
+        """Predictions for raw pairs [B,2,14,14] (pixel values 0..255, as the pair generator gives them): the target
+        (1 when digit 1 <= digit 2), its probability, and (with digit outputs) the two digit classes."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        logits, digits = self((x - self.input_mean) / self.input_std)
+        out = {"target": logits.argmax(1), "p_target": logits.softmax(1)[:, 1]}
+        return to_cpu(out | ({"classes": digits.argmax(-1)} if digits is not None else {}))
+
     def log_stage(self, stage: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Update the stage's metrics with the whole epoch at once (cheaper than per step), log them as
         `stage/name`, and reset; returns the values and the epoch's outputs."""
@@ -133,8 +186,10 @@ class PairClassifier(LightningModule):
         if self.has_digits:
             metrics["digit_acc"].update(out["digits"].reshape(-1, 10), out["classes"].reshape(-1))
             metrics["acc_from_digits"].update(p_first_le_second(out["digits"]), out["target"])
-        values = {f"{stage}/{name}": value for name, value in metrics.compute().items()}
-        self.log_dict(values)
+        values = {}
+        for name, value in metrics.compute().items():
+            values[f"{stage}/{name}"] = value
+            self.log(f"{stage}/{name}", value, prog_bar=name in PROGRESS_BAR)
         metrics.reset()
         return values, out
 
@@ -145,15 +200,28 @@ class PairClassifier(LightningModule):
         self.log_stage("val")
 
     def on_test_epoch_end(self) -> None:
-        values, out = self.log_stage("test")
+        values, out = (to_cpu(tensors) for tensors in self.log_stage("test"))
         if not isinstance(self.logger, TensorBoardLogger):
             return
-        hparams = {**self.hparams, **getattr(self.trainer.datamodule, "hparams", {}), "params": self.n_params}
         metrics = {f"hp/{key.replace('/', '_')}": float(value) for key, value in values.items() if "loss" not in key}
+        hparams = self.run_hparams()
         self.logger.log_hyperparams(hparams, metrics=metrics)
+        # Lightning wrote hparams.yaml at the start from the arguments alone; the whole setup replaces it
+        save_hparams_to_yaml(Path(self.logger.log_dir) / self.logger.NAME_HPARAMS_FILE, hparams)
         wrong = out["logits"].argmax(1) != out["target"]
         experiment = self.logger.experiment
         experiment.add_figure("test/misclassified", figures.misclassified_grid(out["x"][wrong], out["classes"][wrong]))
         if self.has_digits:
             confusion = multiclass_confusion_matrix(out["digits"].reshape(-1, 10), out["classes"].reshape(-1), 10)
             experiment.add_figure("test/digit_confusion", figures.confusion(confusion))
+
+    def run_hparams(self) -> dict[str, object]:
+        """What tells runs apart on TensorBoard's HParams tab: the model and data arguments, the effective seeds,
+        the parameter count, max_epochs, and the optimizer and scheduler with their arguments."""
+        data = dict(getattr(self.trainer.datamodule, "hparams", {}))
+        seed = torch.initial_seed()  # what seed_everything set
+        if "seed" in data and data["seed"] is None:
+            data["seed"] = seed  # the data draw follows the round's seed unless data.seed is set
+        hparams = {**self.hparams, **data, "seed_everything": seed, "params": self.n_params,
+                   "max_epochs": self.trainer.max_epochs, **optimisation(self.trainer)}
+        return {key: plain(value) for key, value in hparams.items() if not key.startswith("_") and value is not None}

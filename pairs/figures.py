@@ -1,4 +1,4 @@
-"""Matplotlib figures logged to TensorBoard: digit confusion matrix and misclassified test pairs."""
+"""Matplotlib figures logged to TensorBoard: digit confusion matrix and misclassified test pairs (of CPU tensors)."""
 
 import matplotlib
 
@@ -10,7 +10,7 @@ import torch  # noqa: E402
 def confusion(matrix: torch.Tensor) -> plt.Figure:
     """A 10x10 digit confusion matrix with counts in the cells."""
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.imshow(matrix, cmap="Blues")
+    ax.imshow(matrix.numpy(), cmap="Blues")
     for (i, j), count in zip(torch.cartesian_prod(torch.arange(10), torch.arange(10)).tolist(), matrix.flatten()):
         ax.text(j, i, int(count), ha="center", va="center", fontsize=7)
     ax.set(xlabel="predicted digit", ylabel="true digit", xticks=range(10), yticks=range(10), title="test digits")
@@ -25,7 +25,7 @@ def misclassified_grid(x: torch.Tensor, classes: torch.Tensor, limit: int = 16) 
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < len(x):
-            ax.imshow(torch.cat([x[k, 0], x[k, 1]], 1), cmap="gray")
+            ax.imshow(torch.cat([x[k, 0], x[k, 1]], 1).numpy(), cmap="gray")
             c0, c1 = classes[k].tolist()
             ax.set_title(f"{c0} vs {c1}: {'<=' if c0 <= c1 else '>'}", fontsize=9)
     fig.suptitle(f"misclassified test pairs (first {len(x)})")

@@ -179,3 +179,15 @@ def test_each_member_is_trained_on_its_own_loss():
     members = [model.loss(*output, target, classes) for output in model.net.member_outputs(x)]
     assert torch.allclose(loss, (members[0] + members[1]) / 2)
     assert not torch.allclose(loss, model.loss(*model(x), target, classes))
+
+
+def test_predict_step_standardises_raw_pairs_with_the_training_statistics_it_keeps():
+    model = PairClassifier().eval()
+    model.input_mean.fill_(30.0)
+    model.input_std.fill_(70.0)
+    raw = torch.rand(5, 2, 14, 14) * 255
+    predicted = model.predict_step(raw, 0)
+    logits, digits = model((raw - 30.0) / 70.0)
+    assert torch.equal(predicted["target"], logits.argmax(1)) and torch.equal(predicted["classes"], digits.argmax(-1))
+    assert torch.allclose(predicted["p_target"], logits.softmax(1)[:, 1])
+    assert {"input_mean", "input_std"} <= set(model.state_dict())  # checkpoints carry them
