@@ -1,32 +1,121 @@
 """The LightningCLI of the study, shared by train.py and benchmark.py."""
 
+import logging
+import os
+import sys
 import warnings
+from argparse import ArgumentError
 from pathlib import Path
 
-from lightning.pytorch.cli import LightningCLI
+import yaml
+from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
+from torch.optim import Optimizer
 
-from pairs.classifier import PairClassifier
+from pairs.classifier import PairClassifier, plain
 from pairs.data import PairDataModule
 
 LOGGER = {
     "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
     "init_args": {"save_dir": "runs", "default_hp_metric": False},
 }
+COSINE = "torch.optim.lr_scheduler.CosineAnnealingLR"
+GPUS = {"gpu": (CUDAAccelerator, MPSAccelerator), "cuda": (CUDAAccelerator,), "mps": (MPSAccelerator,)}
+
+
+class NoTips(logging.Filter):
+    """Drops Lightning's "💡 Tip" adverts; its other lines pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("💡 Tip")
+
+
+NO_TIPS = NoTips()
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's adverts and a deprecation warning it triggers in torch 2.13, nothing else."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(NO_TIPS)
+    warnings.filterwarnings("ignore", ".*LeafSpec.*", FutureWarning)
+
+
+class PairParser(LightningArgumentParser):
+    """Lightning's parser; a config file that is not valid YAML is named in the error, with its line and column."""
+
+    def parse_path(self, path: str | os.PathLike, *args, **kwargs):
+        try:
+            return super().parse_path(path, *args, **kwargs)
+        except (ArgumentError, TypeError) as e:
+            cause = e
+            while cause is not None and not isinstance(cause, yaml.MarkedYAMLError):
+                cause = cause.__cause__
+            if cause is None or cause.problem_mark is None:
+                raise
+            mark = cause.problem_mark
+            where = f"{path}, line {mark.line + 1}, column {mark.column + 1}"
+            raise TypeError(f"{where}: not valid YAML ({cause.problem})") from e
 
 
 class PairCLI(LightningCLI):
-    """LightningCLI over PairClassifier and PairDataModule; TensorBoard logs under runs/<config name>/."""
+    """LightningCLI over PairClassifier and PairDataModule; TensorBoard logs under runs/<config name>/.
+
+    A CosineAnnealingLR spans the run: its T_max is set to trainer.max_epochs unless T_max itself is given on the
+    command line."""
 
     def __init__(self, args: list[str] | None = None, **kwargs):
+        self.command_line = sys.argv[1:] if args is None else list(args)
         kwargs.setdefault("trainer_defaults", {"logger": LOGGER, "accelerator": "cpu", "log_every_n_steps": 10})
         kwargs.setdefault("parser_kwargs", {"exit_on_error": False})  # train.py prints the one-line cause
+        kwargs.setdefault("parser_class", PairParser)
+        kwargs.setdefault("run", False)
+        kwargs.setdefault("load_from_checkpoint_support", False)  # plain arguments: no `_instantiator` in hparams
+        quiet_lightning()
         with warnings.catch_warnings():  # explicit args are the whole command line, whatever sys.argv holds
             warnings.filterwarnings("ignore", "LightningCLI's args parameter")
-            super().__init__(PairClassifier, PairDataModule, run=False, args=args, **kwargs)
+            super().__init__(PairClassifier, PairDataModule, args=args, **kwargs)
+
+    def add_core_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """The study's keys first (model, data, optimizer, lr_scheduler), then the Trainer's: --help reads in order."""
+        parser.add_lightning_class_args(self._model_class, "model", subclass_mode=self.subclass_mode_model)
+        parser.add_lightning_class_args(self._datamodule_class, "data", subclass_mode=self.subclass_mode_data)
+        parser.add_optimizer_args((Optimizer,))
+        parser.add_lr_scheduler_args(LRSchedulerTypeTuple)
+        parser.add_lightning_class_args(self.trainer_class, "trainer")
+        parser.set_defaults({f"trainer.{k}": v for k, v in self.trainer_defaults.items() if k != "callbacks"})
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: list[str] | None) -> None:
+        """Parse, then refuse what Lightning would accept but the study cannot run."""
+        super().parse_arguments(parser, args)
+        config = self.config.get(str(self.config.get("subcommand")), self.config)
+        if not config.get("config"):
+            raise ValueError("--config is required, e.g. python train.py --config configs/cnn_aux_shared.yaml")
+        if config.trainer.max_epochs == 0:
+            raise ValueError("trainer.max_epochs is 0: nothing would be trained; use 1 or more")
+        accelerator = config.trainer.accelerator
+        if accelerator in GPUS and not any(backend.is_available() for backend in GPUS[accelerator]):
+            raise ValueError(f"trainer.accelerator {accelerator}: this machine has no usable GPU; "
+                             "use --trainer.accelerator cpu, or auto (a GPU where there is one)")
 
     def before_instantiate_classes(self) -> None:
-        """Name the TensorBoard run after the config file, unless the config names it."""
-        logger, configs = self.config.trainer.logger, self.config.get("config")
-        if configs and getattr(logger, "class_path", "").endswith("TensorBoardLogger"):
-            if logger.init_args.name == "lightning_logs":
-                logger.init_args.name = Path(str(configs[-1])).stem
+        """Fit a cosine schedule to the epochs; name the TensorBoard run after the config file, unless the config
+        names it."""
+        config = self.config.get(str(self.subcommand), self.config)
+        trainer = config.trainer
+        scheduler = config.get("lr_scheduler")
+        given = any("T_max" in arg for arg in self.command_line)
+        if scheduler and scheduler.class_path == COSINE and (trainer.max_epochs or 0) > 0 and not given:
+            scheduler.init_args.T_max = trainer.max_epochs
+        logger = trainer.logger
+        tensorboard = getattr(logger, "class_path", "").endswith("TensorBoardLogger")
+        if tensorboard and logger.init_args.name == "lightning_logs":
+            logger.init_args.name = Path(str(config.config[-1])).stem
+
+    def after_instantiate_classes(self) -> None:
+        """Plain hparams (a checkpoint holding jsonargparse's number types does not load with torch.load's
+        weights_only); without validation pairs, no validation loop and no sanity check."""
+        for module in (self.model, self.datamodule):
+            module.hparams.update(plain(dict(module.hparams)))
+        if not self.datamodule.hparams.val_pairs:
+            self.trainer.limit_val_batches = 0
+            self.trainer.num_sanity_val_steps = 0
