@@ -1,34 +1,194 @@
-"""Train one configuration, test it at the last epoch, print a summary.
+"""Train, evaluate or use one configuration of the digit-pairs study (is digit 1 <= digit 2?).
 
-    python train.py --config configs/cnn_aux_shared.yaml [--trainer.max_epochs 5 ...]
+  python train.py --config configs/cnn_aux_shared.yaml   fit, test the last epoch once, print a summary
+  python train.py fit --config CONFIG --ckpt_path CKPT    the same, resuming an interrupted fit from CKPT
+  python train.py test --config CONFIG --ckpt_path CKPT   test a saved checkpoint on the test pairs
+  python train.py predict --config CONFIG --ckpt_path CKPT --pairs PAIRS.pt --output OUT.pt
+                                                          predict given pairs (a tensor [N,2,14,14], pixels 0..255)
+
+A fit logs to runs/<config>/version_N/: TensorBoard events, config.yaml and checkpoints/ (the last epoch).
+Any key below can be set on the command line after --config, e.g. --trainer.max_epochs 5 --model.dropout 0.2.
 """
 
+import os
+import shlex
+import shutil
 import sys
+import tempfile
 import time
-from argparse import ArgumentError
+from argparse import ArgumentError, RawDescriptionHelpFormatter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import torch
+from jsonargparse import DefaultHelpFormatter
+from jsonargparse.typing import Path_fc, Path_fr
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import Logger
+from torch.utils.data import DataLoader, TensorDataset
+
+from pairs.classifier import PairClassifier
 from pairs.cli import PairCLI
+from pairs.data import PairDataModule
 from pairs.mnist import MNISTError
+
+SUBCOMMANDS = ("fit", "test", "predict")
+
+
+class HelpFormatter(DefaultHelpFormatter, RawDescriptionHelpFormatter):
+    """jsonargparse's help, with the description laid out as written."""
+
+
+PARSER = {
+    "description": __doc__, "formatter_class": HelpFormatter,
+    "usage": "python train.py [fit | test | predict] --config CONFIG [--ckpt_path CKPT] [--KEY VALUE ...]",
+    "exit_on_error": False,  # train.py prints the one-line cause
+}
+
+
+class TrainCLI(PairCLI):
+    """PairCLI with train.py's subcommands: fit (then test the last epoch once), test a checkpoint, predict pairs."""
+
+    def __init__(self, args: list[str]):
+        self.results: dict[str, float] = {}
+        super().__init__(args, run=True, parser_kwargs=PARSER | {name: PARSER for name in SUBCOMMANDS})
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """fit, test and predict, with the Trainer method arguments each leaves to the CLI."""
+        return {name: skip for name, skip in LightningCLI.subcommands().items() if name in SUBCOMMANDS}
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs) -> LightningArgumentParser:
+        """Lightning's parser of a subcommand; predict's also takes --pairs and --output (Lightning has no public
+        hook for a subcommand's own arguments)."""
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if subcommand == "predict":
+            parser.add_argument("--pairs", type=Path_fr, required=True,
+                                help="a torch.save file of a tensor [N,2,14,14]: N pairs, pixel values 0..255")
+            parser.add_argument("--output", type=Path_fc, required=True,
+                                help="the .pt file to write: target [N], p_target [N] and digit classes [N,2]")
+        return parser
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: list[str]) -> None:
+        """Parse; test and predict need a readable checkpoint."""
+        super().parse_arguments(parser, args)
+        command = self.config.subcommand
+        ckpt_path = self.config[command].ckpt_path
+        if command != "fit" and not ckpt_path:
+            raise ValueError(f"{command} needs --ckpt_path, a checkpoint written by a fit, "
+                             "e.g. runs/cnn_aux_shared/version_0/checkpoints/<name>.ckpt")
+        if ckpt_path:
+            try:
+                torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            except Exception as e:  # noqa: BLE001 -- torch.load fails in many ways on a file that is not its own
+                raise ValueError(f"--ckpt_path {ckpt_path}: not a checkpoint that can be read "
+                                 f"({type(e).__name__})") from e
+
+    def before_instantiate_classes(self) -> None:
+        """test and predict write no checkpoint; predict writes no logs."""
+        super().before_instantiate_classes()
+        config = self.config[self.subcommand]
+        if self.subcommand != "fit":
+            config.trainer.enable_checkpointing = False
+        if self.subcommand == "predict":
+            config.trainer.logger, self.save_config_callback = False, None
+
+    def fit(self, model: PairClassifier, datamodule: PairDataModule, **kwargs) -> None:
+        """Fit (resuming from --ckpt_path if given), then test the last epoch's weights once and print a summary."""
+        with removed_if_failed(self.trainer.logger, shlex.join(["python", "train.py", *self.command_line])):
+            start = time.perf_counter()
+            self.trainer.fit(model, datamodule=datamodule, **kwargs)
+            seconds = time.perf_counter() - start
+            self.results = self.trainer.test(model, datamodule=datamodule, ckpt_path=None, verbose=False)[0]
+        self.results["fit_seconds"] = seconds
+        self.summary()
+
+    def test(self, model: PairClassifier, datamodule: PairDataModule, **kwargs) -> None:
+        """Test the weights of --ckpt_path on the test pairs and print a summary."""
+        with removed_if_failed(self.trainer.logger):
+            self.results = self.trainer.test(model, datamodule=datamodule, **kwargs | {"verbose": False})[0]
+        self.summary()
+
+    def predict(self, model: PairClassifier, datamodule: PairDataModule, **kwargs) -> None:
+        """Predict the pairs of --pairs with the weights of --ckpt_path and write the predictions to --output."""
+        config = self.config_init[self.subcommand]
+        pairs = load_pairs(config.pairs)
+        loader = DataLoader(TensorDataset(pairs), batch_size=datamodule.hparams.batch_size)
+        batches = self.trainer.predict(model, dataloaders=loader, **kwargs | {"return_predictions": True})
+        predictions = {key: torch.cat([batch[key] for batch in batches]) for key in batches[0]}
+        save(predictions, Path(os.fspath(config.output)))
+        print(f"predictions     {config.output}  ({len(pairs)} pairs: {', '.join(predictions)})")
+
+    def summary(self) -> None:
+        """Print the config, parameter count, test metrics, fit seconds and where the logs are."""
+        results, model = self.results, self.model
+        configs = ", ".join(str(c) for c in self.config[self.subcommand].config)
+        print(f"config          {configs}")
+        print(f"parameters      {model.n_params:,}")
+        print(f"test accuracy   {results['test/acc']:.4f}")
+        if "test/digit_acc" in results:
+            print(f"digit accuracy  {results['test/digit_acc']:.4f}")
+            print(f"acc from digits {results['test/acc_from_digits']:.4f}")
+        if "fit_seconds" in results:
+            print(f"fit seconds     {results['fit_seconds']:.1f}")
+        logger = self.trainer.logger
+        if logger is not None:
+            print(f"logs            {logger.log_dir}  (tensorboard --logdir {logger.save_dir})")
+
+
+@contextmanager
+def removed_if_failed(logger: Logger | None, resume: str = "python train.py fit") -> Iterator[None]:
+    """On failure, remove the log version folder this run created (and the parents it created, if left empty),
+    unless it holds a checkpoint: then say how to resume from it (`resume` + --ckpt_path)."""
+    folder = Path(logger.log_dir) if logger is not None and logger.log_dir else Path()
+    created = [path for path in (folder, *folder.parents) if not path.exists()]
+    try:
+        yield
+    except BaseException:
+        checkpoints = sorted(folder.rglob("*.ckpt")) if created and folder.exists() else []
+        if checkpoints:
+            print(f"stopped; to resume: {resume} --ckpt_path {checkpoints[-1]}", file=sys.stderr)
+        elif created and folder.exists():
+            shutil.rmtree(folder)
+            for parent in created[1:]:
+                if parent.exists() and not any(parent.iterdir()):
+                    parent.rmdir()
+        raise
+
+
+def load_pairs(path: str | os.PathLike) -> torch.Tensor:
+    """The pairs saved at `path`: a tensor [N,2,14,14], as float."""
+    try:
+        pairs = torch.load(path, weights_only=True)
+    except Exception as e:  # noqa: BLE001 -- torch.load fails in many ways on a file that is not its own
+        raise ValueError(f"--pairs {path}: not a torch.save file of a tensor ({type(e).__name__})") from e
+    shape = tuple(pairs.shape) if isinstance(pairs, torch.Tensor) else None
+    if shape is None or len(shape) != 4 or shape[1:] != (2, 14, 14) or not shape[0]:
+        found = shape or type(pairs).__name__
+        raise ValueError(f"--pairs {path}: expected a tensor [N, 2, 14, 14] of N >= 1 pairs, got {found}")
+    return pairs.float()
+
+
+def save(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """torch.save to a temporary file beside `path`, then rename it into place: nothing is half-written."""
+    fd, temporary = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        torch.save(tensors, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
-    cli = PairCLI(args)
-    model, data, trainer = cli.model, cli.datamodule, cli.trainer
-    start = time.perf_counter()
-    trainer.fit(model, datamodule=data)
-    fit_seconds = time.perf_counter() - start
-    results = trainer.test(model, datamodule=data, ckpt_path=None, verbose=False)[0]  # the last epoch's weights
-    configs = ", ".join(str(c) for c in cli.config.get("config") or []) or "(defaults)"
-    print(f"config          {configs}")
-    print(f"parameters      {model.n_params:,}")
-    print(f"test accuracy   {results['test/acc']:.4f}")
-    if "test/digit_acc" in results:
-        print(f"digit accuracy  {results['test/digit_acc']:.4f}")
-        print(f"acc from digits {results['test/acc_from_digits']:.4f}")
-    print(f"fit seconds     {fit_seconds:.1f}")
-    if trainer.logger is not None:
-        print(f"logs            {trainer.logger.log_dir}  (tensorboard --logdir {trainer.logger.save_dir})")
-    return {**results, "fit_seconds": fit_seconds}
+    """Run a subcommand (fit when none is named); the test metrics, and the fit seconds of a fit."""
+    args = sys.argv[1:] if args is None else list(args)
+    if not args or args[0] not in SUBCOMMANDS:
+        args = ["fit", *args]
+    return TrainCLI(args).results
 
 
 if __name__ == "__main__":
@@ -36,5 +196,5 @@ if __name__ == "__main__":
         main()
     except ArgumentError as e:
         sys.exit(f"error: {' '.join(str(e).split())} (python train.py --help lists every key)")
-    except (MNISTError, ValueError) as e:
+    except (MNISTError, ValueError, MisconfigurationException) as e:
         sys.exit(f"error: {e}")

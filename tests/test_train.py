@@ -6,7 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from pairs.data import generate_pair_sets
+from tests.conftest import write_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--data.n_pairs=40", "--data.batch_size=20", "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false"]
@@ -61,6 +67,13 @@ def test_bad_input_ends_with_one_line_cause(tmp_path, mnist_dir, args, cause):
     assert "Traceback" not in run.stderr
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and cause in last
+    assert not (tmp_path / "runs").exists()  # a failed run leaves no empty log folder
+
+
+def test_without_config_one_line_says_it_is_required(tmp_path):
+    run = train(tmp_path, "--trainer.max_epochs", "1")
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("error: --config is required")
 
 
 def test_unknown_key_in_config_file(tmp_path, mnist_dir):
@@ -95,3 +108,83 @@ def test_real_mnist_baseline_convnet_reaches_at_most_25_percent_error(tmp_path):
     assert run.returncode == 0, run.stderr
     accuracy = float(next(line for line in run.stdout.splitlines() if line.startswith("test accuracy")).split()[-1])
     assert 1 - accuracy <= 0.25
+
+
+FIXED = ROOT / "configs/fixed/cnn_aux_shared.yaml"
+SMALL = ["--data.n_pairs=40", "--data.batch_size=20"]
+
+
+def run_ok(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    run = train(cwd, *args)
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def printed(run: subprocess.CompletedProcess, line: str) -> str:
+    return next(row for row in run.stdout.splitlines() if row.startswith(line)).split()[-1]
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """Two epochs of the fixed cnn_aux_shared recipe on a synthetic MNIST, progress bar on: the folder it ran in,
+    the MNIST folder, the run."""
+    cwd, mnist = tmp_path_factory.mktemp("fit"), write_mnist(tmp_path_factory.mktemp("data") / "mnist")
+    return cwd, mnist, run_ok(cwd, "--config", str(FIXED), f"--data.data_dir={mnist}", *SMALL, "--trainer.max_epochs=2")
+
+
+def test_the_console_shows_the_run_not_noise(fitted):
+    output = fitted[2].stdout + fitted[2].stderr
+    for noise in ("💡", "LeafSpec", "Total length of", "Sanity Checking", "Warning"):
+        assert noise not in output
+    assert "train/loss=" in output and "train/acc=" in output  # the progress bar: the last finished epoch
+    assert "GPU available" in output and "Trainable params" in output  # Lightning's own lines stay
+
+
+def session_hparams(log_dir: Path) -> dict:
+    """The hyper-parameters of the TensorBoard HParams session in `log_dir`."""
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    for content in events.PluginTagToContent("hparams").values():
+        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+        if data.HasField("session_start_info"):
+            return dict(data.session_start_info.hparams)
+    raise AssertionError(f"no HParams session in {log_dir}")
+
+
+def test_hparams_hold_the_effective_seed_and_the_optimisation(fitted):
+    log_dir = fitted[0] / "runs" / "cnn_aux_shared" / "version_0"
+    hparams = yaml.safe_load((log_dir / "hparams.yaml").read_text())
+    assert hparams["seed_everything"] == 0 and hparams["seed"] == 0
+    assert hparams["optimizer"]["class"] == "Adam" and hparams["optimizer"]["lr"] == 0.001
+    assert hparams["max_epochs"] == 2 and hparams["batch_size"] == 20 and hparams["aux_weight"] == 1.0
+    assert not [key for key in hparams if key.startswith("_")]
+    session = session_hparams(log_dir)
+    assert session["seed"].number_value == 0 and session["optimizer/class"].string_value == "Adam"
+    assert {"seed_everything", "optimizer/lr", "max_epochs", "batch_size", "params"} <= set(session)
+
+
+def test_a_checkpoint_resumes_tests_and_predicts(fitted, tmp_path):
+    cwd, mnist, _ = fitted
+    data = [f"--data.data_dir={mnist}", *SMALL, "--trainer.enable_progress_bar=false"]
+    first = next((cwd / "runs" / "cnn_aux_shared" / "version_0" / "checkpoints").glob("*.ckpt"))
+    resumed = run_ok(tmp_path, "fit", "--config", str(FIXED), *data, "--trainer.max_epochs=3", f"--ckpt_path={first}")
+    assert "Restoring states from the checkpoint" in resumed.stderr
+    resumed_dir = tmp_path / "runs" / "cnn_aux_shared" / "version_0"
+    events = EventAccumulator(str(resumed_dir))
+    events.Reload()
+    assert len(events.Scalars("train/loss")) == 1  # the third epoch only: the first two were restored
+    last = next((resumed_dir / "checkpoints").glob("epoch=2-*.ckpt"))
+
+    tested = run_ok(tmp_path, "test", "--config", str(FIXED), *data, f"--ckpt_path={last}")
+    assert printed(tested, "test accuracy") == printed(resumed, "test accuracy")
+    assert printed(tested, "digit accuracy") == printed(resumed, "digit accuracy")
+
+    test_input, test_target = generate_pair_sets(40, torch.Generator().manual_seed(0), mnist)[3:5]
+    torch.save(test_input, tmp_path / "pairs.pt")
+    run_ok(tmp_path, "predict", "--config", str(FIXED), f"--ckpt_path={last}", "--pairs=pairs.pt", "--output=out.pt")
+    predicted = torch.load(tmp_path / "out.pt")
+    assert predicted["target"].shape == (40,) and predicted["classes"].shape == (40, 2)
+    assert ((0 <= predicted["p_target"]) & (predicted["p_target"] <= 1)).all()
+    accuracy = (predicted["target"] == test_target).float().mean().item()
+    assert f"{accuracy:.4f}" == printed(tested, "test accuracy")  # raw pairs, standardised as in training
+
