@@ -176,6 +176,7 @@ def test_unknown_cell_and_bad_data_exit_with_one_error_line(capsys, monkeypatch,
         runner.main(["--cell", "mlp_aux_shared", "--rounds", "0"])
     with pytest.raises(SystemExit, match=r"^error: --study .*missing.jsonl is not a file"):
         runner.main(["--cell", "mlp_aux_shared", "--study", str(mnist_dir / "missing.jsonl")])
+    assert torch.is_grad_enabled()  # the runner turns autograd off for itself only
 
 
 def test_summary_pairs_the_study_s_seeds(tmp_path):

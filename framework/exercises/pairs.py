@@ -169,17 +169,17 @@ def main(argv: list[str] | None = None) -> None:
             raise ValueError(f"--study {args.study} is not a file; give the benchmark's results file (JSONL)")
         recipes = {cell: recipe(cell) for cell in cells}
         study = {cell: study_accuracies(args.study, cell) for cell in cells} if args.study else None
-        torch.set_grad_enabled(False)
         rows = []
-        for cell, config in recipes.items():
-            epochs = args.epochs or config["epochs"]
-            accuracies, seconds = {}, []
-            for seed in range(args.rounds):
-                accuracies[seed], epoch_seconds = run(config, seed, epochs)
-                seconds.append(epoch_seconds)
-                print(f"{cell} seed {seed}: test accuracy {100 * accuracies[seed]:.2f}%  "
-                      f"(epochs: {epochs}, {epoch_seconds:.3f} s/epoch)", flush=True)
-            rows.append(summary(cell, accuracies, statistics.mean(seconds), study[cell] if study else None))
+        with torch.set_grad_enabled(False):  # the framework needs no autograd; scoped, so callers keep theirs
+            for cell, config in recipes.items():
+                epochs = args.epochs or config["epochs"]
+                accuracies, seconds = {}, []
+                for seed in range(args.rounds):
+                    accuracies[seed], epoch_seconds = run(config, seed, epochs)
+                    seconds.append(epoch_seconds)
+                    print(f"{cell} seed {seed}: test accuracy {100 * accuracies[seed]:.2f}%  "
+                          f"(epochs: {epochs}, {epoch_seconds:.3f} s/epoch)", flush=True)
+                rows.append(summary(cell, accuracies, statistics.mean(seconds), study[cell] if study else None))
     except (ValueError, MNISTError, ResultsError, OSError) as e:
         sys.exit(f"error: {e}")
     compared = ["Lightning study", "framework − study [95% CI]"] if study else []
