@@ -36,9 +36,13 @@ def generate_pair_sets(
     n: int, generator: torch.Generator, data_dir: str | os.PathLike | None = None
 ) -> tuple[torch.Tensor, ...]:
     """train_input, train_target, train_classes, test_input, test_target, test_classes, as the reference does."""
-    train = mnist_to_pairs(n, *load_mnist("train", data_dir), generator)
-    test = mnist_to_pairs(n, *load_mnist("test", data_dir), generator)
-    return train + test
+    splits = {split: load_mnist(split, data_dir) for split in ("train", "test")}
+    most = min(len(images) for images, _ in splits.values()) // 2
+    if n > most:
+        sizes = " and ".join(f"the {s} split {len(images)}" for s, (images, _) in splits.items())
+        raise ValueError(f"data.n_pairs={n}: the train and the test set each need {2 * n} distinct images, "
+                         f"but MNIST holds {sizes}; ask for at most {most} pairs")
+    return mnist_to_pairs(n, *splits["train"], generator) + mnist_to_pairs(n, *splits["test"], generator)
 
 
 class EpochBatches(torch.utils.data.Sampler):

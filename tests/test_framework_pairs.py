@@ -170,7 +170,7 @@ def test_unknown_cell_and_bad_data_exit_with_one_error_line(capsys, monkeypatch,
     with pytest.raises(SystemExit, match=r"^error: unknown cell 'cnn'; cells: cnn_aux_shared, .*mlp_noaux_separate$"):
         runner.main(["--cell", "cnn"])
     monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
-    with pytest.raises(SystemExit, match=r"^error: 1000 pairs need 2000 distinct images"):
+    with pytest.raises(SystemExit, match=r"^error: data.n_pairs=1000: the train and the test set each need 2000 distinct"):
         runner.main(["--cell", "mlp_aux_shared", "--epochs", "1"])
     with pytest.raises(SystemExit, match=r"^error: --rounds and --epochs must be >= 1"):
         runner.main(["--cell", "mlp_aux_shared", "--rounds", "0"])

@@ -57,7 +57,8 @@ def write(path: Path, text: str) -> Path:
         (["--model.target_weight=0", "--model.aux_weight=0"], "target_weight"),
         (["--model.label_smoothing=1.5"], "label_smoothing"),
         (["--model.members=0"], "members"),
-        (["--data.n_pairs=150"], "150 pairs need 300 distinct images"),
+        (["--data.n_pairs=150"], "the train and the test set each need 300 distinct images"),
+        (["--data.n_pairs=160"], "ask for at most 100 pairs"),
         (["--config=missing.yaml"], "missing.yaml"),
     ],
 )
