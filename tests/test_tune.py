@@ -13,27 +13,10 @@ from optuna.storages.journal import JournalFileBackend
 import tune
 from pairs import grid, tuning
 from pairs.data import PairDataModule
+from tests.test_benchmark import TINY
 from tests.test_train import train
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = """seed_everything: 0
-model:
-  arch: {arch}
-  trunk: cnn
-  aux_weight: {aux}
-  channels: [4, 8]
-  hidden: [16]
-data:
-  n_pairs: 60
-  batch_size: 30
-trainer:
-  max_epochs: 1
-  accelerator: cpu
-optimizer:
-  class_path: torch.optim.Adam
-  init_args:
-    lr: 0.01
-"""
 SPACE = """fixed:
   optimizer.class_path: torch.optim.AdamW
 space:
@@ -49,8 +32,8 @@ QUICK = ["--trials", "3", "--seeds", "2", "--finalists", "2", "--fresh-seeds", "
 def workdir(tmp_path, mnist_dir, monkeypatch):
     """A folder with two tiny fixed-recipe cells (one with the aux loss), a tiny space, MNIST_DIR set."""
     (tmp_path / "configs" / "fixed").mkdir(parents=True)
-    for name, arch, aux in (("tiny_aux", "pairnet", 1.0), ("tiny_base", "baseline_cnn", 0.0)):
-        (tmp_path / "configs" / "fixed" / f"{name}.yaml").write_text(TINY.format(arch=arch, aux=aux))
+    for name, arch in (("tiny_aux", "pairnet"), ("tiny_base", "baseline_cnn")):
+        (tmp_path / "configs" / "fixed" / f"{name}.yaml").write_text(TINY.format(arch=arch, shift=0, swap="false"))
     (tmp_path / "space.yaml").write_text(SPACE)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
