@@ -7,11 +7,12 @@ import torch
 import yaml
 from torch.nn import functional as F
 
+from pairs import report
 from pairs.classifier import PairClassifier
 from pairs.models import count_parameters, p_first_le_second
 
 CONFIGS = sorted(Path("configs").glob("*.yaml"))
-STUDY = [f"{t}_{a}_{s}" for t in ("cnn", "mlp") for a in ("aux", "noaux") for s in ("shared", "separate")]
+STUDY = report.STUDY_CELLS
 
 
 def model_of(name: str) -> PairClassifier:
