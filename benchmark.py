@@ -91,10 +91,12 @@ def run_grid(args: argparse.Namespace) -> list[dict]:
         print(f"{len(todo)} runs to do ({skipped} already in {args.results}); {where} x {args.threads} threads",
               file=sys.stderr)
         start = time.perf_counter()
+        records = grid.execute(todo, args.workers, args.threads, ray=args.ray)
         try:
-            for record in tqdm(grid.execute(todo, args.workers, args.threads, ray=args.ray), total=len(todo), unit="run"):
+            for record in tqdm(records, total=len(todo), unit="run"):
                 results.append(args.results, record)
         except KeyboardInterrupt:
+            records.close()  # stops the workers now, wherever the interrupt landed
             sys.exit(f"interrupted: finished runs are saved in {args.results}; rerun the same command to resume")
         print(f"grid wall time {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return [r for r in results.load(args.results) if (r["config_hash"], r["seed"], r.get("code")) in wanted]

@@ -1,7 +1,7 @@
 """The Ray backend of the executor: each (config, seed) fit is one Ray task on a cluster.
 
 The driver loads and verifies MNIST once and puts it in Ray's object store; every task gets it by reference, so
-the nodes need no copy of the data. The repository's code travels as the job's working directory. Only the driver
+the nodes need no copy of the data. The driver's folder travels as the tasks' working directory, the `pairs` package with it. Only the driver
 writes results. Ray is imported only when this backend is used.
 """
 
@@ -66,7 +66,9 @@ class RayExecutor:
         except ImportError as e:
             raise ClusterError("Ray is not installed; `pip install -r requirements.txt` installs it (ray==2.60.0)") from e
         self.ray = ray
-        runtime_env = {"working_dir": str(ROOT), "excludes": NOT_SHIPPED}
+        # the driver's folder travels as the tasks' working directory (config paths resolve as on the driver), the
+        # package as a module
+        runtime_env = {"working_dir": str(Path.cwd()), "py_modules": [str(ROOT / "pairs")], "excludes": NOT_SHIPPED}
         options = {"include_dashboard": False, "log_to_driver": False, "runtime_env": runtime_env}
         if self.where != "local":
             reachable(self.where)

@@ -15,6 +15,7 @@ from tests.test_benchmark import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def test_a_two_node_cluster_gives_the_local_records(workdir, mnist_dir, monkeypa
     common = ["--configs", "tiny_*", "--seeds", "2", "--threads", "1", "--report", "r.md", "--figure", "r.png"]
     benchmark.main([*common, "--workers", "1", "--results", "local.jsonl"])
     monkeypatch.setenv("MNIST_DIR", str(workdir / "no-mnist-here"))  # the nodes cannot read the driver's copy
-    nodes = ray.cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     nodes.add_node(num_cpus=1)
     try:
         monkeypatch.setenv("MNIST_DIR", str(mnist_dir))  # the driver can: it ships the data to the tasks

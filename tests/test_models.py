@@ -19,6 +19,7 @@ def model_of(name: str) -> PairClassifier:
     return PairClassifier(**yaml.safe_load(Path(f"configs/{name}.yaml").read_text())["model"])
 
 
+
 def test_every_study_config_exists_tuned_and_as_the_fixed_recipe():
     cells = set(STUDY) | {"baseline_cnn", "baseline_mlp"}
     assert {c.stem for c in CONFIGS} >= cells
@@ -47,7 +48,7 @@ def test_shapes(name):
 @pytest.mark.parametrize("trunk", ["cnn", "mlp"])
 @pytest.mark.parametrize("aux", ["aux", "noaux"])
 def test_separate_has_one_more_trunk_than_shared(trunk, aux):
-    shared, separate = model_of(f"{trunk}_{aux}_shared"), model_of(f"{trunk}_{aux}_separate")
+    shared, separate = (model_of(f"fixed/{trunk}_{aux}_{s}") for s in ("shared", "separate"))
     one_trunk = count_parameters(shared.net.members[0].trunks[0])
     assert len(shared.net.members[0].trunks) == 1 and len(separate.net.members[0].trunks) == 2
     assert separate.n_params == shared.n_params + one_trunk
