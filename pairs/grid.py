@@ -117,25 +117,30 @@ def validation_args(val_pairs: int) -> list[str]:
     return [f"--data.val_pairs={val_pairs}", "--trainer.limit_val_batches=1.0", "--trainer.num_sanity_val_steps=0"]
 
 
+def fitted(task: Task, validate_once: bool = False) -> tuple[PairCLI, float]:
+    """The task's CLI after its fit with the task's seed (data draw and initialisation), and the fit's seconds;
+    `validate_once`: the validation loop runs only after the last epoch."""
+    cli = PairCLI([*task.args, f"--seed_everything={task.seed}"], save_config_callback=None)
+    if validate_once:
+        cli.trainer.check_val_every_n_epoch = cli.trainer.max_epochs
+    start = time.perf_counter()
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    return cli, time.perf_counter() - start
+
+
 def validate(task: Task) -> dict:
     """Fit on the training pairs less the validation pairs; the validation accuracy at the last epoch. The test
     pairs are never evaluated. The task's args must include `validation_args`."""
     with quiet():
-        cli = PairCLI([*task.args, f"--seed_everything={task.seed}"], save_config_callback=None)
-        cli.trainer.check_val_every_n_epoch = cli.trainer.max_epochs  # validate once, at the last epoch
-        start = time.perf_counter()
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        cli, fit_seconds = fitted(task, validate_once=True)
     return {"config": task.name, "seed": task.seed, "val_acc": float(cli.trainer.callback_metrics["val/acc"]),
-            "fit_seconds": round(time.perf_counter() - start, 3), "threads": torch.get_num_threads()}
+            "fit_seconds": round(fit_seconds, 3), "threads": torch.get_num_threads()}
 
 
 def run(task: Task) -> dict:
     """Fit with the task's seed (data draw and initialisation), test the last epoch once, return the record."""
     with quiet():
-        cli = PairCLI([*task.args, f"--seed_everything={task.seed}"], save_config_callback=None)
-        start = time.perf_counter()
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-        fit_seconds = time.perf_counter() - start
+        cli, fit_seconds = fitted(task)
         metrics = cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=None, verbose=False)[0]
     return {
         "config": task.name, "config_hash": task.config_hash, "seed": task.seed, "params": cli.model.n_params,

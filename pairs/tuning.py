@@ -183,18 +183,17 @@ class CellTuner:
 
     def next_task(self) -> tuple[tuple[str, int, int], grid.Task] | None:
         """The next fit to run, keyed by (phase, trial number, seed); None while it must wait for running fits."""
-        searching = len(self.study.trials) < self.trials
         for number, run in self.running.items():
             if not run.busy:
                 run.busy = True
                 seed = self.protocol.seeds[len(run.scores)]
                 return ("trial", number, seed), self.task(run.args, seed)
-        if searching and len(self.running) < self.max_active:
+        if len(self.study.trials) < self.trials and len(self.running) < self.max_active:
             trial = self.study.ask(self.distributions)
             self.running[trial.number] = Running(trial, overrides(trial.params), busy=True)
             return ("trial", trial.number, self.protocol.seeds[0]), self.task(self.running[trial.number].args,
                                                                               self.protocol.seeds[0])
-        if searching or self.running:
+        if self.searching():
             return None
         for number in self.final():
             for seed in self.protocol.rescore_seeds:
@@ -259,7 +258,7 @@ class CellTuner:
     def outcome(self) -> dict:
         """The winner among the finalists (best mean over search and fresh seeds) and its scores."""
         rows = []
-        for number in self.best(self.protocol.finalists):
+        for number in self.final():
             trial = self.study.trials[number]
             fresh = [self.rescores[str(number)][str(s)] for s in self.protocol.rescore_seeds]
             rows.append({"trial": number, "params": trial.params, "search": trial.value,
