@@ -18,11 +18,11 @@ PROTOCOLS = {"": "tuned", "fixed/": "fixed recipe"}  # config-name prefix -> how
 
 
 def mean_std(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
-    """'mean ± std' of values (in percent by default); std is the sample std (n - 1)."""
+    """'mean ± std' of values (in percent by default); std is the sample std (n - 1), so one value has none."""
     if not values:
         return "–"
-    std = statistics.stdev(values) if len(values) > 1 else float("nan")
-    return f"{scale * statistics.mean(values):.{digits}f} ± {scale * std:.{digits}f}"
+    std = f"{scale * statistics.stdev(values):.{digits}f}" if len(values) > 1 else "–"
+    return f"{scale * statistics.mean(values):.{digits}f} ± {std}"
 
 
 def paired_effect(a: dict[int, float], b: dict[int, float], confidence: float = 0.95) -> tuple[float, float, float, int]:

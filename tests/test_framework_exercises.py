@@ -56,8 +56,8 @@ def test_cross_entropy_and_accuracy_on_a_3x3_example():
 
 
 def test_split_is_80_20_and_batches_are_full_but_the_last(mnist_dir):
-    (x, y), (val_x, val_y), (test_x, test_y) = runner.split(mnist_dir, 0.2)
-    assert (len(x), len(val_x), len(test_x)) == (240, 60, 200)
+    (x, y), (val_x, val_y) = runner.split(*runner.images("train", mnist_dir), 0.2)
+    assert (len(x), len(val_x)) == (240, 60) and torch.equal(val_y, runner.images("train", mnist_dir)[1][240:])
     assert x.shape[1] == 784 and 0 <= x.min() and x.max() <= 1
     parts = batches(10, 4, torch.Generator().manual_seed(0))
     assert [len(p) for p in parts] == [4, 4, 2] and sorted(torch.cat(parts).tolist()) == list(range(10))

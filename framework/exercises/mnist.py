@@ -1,20 +1,27 @@
 """MNIST with the framework: softmax regression or a two-layer MLP, trained with SGD from a YAML config.
 
     python -m framework.exercises.mnist --config configs/framework/two_layer.yaml [key=value ...]
+    python -m framework.exercises.mnist --config configs/framework/two_layer.yaml --sweep lr 0.01 0.1 1 [--seeds 3]
 
 Full 28x28 MNIST flattened to 784 and scaled to [0, 1]; the first 80% of the training split trains, the last
 20% validates. Every epoch logs the training loss and accuracy (as trained) and the validation loss and
 accuracy; the epoch best on validation is then evaluated once on the test split. Writes the learning curves
 as CSV and PNG.
+
+--sweep KEY VALUE...: one training per value of the numeric key (every other key as the config and overrides
+give it) and per seed (seed, seed+1, ... : fresh initialisations and batch orders); the test split is not
+read. Writes every curve (CSV), one figure (mean ± std per value) and a table of the final and best validation
+accuracies (printed and Markdown) under <out_dir>/sweep_<key>/. A run whose training or validation loss stops
+being finite has diverged: it stops there and is shown as such.
 """
 
 import argparse
 import copy
-import csv
 import math
 import sys
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import matplotlib
@@ -22,6 +29,7 @@ import torch
 import yaml
 
 from framework import SGD, CrossEntropy, Linear, ReLU, Sequential, Sigmoid
+from framework.exercises import sweep as sweeps
 from framework.exercises.experiment import accuracy, evaluate, train_epoch
 from pairs.mnist import MNISTError, load_mnist
 
@@ -73,6 +81,19 @@ def is_number(value, types: type | tuple[type, ...]) -> bool:
     return isinstance(value, types) and not isinstance(value, bool)
 
 
+INTEGERS = ("hidden", "epochs", "batch_size", "seed")
+
+
+def parse_value(text: str):
+    """A command-line value: an int, a float (1e-4 included, which YAML would read as a string), else YAML."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text)
+
+
 def load_config(path: Path, overrides: list[str]) -> dict:
     """DEFAULTS updated by the YAML file and then by key=value overrides; unknown keys and bad values fail."""
     if not path.is_file():
@@ -83,33 +104,42 @@ def load_config(path: Path, overrides: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"override {item!r} is not key=value")
-        given[key] = yaml.safe_load(value)
+        given[key] = parse_value(value)
     unknown = set(given) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
-    config |= given
-    if config["model"] not in ("softmax", "two_layer"):
-        raise ValueError(f"model must be 'softmax' or 'two_layer', got {config['model']!r}")
-    for key in ("hidden", "epochs", "batch_size"):
-        if not is_number(config[key], int) or config[key] < 1:
-            raise ValueError(f"{key} must be a positive integer, got {config[key]!r}")
-    for key, interval in INTERVALS.items():
-        if not (is_number(config[key], (int, float)) and interval.holds(config[key])):
-            raise ValueError(f"{key} must be a number in {interval}, got {config[key]!r}")
+    config = check(config | given)
     config["out_dir"] = Path(config["out_dir"] or Path("runs/framework") / path.stem)
     return config
 
 
-def split(data_dir, val_fraction: float):
-    """(train, validation, test) pairs of x [N, 784] in [0, 1] and labels; validation is the split's tail."""
-    images, labels = load_mnist("train", data_dir)
-    test_images, test_labels = load_mnist("test", data_dir)
-    x, test_x = (i.reshape(len(i), -1).float() / 255 for i in (images, test_images))
+def check(config: dict) -> dict:
+    """The config, once every value passes its key's check (ValueError naming the first that does not)."""
+    if config["model"] not in ("softmax", "two_layer"):
+        raise ValueError(f"model must be 'softmax' or 'two_layer', got {config['model']!r}")
+    for key in INTEGERS:
+        if not is_number(config[key], int) or config[key] < (0 if key == "seed" else 1):
+            raise ValueError(f"{key} must be a {'non-negative' if key == 'seed' else 'positive'} integer, "
+                             f"got {config[key]!r}")
+    for key, interval in INTERVALS.items():
+        if not (is_number(config[key], (int, float)) and interval.holds(config[key])):
+            raise ValueError(f"{key} must be a number in {interval}, got {config[key]!r}")
+    return config
+
+
+def images(split_name: str, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
+    """x [N, 784] in [0, 1] and the labels of one MNIST split ('train' or 'test')."""
+    x, labels = load_mnist(split_name, data_dir)
+    return x.reshape(len(x), -1).float() / 255, labels
+
+
+def split(x: torch.Tensor, labels: torch.Tensor, val_fraction: float):
+    """(train, validation) pairs of x and labels; validation is the tail."""
     n_train = round(len(x) * (1 - val_fraction))
     if not 0 < n_train < len(x):
         raise ValueError(f"val_fraction={val_fraction} leaves {n_train} training and {len(x) - n_train} validation images "
                          f"of {len(x)}; each needs at least one")
-    return (x[:n_train], labels[:n_train]), (x[n_train:], labels[n_train:]), (test_x, test_labels)
+    return (x[:n_train], labels[:n_train]), (x[n_train:], labels[n_train:])
 
 
 def build(config: dict, generator: torch.Generator) -> Sequential:
@@ -134,46 +164,110 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def trained(config: dict, train, val, label: str = "") -> Iterator[tuple[dict, Sequential]]:
+    """Train as the config says (initialisation and batch order from its seed); after every epoch, a progress line
+    and (its row, the model). The row: training loss and accuracy as trained, validation loss and accuracy.
+    Stops after an epoch whose training or validation loss is not finite: the run diverged."""
+    generator = torch.Generator().manual_seed(config["seed"])
+    model, loss = build(config, generator), CrossEntropy()
+    optimizer = SGD(model.param(), lr=config["lr"], momentum=config["momentum"], weight_decay=config["reg"])
+    for epoch in range(1, config["epochs"] + 1):
+        start = time.perf_counter()
+        train_loss, train_acc = train_epoch(model, loss, optimizer, *train, config["batch_size"], generator)
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": evaluate(model, loss, *val),
+               "val_acc": accuracy(model, *val), "seconds": time.perf_counter() - start}
+        print(f"{label}epoch {epoch:3d}/{config['epochs']}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
+              f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}  ({row['seconds']:.1f} s)", flush=True)
+        yield row, model
+        if not (math.isfinite(train_loss) and math.isfinite(row["val_loss"])):
+            print(f"{label}diverged: training loss {train_loss}, validation loss {row['val_loss']} at epoch {epoch}; "
+                  f"this run stops", flush=True)
+            return
+        optimizer.lr *= config["lr_decay"]
+
+
 @torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
 def run(config: dict, name: str) -> dict:
     """Train, log every epoch, evaluate the best-on-validation epoch on the test split; returns the summary."""
-    generator = torch.Generator().manual_seed(config["seed"])
-    (x, y), (val_x, val_y), (test_x, test_y) = split(config["data_dir"], config["val_fraction"])
-    model, loss = build(config, generator), CrossEntropy()
-    optimizer = SGD(model.param(), lr=config["lr"], momentum=config["momentum"], weight_decay=config["reg"])
+    train, val = split(*images("train", config["data_dir"]), config["val_fraction"])
     rows, best = [], None
-    for epoch in range(1, config["epochs"] + 1):
-        start = time.perf_counter()
-        train_loss, train_acc = train_epoch(model, loss, optimizer, x, y, config["batch_size"], generator)
-        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": evaluate(model, loss, val_x, val_y),
-               "val_acc": accuracy(model, val_x, val_y), "seconds": time.perf_counter() - start}
+    for row, model in trained(config, train, val):
         rows.append(row)
-        print(f"epoch {epoch:3d}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
-              f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}  ({row['seconds']:.1f} s)")
         if best is None or row["val_acc"] > best[0]["val_acc"]:
             best = (row, copy.deepcopy(model))
-        optimizer.lr *= config["lr_decay"]
     row, best_model = best
-    test_acc = accuracy(best_model, test_x, test_y)
+    test_acc = accuracy(best_model, *images("test", config["data_dir"]))
     out = config["out_dir"]
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "curves.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    sweeps.write_csv(rows, out / "curves.csv")
     plot(rows, out / "curves.png", f"{name}: test accuracy {test_acc:.4f} at epoch {row['epoch']} (best on validation)")
     print(f"best validation epoch {row['epoch']} (val acc {row['val_acc']:.4f}): test accuracy {test_acc:.4f}")
     print(f"curves: {out / 'curves.csv'}, {out / 'curves.png'}")
     return {"best_epoch": row["epoch"], "val_acc": row["val_acc"], "test_acc": test_acc}
 
 
-def main(argv: list[str] | None = None) -> dict:
+def sweep_configs(config: dict, key: str, texts: list[str], seeds: int) -> list[list[dict]]:
+    """The sweep's checked configs, per value then per seed, every other key as `config` gives it."""
+    if key not in DEFAULTS:
+        raise ValueError(f"--sweep: unknown key {key!r}; numeric keys: {', '.join(numeric_keys())}")
+    if key not in numeric_keys():
+        raise ValueError(f"--sweep: {key!r} is not numeric; sweep one of {', '.join(numeric_keys())}")
+    if not texts:
+        raise ValueError(f"--sweep {key}: no values; give one or more, e.g. --sweep {key} {config[key]}")
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    values = [parse_value(t) for t in texts]
+    if len(set(values)) < len(values):
+        raise ValueError(f"--sweep {key}: a value is given twice in {' '.join(texts)}")
+    try:
+        return [[check({**config, key: value, "seed": config["seed"] + i}) for i in range(seeds)] for value in values]
+    except ValueError as e:
+        raise ValueError(f"--sweep {key}: {e}") from None
+
+
+def numeric_keys() -> list[str]:
+    """The keys a sweep may vary (the seed is varied by --seeds)."""
+    return [k for k, v in DEFAULTS.items() if is_number(v, (int, float)) and k != "seed"]
+
+
+@torch.no_grad()
+def sweep(configs: list[list[dict]], key: str, name: str) -> list[dict]:
+    """Train every config of the sweep (per value, per seed) on the training and validation images, never the
+    test split; write the curves (CSV), the figure and the table under <out_dir>/sweep_<key>/; returns the
+    per-value summary."""
+    first = configs[0][0]
+    x, labels = images("train", first["data_dir"])
+    splits = [split(x, labels, runs[0]["val_fraction"]) for runs in configs]  # all checked before any training
+    rows = []
+    for runs, (train, val) in zip(configs, splits):
+        for i, config in enumerate(runs):
+            label = f"{key}={config[key]:g} seed {config['seed']} ({i + 1}/{len(runs)})  "
+            rows += [{key: config[key], "seed": config["seed"], **row} for row, _ in trained(config, train, val, label)]
+    out = first["out_dir"] / f"sweep_{key}"
+    text = sweeps.table(summaries := sweeps.summary(rows, key), key)
+    held = ", ".join(f"{k}={v}" for k, v in first.items() if k not in (key, "seed", "data_dir", "out_dir"))
+    sweeps.write_csv(rows, out / "curves.csv")
+    (out / "table.md").write_text(f"{name}: validation accuracy per {key} over seeds {first['seed']}.."
+                                  f"{first['seed'] + len(configs[0]) - 1}; every other key: {held}\n\n{text}\n")
+    sweeps.plot(rows, key, out / "curves.png", f"{name}: {key} swept, {len(configs[0])} seed(s) per value")
+    print(f"\n{text}\n\ncurves: {out / 'curves.csv'}, {out / 'curves.png'}; table: {out / 'table.md'}")
+    return summaries
+
+
+def main(argv: list[str] | None = None) -> dict | list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override config values")
+    parser.add_argument("--sweep", nargs="+", metavar=("KEY", "VALUE"),
+                        help="train once per value of this numeric key (validation only; the test split is not read)")
+    parser.add_argument("--seeds", type=int, default=3, help="with --sweep: seeds per value (default 3)")
     args = parser.parse_args(argv)
     try:
-        return run(load_config(args.config, args.overrides), args.config.stem)
+        config = load_config(args.config, args.overrides)
+        if args.sweep:
+            return sweep(sweep_configs(config, args.sweep[0], args.sweep[1:], args.seeds), args.sweep[0],
+                         args.config.stem)
+        return run(config, args.config.stem)
     except (ValueError, MNISTError) as e:
         sys.exit(f"error: {e}")
 

@@ -1,0 +1,129 @@
+"""The MNIST exercise's one-key sweeps: outputs, the test split left alone, divergence, bad input."""
+
+import csv
+import math
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from framework.exercises import mnist as runner
+from framework.exercises import sweep
+
+
+def config_file(tmp_path: Path, mnist_dir: Path, extra: str = "") -> str:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(f"model: two_layer\nhidden: 16\nepochs: 1\nbatch_size: 32\ndata_dir: {mnist_dir}\n"
+                    f"out_dir: {tmp_path / 'out'}\n{extra}")
+    return str(path)
+
+
+@pytest.fixture
+def no_test_split(monkeypatch):
+    """load_mnist raises for the test split, wherever the runner would read it."""
+    original = runner.load_mnist
+
+    def guarded(split, data_dir=None):
+        if split != "train":
+            raise AssertionError(f"a sweep read the {split} split")
+        return original(split, data_dir)
+
+    monkeypatch.setattr(runner, "load_mnist", guarded)
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_tiny_sweep_writes_figure_csv_and_table_without_the_test_split(tmp_path, mnist_dir, no_test_split, capsys):
+    summaries = runner.main(["--config", config_file(tmp_path, mnist_dir), "--sweep", "lr", "0.05", "2", "--seeds", "1"])
+    out = tmp_path / "out" / "sweep_lr"
+    rows = read_csv(out / "curves.csv")
+    assert [(r["lr"], r["seed"], r["epoch"]) for r in rows] == [("0.05", "0", "1"), ("2", "0", "1")]
+    assert list(rows[0]) == ["lr", "seed", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+    assert matplotlib.image.imread(out / "curves.png").shape[2] in (3, 4)
+    table = (out / "table.md").read_text()
+    assert "| lr | final val acc % | best val acc % |" in table and "| 0.05 |" in table and "| 2 |" in table
+    assert [s["lr"] for s in summaries] == [0.05, 2] and all(len(s["final"]) == 1 for s in summaries)
+    printed = capsys.readouterr().out
+    assert "lr=0.05 seed 0 (1/1)  epoch   1/1" in printed and "lr=2 seed 0 (1/1)" in printed  # progress lines
+    assert table.split("\n\n")[1].strip() in printed
+
+
+def test_every_other_key_stays_as_the_config_and_overrides_give_it(tmp_path, mnist_dir, no_test_split):
+    runner.main(["--config", config_file(tmp_path, mnist_dir), "epochs=2", "reg=1e-4",
+                 "--sweep", "hidden", "8", "16", "--seeds", "2"])
+    out = tmp_path / "out" / "sweep_hidden"
+    rows = read_csv(out / "curves.csv")
+    assert {(r["hidden"], r["seed"]) for r in rows} == {("8", "0"), ("8", "1"), ("16", "0"), ("16", "1")}
+    assert len(rows) == 8  # two epochs each
+    assert "reg=0.0001" in (out / "table.md").read_text() and "epochs=2" in (out / "table.md").read_text()
+    by_seed = {s: [float(r["train_loss"]) for r in rows if r["hidden"] == "16" and r["seed"] == s] for s in "01"}
+    assert by_seed["0"] != by_seed["1"]  # fresh initialisation and batch order per seed
+
+
+def test_a_sweep_value_trains_as_the_single_run_does(tmp_path, mnist_dir):
+    config = config_file(tmp_path, mnist_dir, "epochs: 2\n")
+    runner.main(["--config", config])
+    runner.main(["--config", config, "--sweep", "lr", "0.1", "--seeds", "1"])
+    single, swept = (read_csv(tmp_path / "out" / p) for p in ("curves.csv", "sweep_lr/curves.csv"))
+    columns = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+    assert [[r[c] for c in columns] for r in single] == [[r[c] for c in columns] for r in swept]
+
+
+def test_a_diverging_value_is_shown_as_diverged_not_a_crash(tmp_path, mnist_dir, no_test_split):
+    summaries = runner.main(["--config", config_file(tmp_path, mnist_dir, "epochs: 3\n"),
+                             "--sweep", "lr", "0.1", "1e12", "--seeds", "2"])
+    stable, exploded = summaries
+    assert stable["diverged"] == [] and len(stable["final"]) == 2
+    assert len(exploded["diverged"]) == 2 and exploded["final"] == [] and all(e < 3 for e in exploded["diverged"])
+    rows = [r for r in read_csv(tmp_path / "out" / "sweep_lr" / "curves.csv") if r["lr"] == "1000000000000.0"]
+    assert not all(math.isfinite(float(rows[-1][k])) for k in ("train_loss", "val_loss"))  # stopped where it diverged
+    table = (tmp_path / "out" / "sweep_lr" / "table.md").read_text()
+    assert "| 1e+12 | – | – | – | 2/2 (epoch" in table
+
+
+def test_partly_diverged_values_average_the_other_seeds():
+    def run(value, seed, losses, accs):
+        return [{"lr": value, "seed": seed, "epoch": e + 1, "train_loss": l, "train_acc": 0.5, "val_loss": l,
+                 "val_acc": a} for e, (l, a) in enumerate(zip(losses, accs))]
+    rows = run(1.0, 0, [1.0, 0.5], [0.6, 0.8]) + run(1.0, 1, [1.0, float("nan")], [0.7, 0.1]) \
+        + run(1.0, 2, [0.9, 0.4], [0.7, 0.6])
+    (summary,) = sweep.summary(rows, "lr")
+    assert summary["diverged"] == [2] and summary["final"] == [0.8, 0.6] and summary["best"] == [0.8, 0.7]
+    assert summary["best_epoch"] == [2, 1]
+    assert "| 1 | 70.00 ± 14.14 | 75.00 ± 7.07 | 1.5 | 1/3 (epoch 2) |" in sweep.table([summary], "lr")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sweep", "learning_rate", "0.1"], "unknown key 'learning_rate'"),
+    (["--sweep", "model", "softmax"], "'model' is not numeric"),
+    (["--sweep", "lr"], "--sweep lr: no values"),
+    (["--sweep", "lr", "0.1", "-1"], "--sweep lr: lr must be a number in (0, inf), got -1"),
+    (["--sweep", "hidden", "8", "1.5"], "hidden must be a positive integer, got 1.5"),
+    (["--sweep", "reg", "abc"], "reg must be a number in [0, inf), got 'abc'"),
+    (["--sweep", "lr", "0.1", "0.1"], "given twice"),
+    (["--sweep", "lr", "0.1", "--seeds", "0"], "--seeds must be >= 1, got 0"),
+])
+def test_bad_sweeps_fail_with_one_error_line_before_any_training(tmp_path, mnist_dir, monkeypatch, args, message):
+    monkeypatch.setattr(runner, "load_mnist", lambda *a, **k: pytest.fail("read data before the sweep was checked"))
+    with pytest.raises(SystemExit) as info:
+        runner.main(["--config", config_file(tmp_path, mnist_dir), *args])
+    text = str(info.value.code)
+    assert text.startswith("error:") and message in text and "\n" not in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_val_fraction_that_leaves_no_split_fails_before_any_training(tmp_path, mnist_dir, monkeypatch):
+    monkeypatch.setattr(runner, "trained", lambda *a, **k: pytest.fail("trained before every split was checked"))
+    with pytest.raises(SystemExit) as info:
+        runner.main(["--config", config_file(tmp_path, mnist_dir), "--sweep", "val_fraction", "0.2", "0.999"])
+    assert str(info.value.code).startswith("error: val_fraction=0.999 leaves 0 training")
+
+
+def test_override_values_read_exponents_as_numbers(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model: softmax\n")
+    config = runner.load_config(path, ["reg=1e-4", "epochs=3"])
+    assert config["reg"] == 1e-4 and config["epochs"] == 3 and isinstance(config["epochs"], int)
