@@ -1,14 +1,14 @@
 """The Ray backend's cost against the local worker pool: the same grid, the same cores, one after the other.
 
-Runs benchmark.py's grid twice into fresh results files — local workers, then Ray tasks (`--ray local`: a private
+Runs a benchmark.py grid (by default benchmark.py's own: the ten study cells, 10 seeds) twice into fresh results files — local workers, then Ray tasks (`--ray local`: a private
 Ray instance on this machine; `--ray two-nodes`: a cluster of two one-CPU nodes on this machine, the local
 demo of a real cluster; or the cluster at --ray ADDRESS) — and prints both wall times, their ratio, and
 whether every record's metrics agree. With --epochs 1 the fits are short, so the ratio shows the per-task
 overhead.
 
-    MNIST_DIR=../shared/mnist python scripts/bench_ray.py --configs 'fixed/*' --seeds 2
+    MNIST_DIR=../shared/mnist python scripts/bench_ray.py                       # the default grid, --ray local
     MNIST_DIR=../shared/mnist python scripts/bench_ray.py --configs fixed/baseline_cnn --seeds 10 --epochs 1
-    MNIST_DIR=../shared/mnist python scripts/bench_ray.py --ray two-nodes
+    MNIST_DIR=../shared/mnist python scripts/bench_ray.py --ray two-nodes --configs 'fixed/*' --seeds 2
 """
 
 import argparse
@@ -36,13 +36,14 @@ def grid(folder: Path, name: str, args: list[str]) -> tuple[float, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", default=["fixed/*"])
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--configs", nargs="+", help="default: benchmark.py's default grid")
+    parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per fit, the same on both backends")
     parser.add_argument("--ray", default="local", help="cluster address for the Ray run (default: a local instance)")
     args = parser.parse_args()
-    common = ["--configs", *args.configs, "--seeds", str(args.seeds), "--threads", str(args.threads)]
+    common = ["--seeds", str(args.seeds), "--threads", str(args.threads)]
+    common += ["--configs", *args.configs] if args.configs else []
     common += ["--epochs", str(args.epochs)] if args.epochs else []
     with tempfile.TemporaryDirectory() as folder:
         workers = str(max(1, (os.cpu_count() or 1) // args.threads))
