@@ -81,7 +81,16 @@ def test_a_diverging_value_is_shown_as_diverged_not_a_crash(tmp_path, mnist_dir,
     rows = [r for r in read_csv(tmp_path / "out" / "sweep_lr" / "curves.csv") if r["lr"] == "1000000000000.0"]
     assert not all(math.isfinite(float(rows[-1][k])) for k in ("train_loss", "val_loss"))  # stopped where it diverged
     table = (tmp_path / "out" / "sweep_lr" / "table.md").read_text()
-    assert "| 1e+12 | – | – | – | 2/2 (epoch" in table
+    assert "| 1000000000000.0 | – | – | – | 2/2 (epoch" in table
+
+
+def test_the_figure_marks_each_diverged_run_in_every_panel(monkeypatch, tmp_path):
+    rows = [{"lr": lr, "seed": 0, "epoch": e, "train_loss": loss, "train_acc": 0.5, "val_loss": loss, "val_acc": 0.5}
+            for lr, losses in ((0.1, [1.0, 0.5]), (9.0, [3.0, float("nan")])) for e, loss in enumerate(losses, 1)]
+    marked = []
+    monkeypatch.setattr(sweep, "divergence", lambda ax, run, metric, colour, label: marked.append((run[-1]["lr"], metric, label)))
+    sweep.plot(rows, "lr", tmp_path / "f.png", "t")
+    assert sorted(marked) == sorted((9.0, m, "lr=9.0 (1/1 diverged)") for m in sweep.METRICS)
 
 
 def test_partly_diverged_values_average_the_other_seeds():
@@ -93,7 +102,7 @@ def test_partly_diverged_values_average_the_other_seeds():
     (summary,) = sweep.summary(rows, "lr")
     assert summary["diverged"] == [2] and summary["final"] == [0.8, 0.6] and summary["best"] == [0.8, 0.7]
     assert summary["best_epoch"] == [2, 1]
-    assert "| 1 | 70.00 ± 14.14 | 75.00 ± 7.07 | 1.5 | 1/3 (epoch 2) |" in sweep.table([summary], "lr")
+    assert "| 1.0 | 70.00 ± 14.14 | 75.00 ± 7.07 | 1.5 | 1/3 (epoch 2) |" in sweep.table([summary], "lr")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -105,6 +114,12 @@ def test_partly_diverged_values_average_the_other_seeds():
     (["--sweep", "reg", "abc"], "reg must be a number in [0, inf), got 'abc'"),
     (["--sweep", "lr", "0.1", "0.1"], "given twice"),
     (["--sweep", "lr", "0.1", "--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["--seeds", "2"], "--seeds applies to a sweep only"),
+    (["--sweep", "seed", "1", "2"], "the seeds are varied by --seeds"),
+    (["--sweep", "lr", "0.1", "epochs=3"], "'epochs=3' is not a value; put key=value overrides before --sweep"),
+    (["--sweep", "lr", "[1, 2]"], "lr must be a number in (0, inf), got [1, 2]"),
+    (["--sweep", "lr", "[1,"], "is not a YAML value"),
+    (["model=softmax", "--sweep", "hidden", "8", "16"], "the softmax model has no hidden layer"),
 ])
 def test_bad_sweeps_fail_with_one_error_line_before_any_training(tmp_path, mnist_dir, monkeypatch, args, message):
     monkeypatch.setattr(runner, "load_mnist", lambda *a, **k: pytest.fail("read data before the sweep was checked"))
@@ -122,8 +137,14 @@ def test_a_val_fraction_that_leaves_no_split_fails_before_any_training(tmp_path,
     assert str(info.value.code).startswith("error: val_fraction=0.999 leaves 0 training")
 
 
-def test_override_values_read_exponents_as_numbers(tmp_path):
+def test_numeric_keys_read_exponents_as_numbers_and_other_keys_stay_yaml(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("model: softmax\n")
-    config = runner.load_config(path, ["reg=1e-4", "epochs=3"])
-    assert config["reg"] == 1e-4 and config["epochs"] == 3 and isinstance(config["epochs"], int)
+    path.write_text("model: softmax\nlr: 1e-2\n")
+    config = runner.load_config(path, ["reg=1e-4", "epochs=3", "out_dir=nan"])
+    assert (config["lr"], config["reg"], config["epochs"]) == (1e-2, 1e-4, 3) and isinstance(config["epochs"], int)
+    assert config["out_dir"] == Path("nan")
+
+
+def test_overrides_may_follow_the_sweep_options(tmp_path, mnist_dir, no_test_split):
+    runner.main(["--config", config_file(tmp_path, mnist_dir), "--sweep", "lr", "0.1", "--seeds", "1", "hidden=8"])
+    assert "hidden=8" in (tmp_path / "out" / "sweep_lr" / "table.md").read_text()

@@ -6,13 +6,12 @@
 Full 28x28 MNIST flattened to 784 and scaled to [0, 1]; the first 80% of the training split trains, the last
 20% validates. Every epoch logs the training loss and accuracy (as trained) and the validation loss and
 accuracy; the epoch best on validation is then evaluated once on the test split. Writes the learning curves
-as CSV and PNG.
+as CSV and PNG. A run whose training or validation loss stops being finite has diverged and stops there.
 
 --sweep KEY VALUE...: one training per value of the numeric key (every other key as the config and overrides
 give it) and per seed (seed, seed+1, ... : fresh initialisations and batch orders); the test split is not
 read. Writes every curve (CSV), one figure (mean ± std per value) and a table of the final and best validation
-accuracies (printed and Markdown) under <out_dir>/sweep_<key>/. A run whose training or validation loss stops
-being finite has diverged: it stops there and is shown as such.
+accuracies (printed and Markdown) under <out_dir>/sweep_<key>/, with diverged runs shown as such.
 """
 
 import argparse
@@ -20,8 +19,8 @@ import copy
 import math
 import sys
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 import matplotlib
@@ -82,33 +81,38 @@ def is_number(value, types: type | tuple[type, ...]) -> bool:
 
 
 INTEGERS = ("hidden", "epochs", "batch_size", "seed")
+NUMERIC = (*INTEGERS, *INTERVALS)
 
 
-def parse_value(text: str):
-    """A command-line value: an int, a float (1e-4 included, which YAML would read as a string), else YAML."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return yaml.safe_load(text)
+def parse_value(key: str, text: str):
+    """A value for key from text: YAML, except that a numeric key reads 1e-4 as a number (YAML: a string)."""
+    if key in NUMERIC:
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except (TypeError, ValueError):
+                pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(f"{key}: {text!r} is not a YAML value ({e.problem})") from None
 
 
 def load_config(path: Path, overrides: list[str]) -> dict:
     """DEFAULTS updated by the YAML file and then by key=value overrides; unknown keys and bad values fail."""
     if not path.is_file():
         raise ValueError(f"config file {path} does not exist")
-    config = dict(DEFAULTS)
     given = yaml.safe_load(path.read_text()) or {}
+    given = {k: parse_value(k, v) if isinstance(v, str) else v for k, v in given.items()}
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"override {item!r} is not key=value")
-        given[key] = parse_value(value)
+        given[key] = parse_value(key, value)
     unknown = set(given) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
-    config = check(config | given)
+    config = check(DEFAULTS | given)
     config["out_dir"] = Path(config["out_dir"] or Path("runs/framework") / path.stem)
     return config
 
@@ -208,26 +212,31 @@ def run(config: dict, name: str) -> dict:
 
 def sweep_configs(config: dict, key: str, texts: list[str], seeds: int) -> list[list[dict]]:
     """The sweep's checked configs, per value then per seed, every other key as `config` gives it."""
+    keys = [k for k in NUMERIC if k != "seed"]
+    if key == "seed":
+        raise ValueError("--sweep seed: the seeds are varied by --seeds N (seed, seed+1, ...); sweep another key")
     if key not in DEFAULTS:
-        raise ValueError(f"--sweep: unknown key {key!r}; numeric keys: {', '.join(numeric_keys())}")
-    if key not in numeric_keys():
-        raise ValueError(f"--sweep: {key!r} is not numeric; sweep one of {', '.join(numeric_keys())}")
+        raise ValueError(f"--sweep: unknown key {key!r}; numeric keys: {', '.join(keys)}")
+    if key not in keys:
+        raise ValueError(f"--sweep: {key!r} is not numeric; sweep one of {', '.join(keys)}")
+    if key == "hidden" and config["model"] == "softmax":
+        raise ValueError("--sweep hidden: the softmax model has no hidden layer; use model=two_layer")
     if not texts:
         raise ValueError(f"--sweep {key}: no values; give one or more, e.g. --sweep {key} {config[key]}")
+    if any("=" in t for t in texts):
+        raise ValueError(f"--sweep {key}: {next(t for t in texts if '=' in t)!r} is not a value; put key=value "
+                         f"overrides before --sweep")
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
-    values = [parse_value(t) for t in texts]
-    if len(set(values)) < len(values):
-        raise ValueError(f"--sweep {key}: a value is given twice in {' '.join(texts)}")
     try:
-        return [[check({**config, key: value, "seed": config["seed"] + i}) for i in range(seeds)] for value in values]
+        configs = [[check({**config, key: parse_value(key, t), "seed": config["seed"] + i}) for i in range(seeds)]
+                   for t in texts]
     except ValueError as e:
         raise ValueError(f"--sweep {key}: {e}") from None
-
-
-def numeric_keys() -> list[str]:
-    """The keys a sweep may vary (the seed is varied by --seeds)."""
-    return [k for k, v in DEFAULTS.items() if is_number(v, (int, float)) and k != "seed"]
+    values = [runs[0][key] for runs in configs]
+    if len(set(values)) < len(values):
+        raise ValueError(f"--sweep {key}: a value is given twice in {' '.join(texts)}")
+    return configs
 
 
 @torch.no_grad()
@@ -241,7 +250,7 @@ def sweep(configs: list[list[dict]], key: str, name: str) -> list[dict]:
     rows = []
     for runs, (train, val) in zip(configs, splits):
         for i, config in enumerate(runs):
-            label = f"{key}={config[key]:g} seed {config['seed']} ({i + 1}/{len(runs)})  "
+            label = f"{key}={config[key]} seed {config['seed']} ({i + 1}/{len(runs)})  "
             rows += [{key: config[key], "seed": config["seed"], **row} for row, _ in trained(config, train, val, label)]
     out = first["out_dir"] / f"sweep_{key}"
     text = sweeps.table(summaries := sweeps.summary(rows, key), key)
@@ -260,13 +269,15 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override config values")
     parser.add_argument("--sweep", nargs="+", metavar=("KEY", "VALUE"),
                         help="train once per value of this numeric key (validation only; the test split is not read)")
-    parser.add_argument("--seeds", type=int, default=3, help="with --sweep: seeds per value (default 3)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--seeds", type=int, help="with --sweep: seeds per value (default 3)")
+    args = parser.parse_intermixed_args(argv)
     try:
+        if args.seeds is not None and not args.sweep:
+            raise ValueError("--seeds applies to a sweep only; add --sweep KEY VALUE... (one run uses seed=)")
         config = load_config(args.config, args.overrides)
         if args.sweep:
-            return sweep(sweep_configs(config, args.sweep[0], args.sweep[1:], args.seeds), args.sweep[0],
-                         args.config.stem)
+            seeds = 3 if args.seeds is None else args.seeds
+            return sweep(sweep_configs(config, args.sweep[0], args.sweep[1:], seeds), args.sweep[0], args.config.stem)
         return run(config, args.config.stem)
     except (ValueError, MNISTError) as e:
         sys.exit(f"error: {e}")

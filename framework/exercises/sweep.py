@@ -66,7 +66,7 @@ def table(summaries: list[dict], key: str) -> str:
         gone = f"{len(s['diverged'])}/{s['seeds']} (epoch {', '.join(map(str, s['diverged']))})" if s["diverged"] \
             else f"0/{s['seeds']}"
         epochs = f"{statistics.mean(s['best_epoch']):.1f}" if s["best_epoch"] else "–"
-        lines.append(f"| {s[key]:g} | {mean_std(s['final'], digits=2)} | {mean_std(s['best'], digits=2)} | "
+        lines.append(f"| {s[key]} | {mean_std(s['final'], digits=2)} | {mean_std(s['best'], digits=2)} | "
                      f"{epochs} | {gone} |")
     return "\n".join(lines)
 
@@ -80,7 +80,7 @@ def plot(rows: list[dict], key: str, path: Path, title: str) -> None:
     colours = [plt.cm.tab10(i) if n <= 10 else plt.cm.viridis(i / (n - 1)) for i in range(n)]
     split = {value: ([r for r in seeds.values() if not diverged(r)], [r for r in seeds.values() if diverged(r)])
              for value, seeds in grouped.items()}
-    labels = {value: f"{key}={value:g}" + (f" ({len(gone)}/{len(kept) + len(gone)} diverged)" if gone else "")
+    labels = {value: f"{key}={value}" + (f" ({len(gone)}/{len(kept) + len(gone)} diverged)" if gone else "")
               for value, (kept, gone) in split.items()}
     for ax, metric in zip(axes.flat, METRICS):
         for ((value, (kept, _)), colour) in zip(split.items(), colours):
@@ -107,9 +107,9 @@ def plot(rows: list[dict], key: str, path: Path, title: str) -> None:
 
 
 def band(ax, kept: list[list[dict]], metric: str, colour, label: str) -> None:
-    """The metric's mean over the runs per epoch, with a ± std band (over the epochs every run reached)."""
-    columns = [[run[i][metric] for run in kept] for i in range(min(len(run) for run in kept))]
-    epochs = [row["epoch"] for row in kept[0][:len(columns)]]
+    """The metric's mean over the runs (of one value: the same epochs) per epoch, with a ± std band."""
+    columns = [[run[i][metric] for run in kept] for i in range(len(kept[0]))]
+    epochs = [row["epoch"] for row in kept[0]]
     mean = [statistics.mean(c) for c in columns]
     std = [statistics.stdev(c) if len(c) > 1 else 0.0 for c in columns]
     ax.plot(epochs, mean, color=colour, marker="o", markersize=3, label=label)
