@@ -1,10 +1,10 @@
 """The Ray backend's cost against the local worker pool: the same grid, the same cores, one after the other.
 
-Runs a benchmark.py grid (by default benchmark.py's own: the ten study cells, 10 seeds) twice into fresh results files — local workers, then Ray tasks (`--ray local`: a private
-Ray instance on this machine; `--ray two-nodes`: a cluster of two one-CPU nodes on this machine, the local
-demo of a real cluster; or the cluster at --ray ADDRESS) — and prints both wall times, their ratio, and
-whether every record's metrics agree. With --epochs 1 the fits are short, so the ratio shows the per-task
-overhead.
+Runs a benchmark.py grid (by default benchmark.py's own: the ten study cells, 10 seeds) into fresh results
+files, local workers first, then Ray tasks: `--ray local`, a private Ray instance on this machine; `--ray
+two-nodes`, the local demo of a real cluster: its one-CPU head node alone, then with a second one-CPU node
+(the scaling); or the cluster at `--ray ADDRESS`. Prints the wall times, their ratios, and whether every
+record's metrics agree. With --epochs 1 the fits are short, so the ratio shows the per-task overhead.
 
     MNIST_DIR=../shared/mnist python scripts/bench_ray.py                       # the default grid, --ray local
     MNIST_DIR=../shared/mnist python scripts/bench_ray.py --configs fixed/baseline_cnn --seeds 10 --epochs 1
@@ -34,6 +34,11 @@ def grid(folder: Path, name: str, args: list[str]) -> tuple[float, dict]:
     return wall, {(r["config"], r["seed"]): r for r in map(json.loads, results.read_text().splitlines())}
 
 
+def identical(a: dict, b: dict) -> bool:
+    """The same (config, seed) keys, each with bit-identical metrics."""
+    return a.keys() == b.keys() and all(a[k]["metrics"] == b[k]["metrics"] for k in a)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", help="default: benchmark.py's default grid")
@@ -52,14 +57,17 @@ def main() -> None:
             from ray.cluster_utils import Cluster
 
             nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-            nodes.add_node(num_cpus=1)
             try:
+                one_wall, one = grid(Path(folder), "ray_one_node", [*common, "--ray", nodes.address])
+                nodes.add_node(num_cpus=1)
                 ray_wall, remote = grid(Path(folder), "ray", [*common, "--ray", nodes.address])
             finally:
                 nodes.shutdown()
+            print(f"scaling: one node {one_wall:.1f} s, two nodes {ray_wall:.1f} s, speed-up {one_wall / ray_wall:.2f}x; "
+                  f"one node's metrics identical: {identical(local, one)}")
         else:
             ray_wall, remote = grid(Path(folder), "ray", [*common, "--ray", args.ray])
-    same = local.keys() == remote.keys() and all(local[k]["metrics"] == remote[k]["metrics"] for k in local)
+    same = identical(local, remote)
     fits = sum(r["fit_seconds"] for r in local.values()) / len(local)
     print(f"{len(local)} runs ({fits:.1f} s per fit locally), {args.threads} thread(s) per fit")
     print(f"local pool: {local_wall:.1f} s   Ray: {ray_wall:.1f} s   Ray / local: {ray_wall / local_wall:.3f}")
