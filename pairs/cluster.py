@@ -16,7 +16,7 @@ import torch
 from pairs import mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_SHIPPED = [".venv", ".git", "data", "results", "runs", "lightning_logs", "**/__pycache__"]
+NOT_SHIPPED = [".venv", "venv", ".git", "data", "results", "runs", "lightning_logs", "**/__pycache__"]
 
 
 class ClusterError(RuntimeError):
@@ -69,6 +69,8 @@ class RayExecutor:
         # the driver's folder travels as the tasks' working directory (config paths resolve as on the driver), the
         # package as a module
         runtime_env = {"working_dir": str(Path.cwd()), "py_modules": [str(ROOT / "pairs")], "excludes": NOT_SHIPPED}
+        # NOT_SHIPPED covers Ray's default excludes; without its own, Ray stops warning on every run that it skips them
+        os.environ.setdefault("RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", "")
         options = {"include_dashboard": False, "log_to_driver": False, "runtime_env": runtime_env}
         if self.where != "local":
             reachable(self.where)
