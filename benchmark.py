@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     seeds.add_argument("--seed-list", type=int, nargs="+", metavar="SEED", help="run exactly these seeds")
     parser.add_argument("--epochs", type=int, help="override every config's max_epochs")
     parser.add_argument("--workers", type=int, default=grid.default_threads(1), help="parallel worker processes")
-    parser.add_argument("--threads", type=int, help="torch threads per run (default cores // workers)")
+    parser.add_argument("--threads", type=int, help="torch threads per run (default cores // workers; with --ray, 1)")
     parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                         help="run the fits as tasks on a Ray cluster: auto, HOST:PORT, or local (a private instance); "
                              "no value: $RAY_ADDRESS")

@@ -167,13 +167,15 @@ def test_one_round_on_synthetic_mnist(mnist_dir):
 
 
 def test_unknown_cell_and_bad_data_exit_with_one_error_line(capsys, monkeypatch, mnist_dir):
-    with pytest.raises(SystemExit, match=r"^error: unknown cell 'cnn'; cells: cnn_aux_shared, .*mlp_noaux_separate$"):
+    with pytest.raises(SystemExit, match=r"^error: unknown cell 'cnn'; cells: cnn_aux_shared, .*mlp_noaux_separate, or all$"):
         runner.main(["--cell", "cnn"])
     monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
     with pytest.raises(SystemExit, match=r"^error: data.n_pairs=1000: the train and the test set each need 2000 distinct"):
         runner.main(["--cell", "mlp_aux_shared", "--epochs", "1"])
-    with pytest.raises(SystemExit, match=r"^error: --rounds and --epochs must be >= 1"):
+    with pytest.raises(SystemExit, match=r"^error: --rounds must be >= 1, got 0$"):
         runner.main(["--cell", "mlp_aux_shared", "--rounds", "0"])
+    with pytest.raises(SystemExit, match=r"^error: --epochs must be >= 1, got -1$"):
+        runner.main(["--cell", "mlp_aux_shared", "--epochs", "-1"])
     with pytest.raises(SystemExit, match=r"^error: --study .*missing.jsonl is not a file"):
         runner.main(["--cell", "mlp_aux_shared", "--study", str(mnist_dir / "missing.jsonl")])
     assert torch.is_grad_enabled()  # the runner turns autograd off for itself only

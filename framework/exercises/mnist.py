@@ -178,8 +178,9 @@ def trained(config: dict, train, val, label: str = "") -> Iterator[tuple[dict, S
     for epoch in range(1, config["epochs"] + 1):
         start = time.perf_counter()
         train_loss, train_acc = train_epoch(model, loss, optimizer, *train, config["batch_size"], generator)
-        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": evaluate(model, loss, *val),
-               "val_acc": accuracy(model, *val), "seconds": time.perf_counter() - start}
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+               "val_loss": evaluate(model, loss, *val), "val_acc": accuracy(model, *val),
+               "seconds": time.perf_counter() - start}
         print(f"{label}epoch {epoch:3d}/{config['epochs']}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
               f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}  ({row['seconds']:.1f} s)", flush=True)
         yield row, model
@@ -235,7 +236,7 @@ def sweep_configs(config: dict, key: str, texts: list[str], seeds: int) -> list[
         raise ValueError(f"--sweep {key}: {e}") from None
     values = [runs[0][key] for runs in configs]
     if len(set(values)) < len(values):
-        raise ValueError(f"--sweep {key}: a value is given twice in {' '.join(texts)}")
+        raise ValueError(f"--sweep {key}: a value is given twice in {' '.join(texts)}; give each value once")
     return configs
 
 
@@ -253,19 +254,24 @@ def sweep(configs: list[list[dict]], key: str, name: str) -> list[dict]:
             label = f"{key}={config[key]} seed {config['seed']} ({i + 1}/{len(runs)})  "
             rows += [{key: config[key], "seed": config["seed"], **row} for row, _ in trained(config, train, val, label)]
     out = first["out_dir"] / f"sweep_{key}"
-    text = sweeps.table(summaries := sweeps.summary(rows, key), key)
+    summaries = sweeps.summary(rows, key)
     held = ", ".join(f"{k}={v}" for k, v in first.items() if k not in (key, "seed", "data_dir", "out_dir"))
+    last = first["seed"] + len(configs[0]) - 1
+    seeds = f"seed {last}" if last == first["seed"] else f"seeds {first['seed']}..{last}"
+    text = f"{name}: validation accuracy per {key} over {seeds}; every other key: {held}\n\n"
+    text += sweeps.table(summaries, key) + "\n"
     sweeps.write_csv(rows, out / "curves.csv")
-    (out / "table.md").write_text(f"{name}: validation accuracy per {key} over seeds {first['seed']}.."
-                                  f"{first['seed'] + len(configs[0]) - 1}; every other key: {held}\n\n{text}\n")
+    (out / "table.md").write_text(text)
     sweeps.plot(rows, key, out / "curves.png", f"{name}: {key} swept, {len(configs[0])} seed(s) per value")
-    print(f"\n{text}\n\ncurves: {out / 'curves.csv'}, {out / 'curves.png'}; table: {out / 'table.md'}")
+    print(f"\n{text}\ncurves: {out / 'curves.csv'}, {out / 'curves.png'}; table: {out / 'table.md'}")
     return summaries
 
 
 def main(argv: list[str] | None = None) -> dict | list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, required=True)
+    keys = "; ".join(f"{k} ({DEFAULTS[k]}{', in ' + str(INTERVALS[k]) if k in INTERVALS else ''})" for k in DEFAULTS)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=f"config keys (default, range): {keys}")
+    parser.add_argument("--config", type=Path, required=True, help="a YAML file of config keys (see below)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override config values")
     parser.add_argument("--sweep", nargs="+", metavar=("KEY", "VALUE"),
                         help="train once per value of this numeric key (validation only; the test split is not read)")

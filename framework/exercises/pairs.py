@@ -50,7 +50,7 @@ def defaults(cls: type) -> dict:
 def recipe(cell: str, root: Path = CONFIGS) -> dict:
     """The fixed recipe of `cell`: {"model", "data", "epochs", "lr"}, the study's defaults filled in."""
     if cell not in STUDY_CELLS:
-        raise ValueError(f"unknown cell {cell!r}; cells: {', '.join(STUDY_CELLS)}")
+        raise ValueError(f"unknown cell {cell!r}; cells: {', '.join(STUDY_CELLS)}, or all")
     path = root / f"{cell}.yaml"
     config = yaml.safe_load(path.read_text())
     model, data = defaults(PairClassifier) | config.get("model", {}), defaults(PairDataModule) | config.get("data", {})
@@ -163,10 +163,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cells = STUDY_CELLS if args.cell == ["all"] else args.cell
     try:
-        if args.rounds < 1 or (args.epochs is not None and args.epochs < 1):
-            raise ValueError(f"--rounds and --epochs must be >= 1, got {args.rounds} and {args.epochs}")
+        for flag, value in (("--rounds", args.rounds), ("--epochs", args.epochs)):
+            if value is not None and value < 1:
+                raise ValueError(f"{flag} must be >= 1, got {value}")
         if args.study and not args.study.is_file():
-            raise ValueError(f"--study {args.study} is not a file; give the benchmark's results file (JSONL)")
+            raise ValueError(f"--study {args.study} is not a file; give a benchmark results file (JSONL) holding the "
+                             f"fixed recipes, e.g. from `python benchmark.py --configs 'fixed/*' --results {args.study}`")
         recipes = {cell: recipe(cell) for cell in cells}
         study = {cell: study_accuracies(args.study, cell) for cell in cells} if args.study else None
         rows = []

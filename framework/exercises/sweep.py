@@ -1,9 +1,9 @@
 """A one-key sweep's learning curves: the per-value summary, its table and its figure.
 
 The rows are one per (value, seed, epoch), as the runner logged them: the swept key, seed, epoch, train_loss,
-train_acc, val_loss, val_acc. A seed diverged when its training or validation loss stopped being finite; its run stops there.
-Means and bands are over the seeds that did not diverge; diverged seeds are drawn on their own, up to the epoch
-they diverged at, and counted in the table.
+train_acc, val_loss, val_acc. A seed diverged when its training or validation loss stopped being finite; its
+run stops there. Means and bands are over the seeds that did not diverge; diverged seeds are drawn on their
+own, up to the epoch they diverged at, and counted in the table.
 """
 
 import csv
@@ -96,7 +96,7 @@ def plot(rows: list[dict], key: str, path: Path, title: str) -> None:
         ax.set(title=f"{'training' if name == 'train' else 'validation'} {'loss' if kind == 'loss' else 'accuracy'}",
                xlabel="epoch" if ax in axes[1] else None, ylabel="cross-entropy" if kind == "loss" else "accuracy")
         ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     axes[1, 1].legend(fontsize=8)
     fig.suptitle(f"{title}\nmean over the seeds that did not diverge, band ± std; x on the top edge: a seed "
                  f"diverged there (loss not finite)", fontsize=10)
