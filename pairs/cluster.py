@@ -1,8 +1,8 @@
 """The Ray backend of the executor: each (config, seed) fit is one Ray task on a cluster.
 
 The driver loads and verifies MNIST once and puts it in Ray's object store; every task gets it by reference, so
-the nodes need no copy of the data. The driver's folder travels as the tasks' working directory, the `pairs` package with it. Only the driver
-writes results. Ray is imported only when this backend is used.
+the nodes need no copy of the data. The driver's folder travels as the tasks' working directory, the `pairs`
+package with it. Only the driver writes results. Ray is imported only when this backend is used.
 """
 
 import os

@@ -1,5 +1,8 @@
 """Helpers shared by the framework's runners (not part of the library: it imports torch)."""
 
+import csv
+from pathlib import Path
+
 import torch
 
 from framework import Module
@@ -48,3 +51,12 @@ def predict(model: Module, x: torch.Tensor, batch_size: int = 10_000) -> torch.T
 def accuracy(model: Module, x: torch.Tensor, labels: torch.Tensor) -> float:
     """The fraction of x whose predicted class is its label."""
     return (predict(model, x) == labels).float().mean().item()
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    """The rows as CSV, columns in the first row's order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

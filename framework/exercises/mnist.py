@@ -29,7 +29,7 @@ import yaml
 
 from framework import SGD, CrossEntropy, Linear, ReLU, Sequential, Sigmoid
 from framework.exercises import sweep as sweeps
-from framework.exercises.experiment import accuracy, evaluate, train_epoch
+from framework.exercises.experiment import accuracy, evaluate, train_epoch, write_csv
 from pairs.mnist import MNISTError, load_mnist
 
 matplotlib.use("Agg")
@@ -80,7 +80,7 @@ def is_number(value, types: type | tuple[type, ...]) -> bool:
     return isinstance(value, types) and not isinstance(value, bool)
 
 
-INTEGERS = ("hidden", "epochs", "batch_size", "seed")
+INTEGERS = {"hidden": 1, "epochs": 1, "batch_size": 1, "seed": 0}  # integer keys and their least values
 NUMERIC = (*INTEGERS, *INTERVALS)
 
 
@@ -121,10 +121,9 @@ def check(config: dict) -> dict:
     """The config, once every value passes its key's check (ValueError naming the first that does not)."""
     if config["model"] not in ("softmax", "two_layer"):
         raise ValueError(f"model must be 'softmax' or 'two_layer', got {config['model']!r}")
-    for key in INTEGERS:
-        if not is_number(config[key], int) or config[key] < (0 if key == "seed" else 1):
-            raise ValueError(f"{key} must be a {'non-negative' if key == 'seed' else 'positive'} integer, "
-                             f"got {config[key]!r}")
+    for key, least in INTEGERS.items():
+        if not is_number(config[key], int) or config[key] < least:
+            raise ValueError(f"{key} must be a {'positive' if least else 'non-negative'} integer, got {config[key]!r}")
     for key, interval in INTERVALS.items():
         if not (is_number(config[key], (int, float)) and interval.holds(config[key])):
             raise ValueError(f"{key} must be a number in {interval}, got {config[key]!r}")
@@ -184,7 +183,7 @@ def trained(config: dict, train, val, label: str = "") -> Iterator[tuple[dict, S
         print(f"{label}epoch {epoch:3d}/{config['epochs']}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
               f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}  ({row['seconds']:.1f} s)", flush=True)
         yield row, model
-        if not (math.isfinite(train_loss) and math.isfinite(row["val_loss"])):
+        if sweeps.diverged(row):
             print(f"{label}diverged: training loss {train_loss}, validation loss {row['val_loss']} at epoch {epoch}; "
                   f"this run stops", flush=True)
             return
@@ -204,7 +203,7 @@ def run(config: dict, name: str) -> dict:
     test_acc = accuracy(best_model, *images("test", config["data_dir"]))
     out = config["out_dir"]
     out.mkdir(parents=True, exist_ok=True)
-    sweeps.write_csv(rows, out / "curves.csv")
+    write_csv(rows, out / "curves.csv")
     plot(rows, out / "curves.png", f"{name}: test accuracy {test_acc:.4f} at epoch {row['epoch']} (best on validation)")
     print(f"best validation epoch {row['epoch']} (val acc {row['val_acc']:.4f}): test accuracy {test_acc:.4f}")
     print(f"curves: {out / 'curves.csv'}, {out / 'curves.png'}")
@@ -224,9 +223,9 @@ def sweep_configs(config: dict, key: str, texts: list[str], seeds: int) -> list[
         raise ValueError("--sweep hidden: the softmax model has no hidden layer; use model=two_layer")
     if not texts:
         raise ValueError(f"--sweep {key}: no values; give one or more, e.g. --sweep {key} {config[key]}")
-    if any("=" in t for t in texts):
-        raise ValueError(f"--sweep {key}: {next(t for t in texts if '=' in t)!r} is not a value; put key=value "
-                         f"overrides before --sweep")
+    overrides = [t for t in texts if "=" in t]
+    if overrides:
+        raise ValueError(f"--sweep {key}: {overrides[0]!r} is not a value; put key=value overrides before --sweep")
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     try:
@@ -260,7 +259,7 @@ def sweep(configs: list[list[dict]], key: str, name: str) -> list[dict]:
     seeds = f"seed {last}" if last == first["seed"] else f"seeds {first['seed']}..{last}"
     text = f"{name}: validation accuracy per {key} over {seeds}; every other key: {held}\n\n"
     text += sweeps.table(summaries, key) + "\n"
-    sweeps.write_csv(rows, out / "curves.csv")
+    write_csv(rows, out / "curves.csv")
     (out / "table.md").write_text(text)
     sweeps.plot(rows, key, out / "curves.png", f"{name}: {key} swept, {len(configs[0])} seed(s) per value")
     print(f"\n{text}\ncurves: {out / 'curves.csv'}, {out / 'curves.png'}; table: {out / 'table.md'}")

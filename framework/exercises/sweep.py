@@ -6,7 +6,6 @@ run stops there. Means and bands are over the seeds that did not diverge; diverg
 own, up to the epoch they diverged at, and counted in the table.
 """
 
-import csv
 import math
 import statistics
 from pathlib import Path
@@ -22,15 +21,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 METRICS = ("train_loss", "val_loss", "train_acc", "val_acc")
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
-    """The rows as CSV, columns in the first row's order."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def runs(rows: list[dict], key: str) -> dict[float, dict[int, list[dict]]]:
     """The rows grouped by value, then by seed, in the order logged."""
     grouped: dict[float, dict[int, list[dict]]] = {}
@@ -39,9 +29,15 @@ def runs(rows: list[dict], key: str) -> dict[float, dict[int, list[dict]]]:
     return grouped
 
 
-def diverged(run: list[dict]) -> bool:
-    """The run's last epoch has a training or validation loss that is not finite."""
-    return not all(math.isfinite(run[-1][k]) for k in ("train_loss", "val_loss"))
+def diverged(row: dict) -> bool:
+    """The epoch's training or validation loss is not finite: its run diverged there."""
+    return not all(math.isfinite(row[k]) for k in ("train_loss", "val_loss"))
+
+
+def partition(seeds: dict[int, list[dict]]) -> tuple[list[list[dict]], list[list[dict]]]:
+    """One value's runs: (those that did not diverge, those that did)."""
+    every = list(seeds.values())
+    return [run for run in every if not diverged(run[-1])], [run for run in every if diverged(run[-1])]
 
 
 def summary(rows: list[dict], key: str) -> list[dict]:
@@ -49,10 +45,9 @@ def summary(rows: list[dict], key: str) -> list[dict]:
     accuracy (lists, one per seed) and the best epochs."""
     out = []
     for value, seeds in runs(rows, key).items():
-        kept = [run for run in seeds.values() if not diverged(run)]
+        kept, gone = partition(seeds)
         best = [max(run, key=lambda r: r["val_acc"]) for run in kept]
-        out.append({key: value, "seeds": len(seeds),
-                    "diverged": [run[-1]["epoch"] for run in seeds.values() if diverged(run)],
+        out.append({key: value, "seeds": len(seeds), "diverged": [run[-1]["epoch"] for run in gone],
                     "final": [run[-1]["val_acc"] for run in kept], "best": [r["val_acc"] for r in best],
                     "best_epoch": [r["epoch"] for r in best]})
     return out
@@ -78,8 +73,7 @@ def plot(rows: list[dict], key: str, path: Path, title: str) -> None:
     grouped = runs(rows, key)
     n = len(grouped)
     colours = [plt.cm.tab10(i) if n <= 10 else plt.cm.viridis(i / (n - 1)) for i in range(n)]
-    split = {value: ([r for r in seeds.values() if not diverged(r)], [r for r in seeds.values() if diverged(r)])
-             for value, seeds in grouped.items()}
+    split = {value: partition(seeds) for value, seeds in grouped.items()}
     labels = {value: f"{key}={value}" + (f" ({len(gone)}/{len(kept) + len(gone)} diverged)" if gone else "")
               for value, (kept, gone) in split.items()}
     for ax, metric in zip(axes.flat, METRICS):
@@ -118,8 +112,7 @@ def band(ax, kept: list[list[dict]], metric: str, colour, label: str) -> None:
 
 
 def divergence(ax, run: list[dict], metric: str, colour, label: str | None) -> None:
-    """A diverged run: dashed over its finite values and an x at the top
-    edge, at the epoch it diverged."""
+    """A diverged run: dashed over its finite values, and an x on the top edge at the epoch it diverged."""
     finite = [r for r in run if math.isfinite(r[metric])]
     ax.plot([r["epoch"] for r in finite], [r[metric] for r in finite], color=colour, linestyle="--", label=label)
     ax.plot(run[-1]["epoch"], 1, transform=ax.get_xaxis_transform(), clip_on=False, color=colour, marker="x",
