@@ -17,12 +17,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pairs import grid, report, results
-from pairs.cluster import ClusterError
-from pairs.cluster import address as cluster_address
-from pairs.mnist import MNISTError
-
-DEFAULT = report.CELLS
+from pairs import executors, report, results, runs, study
+from pairs.errors import run_main
+from pairs.files import write_atomically
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,14 +28,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="config names or globs in configs/ (default: the ten study configs; with --report-only: "
                              "every config in the results file)")
     seeds = parser.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=int, default=10, help="run seeds 0..N-1 (default 10)")
+    seeds.add_argument("--seeds", type=int, default=study.BENCHMARK_SEEDS,
+                       help=f"run seeds 0..N-1 (default {study.BENCHMARK_SEEDS})")
     seeds.add_argument("--seed-list", type=int, nargs="+", metavar="SEED", help="run exactly these seeds")
     parser.add_argument("--epochs", type=int, help="override every config's max_epochs")
-    parser.add_argument("--workers", type=int, default=grid.default_threads(1), help="parallel worker processes")
-    parser.add_argument("--threads", type=int, help="torch threads per run (default cores // workers; with --ray, 1)")
-    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
-                        help="run the fits as tasks on a Ray cluster: auto, HOST:PORT, or local (a private instance); "
-                             "no value: $RAY_ADDRESS")
+    executors.add_options(parser)
     parser.add_argument("--results", type=Path, default=Path("results/benchmark.jsonl"))
     parser.add_argument("--report", type=Path, default=Path("results/benchmark.md"))
     parser.add_argument("--figure", type=Path, default=Path("results/benchmark.png"))
@@ -49,26 +43,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
     if not args.seed_list:
         parser.error("no seeds to run: --seeds must be >= 1")
-    for name in ("epochs", "workers", "threads"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1")
-    args.threads = args.threads or (1 if args.ray is not None else grid.default_threads(args.workers))
-    if args.ray is not None:
-        try:
-            args.ray = cluster_address(args.ray)
-        except ClusterError as e:
-            parser.error(str(e))
-    if not args.report_only:
-        try:
-            args.configs = grid.select(args.configs or DEFAULT)
-        except ValueError as e:
-            parser.error(str(e))
+    if args.epochs is not None and args.epochs < 1:
+        parser.error("--epochs must be >= 1")
+    executors.settle_options(args, parser)
+    try:
+        study.check_seeds(args.seed_list, study.TEST_SEEDS, "benchmark rounds")
+        if not args.report_only:
+            args.configs = runs.select(args.configs or study.CELLS)
+    except ValueError as e:
+        parser.error(str(e))
     return args
 
 
-def recorded(runs: list[dict], patterns: list[str] | None) -> list[dict]:
+def recorded(records: list[dict], patterns: list[str] | None) -> list[dict]:
     """The runs of the configs matching the names or globs (all without), the last record of each (config, seed)."""
-    latest = {(r["config"], r["seed"]): r for r in runs}
+    latest = {(r["config"], r["seed"]): r for r in records}
     if patterns is None:
         return list(latest.values())
     return [r for (config, _), r in latest.items() if any(fnmatch.fnmatch(config, p.removesuffix(".yaml")) for p in patterns)]
@@ -79,11 +68,11 @@ def run_grid(args: argparse.Namespace) -> list[dict]:
     if args.fresh and args.results.exists():
         args.results.unlink()
     results.drop_torn_tail(args.results)
-    done, code = results.done(results.load(args.results)), grid.code_version()
-    paths = {name: str(grid.CONFIGS / f"{name}.yaml") for name in args.configs}
-    hashes = {name: grid.config_hash(grid.cli_args(path, args.epochs, None)) for name, path in paths.items()}
+    done, code = results.done(results.load(args.results)), runs.code_version()
+    paths = {name: str(study.CONFIGS / f"{name}.yaml") for name in args.configs}
+    hashes = {name: runs.config_hash(runs.cli_args(path, args.epochs, None)) for name, path in paths.items()}
     wanted = {(hashes[name], seed, code) for name in args.configs for seed in args.seed_list}
-    todo = [grid.Task(name, tuple(grid.cli_args(paths[name], args.epochs, args.tensorboard, seed)), seed, hashes[name])
+    todo = [runs.Task(name, tuple(runs.cli_args(paths[name], args.epochs, args.tensorboard, seed)), seed, hashes[name])
             for seed in args.seed_list for name in args.configs if (hashes[name], seed, code) not in done]
     skipped = len(wanted) - len(todo)
     if todo:
@@ -91,7 +80,7 @@ def run_grid(args: argparse.Namespace) -> list[dict]:
         print(f"{len(todo)} runs to do ({skipped} already in {args.results}); {where} x {args.threads} threads",
               file=sys.stderr)
         start = time.perf_counter()
-        records = grid.execute(todo, args.workers, args.threads, ray=args.ray)
+        records = executors.execute(todo, args.workers, args.threads, ray=args.ray)
         try:
             for record in tqdm(records, total=len(todo), unit="run"):
                 results.append(args.results, record)
@@ -104,20 +93,16 @@ def run_grid(args: argparse.Namespace) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    grid.stop_on_sigterm()
-    runs = recorded(results.load(args.results), args.configs) if args.report_only else run_grid(args)
-    if not runs:
+    executors.stop_on_sigterm()
+    records = recorded(results.load(args.results), args.configs) if args.report_only else run_grid(args)
+    if not records:
         sys.exit(f"no finished runs of these configs and seeds in {args.results}")
-    text = report.render(runs)
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(text + "\n")
-    report.figure(runs, args.figure)
+    text = report.render(records)
+    write_atomically(args.report, text + "\n")
+    report.figure(records, args.figure)
     print(text)
     print(f"\nreport: {args.report}  figure: {args.figure}  results: {args.results}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (results.ResultsError, MNISTError, ValueError, ClusterError) as e:
-        sys.exit(f"error: {e}")
+    run_main(main)

@@ -14,9 +14,8 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
 import time
-from argparse import ArgumentError, RawDescriptionHelpFormatter
+from argparse import RawDescriptionHelpFormatter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +23,6 @@ from pathlib import Path
 import torch
 from jsonargparse import DefaultHelpFormatter
 from jsonargparse.typing import Path_fc, Path_fr
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger
 from torch.utils.data import DataLoader, TensorDataset
@@ -32,7 +30,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from pairs.classifier import PairClassifier
 from pairs.cli import PairCLI
 from pairs.data import PairDataModule
-from pairs.mnist import MNISTError
+from pairs.errors import run_main
+from pairs.files import atomic
 
 SUBCOMMANDS = ("fit", "test", "predict")
 
@@ -173,14 +172,8 @@ def load_pairs(path: str | os.PathLike) -> torch.Tensor:
 
 def save(tensors: dict[str, torch.Tensor], path: Path) -> None:
     """torch.save to a temporary file beside `path`, then rename it into place: nothing is half-written."""
-    fd, temporary = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        torch.save(tensors, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic(path) as out:
+        torch.save(tensors, out)
 
 
 def main(args: list[str] | None = None) -> dict[str, float]:
@@ -192,9 +185,4 @@ def main(args: list[str] | None = None) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ArgumentError as e:
-        sys.exit(f"error: {' '.join(str(e).split())} (python train.py --help lists every key)")
-    except (MNISTError, ValueError, MisconfigurationException) as e:
-        sys.exit(f"error: {e}")
+    run_main(main, usage_hint="python train.py --help lists every key")

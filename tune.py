@@ -20,18 +20,14 @@ import time
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import optuna
+from tqdm import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import optuna  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from pairs import cluster, grid, tuning  # noqa: E402
-from pairs.mnist import MNISTError  # noqa: E402
-
-FIXED = grid.CONFIGS / "fixed"
-FIRST_SEED = 100  # search seeds 100..; fresh seeds follow them; the benchmark's are 0-9
+from pairs import executors, runs, tuning
+from pairs.errors import run_main
+from pairs.files import write_atomically
+from pairs.study import CONFIGS, FIXED, SELECTION_SEEDS, TUNING_FIRST_SEED, check_seeds
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,28 +40,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fresh-seeds", type=int, default=5, help="fresh seeds per finalist (default 5)")
     parser.add_argument("--val-pairs", type=int, default=200, help="training pairs held out for validation")
     parser.add_argument("--epochs", type=int, help="override every cell's max_epochs (for quick trials)")
-    parser.add_argument("--space", type=Path, default=grid.CONFIGS / "search" / "space.yaml")
+    parser.add_argument("--space", type=Path, default=CONFIGS / "search" / "space.yaml")
     parser.add_argument("--storage", type=Path, default=Path("results/tune"),
                         help="folder of the Optuna journals (one per cell), plots and summary")
-    parser.add_argument("--output", type=Path, default=grid.CONFIGS, help="folder the tuned configs go to")
-    parser.add_argument("--workers", type=int, default=grid.default_threads(1), help="parallel worker processes")
-    parser.add_argument("--threads", type=int, help="torch threads per fit (default cores // workers)")
-    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
-                        help="run the fits as tasks on a Ray cluster: auto, HOST:PORT, or local (a private instance); "
-                             "no value: $RAY_ADDRESS")
+    parser.add_argument("--output", type=Path, default=CONFIGS, help="folder the tuned configs go to")
+    executors.add_options(parser)
     args = parser.parse_args(argv)
-    for name in ("trials", "seeds", "finalists", "fresh_seeds", "val_pairs", "epochs", "workers", "threads"):
+    for name in ("trials", "seeds", "finalists", "fresh_seeds", "val_pairs", "epochs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.finalists > args.trials:
         parser.error(f"--finalists ({args.finalists}) cannot exceed --trials ({args.trials})")
-    args.threads = args.threads or (1 if args.ray is not None else grid.default_threads(args.workers))
+    executors.settle_options(args, parser)
     try:
-        args.ray = cluster.address(args.ray) if args.ray is not None else None
-    except cluster.ClusterError as e:
-        parser.error(str(e))
-    try:
-        args.configs = grid.select(args.configs, FIXED)
+        args.configs = runs.select(args.configs, FIXED)
     except ValueError as e:
         parser.error(str(e))
     return args
@@ -74,17 +62,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def tune(tuners: list[tuning.CellTuner], args: argparse.Namespace) -> None:
     """Run every cell's fits on one executor, as many at a time as it has slots, until every cell is done."""
     total = sum(t.trials + t.protocol.finalists for t in tuners)
-    with grid.executor(args.workers, args.threads, args.ray) as pool, tqdm(total=total, unit="trial") as bar:
+    with executors.executor(args.workers, args.threads, args.ray) as pool, tqdm(total=total, unit="trial") as bar:
         bar.update(sum(t.progress() for t in tuners))
         inflight = {}
         while True:
             for tuner in tuners:
                 tuner.max_active = pool.slots
                 while len(inflight) < pool.slots and (item := tuner.next_task()):
-                    inflight[pool.submit(grid.validate, item[1])] = tuner, item[0]
+                    inflight[pool.submit(runs.validate, item[1])] = tuner, item[0]
             if not inflight:
                 return
-            for future in grid.finished(set(inflight)):
+            for future in executors.finished(set(inflight)):
                 tuner, key = inflight.pop(future)
                 if tuner.finish(key, future.result()):
                     bar.update()
@@ -145,7 +133,8 @@ def summary(outcomes: list[dict], wall: float, fits: int) -> str:
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     space = tuning.load_space(args.space)
-    seeds = range(FIRST_SEED, FIRST_SEED + args.seeds + args.fresh_seeds)
+    first = TUNING_FIRST_SEED
+    seeds = check_seeds(list(range(first, first + args.seeds + args.fresh_seeds)), SELECTION_SEEDS, "tuning")
     protocol = tuning.Protocol(tuple(seeds[: args.seeds]), tuple(seeds[args.seeds :]), args.finalists,
                                args.val_pairs, args.epochs)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -159,7 +148,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     where = f"Ray cluster {args.ray}" if args.ray else f"{args.workers} workers"
     print(f"tuning {len(tuners)} cells x {args.trials} trials x {args.seeds} seeds; {where} x {args.threads} threads; "
           f"studies in {args.storage}", file=sys.stderr)
-    grid.stop_on_sigterm()
+    executors.stop_on_sigterm()
     start, fits_before = time.perf_counter(), sum(t.fits() for t in tuners)
     try:
         tune(tuners, args)
@@ -176,15 +165,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         outcomes.append(outcome)
         print(f"{tuner.name}: trial {outcome['winner']['trial']} -> {path}", file=sys.stderr)
     text = summary(outcomes, wall, fits)
-    (args.storage / "summary.md").write_text(text + "\n")
+    write_atomically(args.storage / "summary.md", text + "\n")
     print(text)
     return outcomes
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (tuning.TuneError, MNISTError, ValueError, cluster.ClusterError) as e:
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted before any fit started; nothing to resume")
+    run_main(main, interrupted="interrupted before any fit started; nothing to resume")

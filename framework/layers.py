@@ -26,7 +26,7 @@ class Linear(Module):
         if init == "default":
             bound = 1 / math.sqrt(in_features)
             self.weight.uniform_(-bound, bound, generator=generator)
-            if bias:
+            if self.bias is not None:
                 self.bias.uniform_(-bound, bound, generator=generator)
         else:
             if init == "xavier":
@@ -34,10 +34,10 @@ class Linear(Module):
                 self.weight.uniform_(-bound, bound, generator=generator)
             else:
                 self.weight.normal_(0, math.sqrt(2 / in_features), generator=generator)
-            if bias:
+            if self.bias is not None:
                 self.bias.zero_()
         self.grad_weight = empty(self.weight.shape, dtype=self.weight.dtype).zero_()
-        self.grad_bias = empty(self.bias.shape, dtype=self.weight.dtype).zero_() if bias else None
+        self.grad_bias = empty(self.bias.shape, dtype=self.weight.dtype).zero_() if self.bias is not None else None
         self.input = None
 
     def forward(self, x):

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a file, `python framework/test.py`, the spec's way: the package beside it importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from framework import SGD, Linear, LossMSE, ReLU, Sequential, Tanh  # noqa: E402
 from framework.exercises.experiment import accuracy, train_epoch  # noqa: E402
+from pairs.errors import run_main  # noqa: E402
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 
@@ -92,4 +94,4 @@ def run(args: argparse.Namespace, seed: int) -> tuple[float, float]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

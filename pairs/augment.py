@@ -25,11 +25,6 @@ def swap(x: torch.Tensor, classes: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(1), x), torch.where(flip.view(-1, 1), classes.flip(1), classes)
 
 
-def target(classes: torch.Tensor) -> torch.Tensor:
-    """The comparison target of pairs of classes [B, 2]: 1 where the first <= the second (ties count as 1)."""
-    return (classes[:, 0] <= classes[:, 1]).long()
-
-
 def pair_batches(n_pairs: int, batch_size: int, fresh_pairs: bool) -> list[torch.Tensor]:
     """One epoch of batches of digit-index pairs [B, 2] over the 2 n_pairs training digits (digit 2i and 2i+1
     form pair i): the original pairs in a shuffled order, or, with `fresh_pairs`, a fresh random pairing."""

@@ -1,6 +1,7 @@
 """The one configurable LightningModule of the study: loss, metrics and logging around a pair network."""
 
 import inspect
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -10,8 +11,9 @@ from jsonargparse.typing import NonNegativeFloat, PositiveInt, restricted_number
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import TensorBoardLogger
+from torch import nn
 from torch.nn import functional as F
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MeanMetric, Metric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
@@ -78,6 +80,9 @@ class PairClassifier(LightningModule):
             batches; predictions average their probabilities (an ensemble).
     """
 
+    input_mean: torch.Tensor  # buffers, registered in __init__
+    input_std: torch.Tensor
+
     def __init__(
         self,
         arch: Literal["pairnet", "baseline_cnn", "baseline_mlp"] = "pairnet",
@@ -85,12 +90,12 @@ class PairClassifier(LightningModule):
         weight_sharing: bool = True,
         aux_weight: NonNegativeFloat = 1.0,
         target_weight: NonNegativeFloat = 1.0,
-        label_smoothing: Fraction = 0.0,
+        label_smoothing: Fraction = 0.0,  # type: ignore[valid-type]  # a class jsonargparse makes at run time
         channels: list[int] = [32, 64],
         hidden: list[int] = [128],
         head_hidden: int = 64,
         batch_norm: bool = False,
-        dropout: Fraction = 0.0,
+        dropout: Fraction = 0.0,  # type: ignore[valid-type]  # a class jsonargparse makes at run time
         prediction: Literal["head", "digits"] = "head",
         members: PositiveInt = 1,
     ):
@@ -106,11 +111,12 @@ class PairClassifier(LightningModule):
         if members < 1:
             raise ValueError(f"model.members must be >= 1, got {members}")
         self.save_hyperparameters()
-        make = {
+        makers: dict[str, Callable[[], nn.Module]] = {
             "pairnet": partial(PairNet, trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout, prediction),
             "baseline_cnn": partial(baseline_cnn, batch_norm, dropout),
             "baseline_mlp": partial(baseline_mlp, hidden, batch_norm, dropout),
-        }[arch]
+        }
+        make = makers[arch]
         self.net = Ensemble([make() for _ in range(members)])
         self.has_digits = arch == "pairnet"
         self.n_params = count_parameters(self.net)
@@ -122,7 +128,7 @@ class PairClassifier(LightningModule):
 
     def stage_metrics(self) -> MetricCollection:
         """loss, target accuracy, and (with digit outputs) digit accuracy and accuracy of P(d1 <= d2) > 1/2."""
-        metrics = {"loss": MeanMetric(), "acc": BinaryAccuracy()}
+        metrics: dict[str, Metric | MetricCollection] = {"loss": MeanMetric(), "acc": BinaryAccuracy()}
         if self.has_digits:
             metrics |= {"digit_acc": MulticlassAccuracy(10, average="micro"), "acc_from_digits": BinaryAccuracy()}
         return MetricCollection(metrics, compute_groups=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
 from torch.optim import Optimizer
 
 from pairs.classifier import PairClassifier, plain
@@ -47,7 +47,7 @@ class PairParser(LightningArgumentParser):
         try:
             return super().parse_path(path, *args, **kwargs)
         except (ArgumentError, TypeError) as e:
-            cause = e
+            cause: BaseException | None = e
             while cause is not None and not isinstance(cause, yaml.MarkedYAMLError):
                 cause = cause.__cause__
             if cause is None or cause.problem_mark is None:
@@ -84,7 +84,7 @@ class PairCLI(LightningCLI):
         parser.add_lightning_class_args(self.trainer_class, "trainer")
         parser.set_defaults({f"trainer.{k}": v for k, v in self.trainer_defaults.items() if k != "callbacks"})
 
-    def parse_arguments(self, parser: LightningArgumentParser, args: list[str] | None) -> None:
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """Parse, then refuse what Lightning would accept but the study cannot run."""
         super().parse_arguments(parser, args)
         config = self.config.get(str(self.config.get("subcommand")), self.config)

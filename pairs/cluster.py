@@ -10,16 +10,18 @@ import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any, Self
 
 import torch
 
 from pairs import mnist
+from pairs.errors import Failure
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_SHIPPED = [".venv", "venv", ".git", "data", "results", "runs", "lightning_logs", "**/__pycache__"]
 
 
-class ClusterError(RuntimeError):
+class ClusterError(Failure):
     """Ray is missing, the cluster cannot be reached or cannot run a task."""
 
 
@@ -52,15 +54,16 @@ def fit(fn: Callable, task, threads: int, data: dict) -> dict:
 
 
 class RayExecutor:
-    """Runs `fn(task)` calls as Ray tasks of `threads` CPUs each; `submit` returns a Future. Leaving the block
-    cancels this run's unfinished tasks and disconnects. `where`: a cluster address, or `local` for a private
-    instance of `cpus` CPUs (default: all of this machine's)."""
+    """The Executor (pairs.executors) on Ray: each `fn(task)` call is a Ray task of `threads` CPUs. Leaving the
+    block cancels this run's unfinished tasks and disconnects. `where`: a cluster address, or `local` for a
+    private instance with this machine's CPUs. The tasks read the MNIST the driver finds ($MNIST_DIR, else
+    ./data), whatever a config's `data.data_dir` says: the data travel by reference, not by path."""
 
-    def __init__(self, where: str, threads: int, data_dir: str | None = None, cpus: int | None = None):
-        self.where, self.threads, self.data_dir, self.cpus = where, threads, data_dir, cpus
-        self.refs = []
+    def __init__(self, where: str, threads: int):
+        self.where, self.threads, self.slots = where, threads, 0
+        self.refs: list = []
 
-    def __enter__(self) -> "RayExecutor":
+    def __enter__(self) -> Self:
         try:
             import ray
         except ImportError as e:
@@ -71,12 +74,12 @@ class RayExecutor:
         runtime_env = {"working_dir": str(Path.cwd()), "py_modules": [str(ROOT / "pairs")], "excludes": NOT_SHIPPED}
         # NOT_SHIPPED covers Ray's default excludes; without its own, Ray stops warning on every run that it skips them
         os.environ.setdefault("RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", "")
-        options = {"include_dashboard": False, "log_to_driver": False, "runtime_env": runtime_env}
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "runtime_env": runtime_env}
         if self.where != "local":
             reachable(self.where)
         try:
             if self.where == "local":
-                ray.init(num_cpus=self.cpus or os.cpu_count(), **options)
+                ray.init(num_cpus=os.cpu_count(), **options)
             else:
                 ray.init(address=self.where, **options)
         except ConnectionError as e:
@@ -91,7 +94,7 @@ class RayExecutor:
             raise ClusterError(f"the Ray cluster has {cpus:g} CPUs but one fit asks for {self.threads}; pass "
                                f"--threads {max(1, int(cpus))} or add nodes")
         self.slots = int(cpus // self.threads)
-        self.data = ray.put({split: mnist.load_mnist(split, self.data_dir) for split in mnist.SPLITS})
+        self.data = ray.put({split: mnist.load_mnist(split) for split in mnist.SPLITS})
         self.remote = ray.remote(num_cpus=self.threads, max_retries=3)(fit)
         return self
 
@@ -99,7 +102,7 @@ class RayExecutor:
         for ref in self.refs:
             try:
                 self.ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001 -- finished or already gone: nothing to stop
+            except Exception:  # finished or already gone: nothing to stop
                 pass
         self.ray.shutdown()
 

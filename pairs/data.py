@@ -1,6 +1,5 @@
 """Digit pairs: the reference pair generator and the Lightning DataModule that serves it."""
 
-import logging
 import math
 import os
 
@@ -16,6 +15,11 @@ from pairs.mnist import load_mnist
 DIGIT_SIZE = 14  # pixels per side of a pooled digit
 
 
+def target(classes: torch.Tensor) -> torch.Tensor:
+    """The comparison target of pairs of classes [B, 2]: 1 where the first <= the second (ties count as 1)."""
+    return (classes[:, 0] <= classes[:, 1]).long()
+
+
 def mnist_to_pairs(
     n: int, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -27,9 +31,9 @@ def mnist_to_pairs(
         )
     index = torch.randperm(len(images), generator=generator)[: 2 * n].view(n, 2)
     pooled = F.avg_pool2d(images[index.flatten()].float().unsqueeze(1), kernel_size=2)
-    inputs = pooled.view(n, 2, 14, 14)
+    inputs = pooled.view(n, 2, DIGIT_SIZE, DIGIT_SIZE)
     classes = labels[index]
-    return inputs, augment.target(classes), classes
+    return inputs, target(classes), classes
 
 
 def generate_pair_sets(
@@ -64,7 +68,7 @@ class TrainingPairs(torch.utils.data.Dataset):
 
     def __init__(self, inputs: torch.Tensor, classes: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
                  shift: int, rotate: float, swap: bool):
-        self.digits, self.classes = inputs.reshape(-1, 14, 14), classes.reshape(-1)
+        self.digits, self.classes = inputs.reshape(-1, DIGIT_SIZE, DIGIT_SIZE), classes.reshape(-1)
         self.mean, self.std, self.shift, self.rotate, self.swap = mean, std, shift, rotate, swap
 
     def __len__(self) -> int:
@@ -73,10 +77,10 @@ class TrainingPairs(torch.utils.data.Dataset):
     def __getitem__(self, pairs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x, classes = self.digits[pairs], self.classes[pairs]
         if self.shift or self.rotate:
-            x = augment.affine(x.view(-1, 14, 14), self.shift, self.rotate).view(x.shape)
+            x = augment.affine(x.view(-1, DIGIT_SIZE, DIGIT_SIZE), self.shift, self.rotate).view(x.shape)
         if self.swap:
             x, classes = augment.swap(x, classes)
-        return (x - self.mean) / self.std, augment.target(classes), classes
+        return (x - self.mean) / self.std, target(classes), classes
 
 
 class PairDataModule(LightningDataModule):
@@ -94,8 +98,11 @@ class PairDataModule(LightningDataModule):
         rotate: random rotation of each training digit, up to this many degrees either way.
         swap: exchange the two digits of a random half of the training pairs (target recomputed; ties stay 1).
         fresh_pairs: pair the training digits afresh every epoch (target recomputed from the classes).
-        repair: deprecated name of `fresh_pairs`.
     """
+
+    train_set: TrainingPairs | None  # None until setup()
+    val_set: TensorDataset | None  # also None without validation pairs
+    test_set: TensorDataset | None
 
     def __init__(
         self,
@@ -108,7 +115,6 @@ class PairDataModule(LightningDataModule):
         rotate: NonNegativeFloat = 0.0,
         swap: bool = False,
         fresh_pairs: bool = False,
-        repair: bool | None = None,
     ):
         super().__init__()
         if not 0 <= val_pairs < n_pairs:
@@ -118,10 +124,7 @@ class PairDataModule(LightningDataModule):
                              f"got {shift}")
         if rotate < 0:
             raise ValueError(f"data.rotate must be >= 0, got {rotate}")
-        if repair is not None:
-            logging.getLogger(__name__).warning("warning: data.repair is deprecated: use data.fresh_pairs")
-            fresh_pairs = fresh_pairs or repair
-        self.save_hyperparameters(ignore="repair")
+        self.save_hyperparameters()
         self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
@@ -152,12 +155,14 @@ class PairDataModule(LightningDataModule):
         return DataLoader(dataset, sampler=sampler, batch_size=None)
 
     def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None  # Lightning calls setup() first
         n, size, fresh = len(self.train_set), self.hparams.batch_size, self.hparams.fresh_pairs
         sampler = EpochBatches(lambda: augment.pair_batches(n, size, fresh), math.ceil(n / size))
         return DataLoader(self.train_set, sampler=sampler, batch_size=None)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
         return self.loader(self.val_set) if self.val_set is not None else []
 
     def test_dataloader(self) -> DataLoader:
+        assert self.test_set is not None  # Lightning calls setup() first
         return self.loader(self.test_set)

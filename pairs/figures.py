@@ -1,27 +1,26 @@
 """Matplotlib figures logged to TensorBoard: digit confusion matrix and misclassified test pairs (of CPU tensors)."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import torch
+from matplotlib.figure import Figure
 
 
-def confusion(matrix: torch.Tensor) -> plt.Figure:
+def confusion(matrix: torch.Tensor) -> Figure:
     """A 10x10 digit confusion matrix with counts in the cells."""
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
     ax.imshow(matrix.numpy(), cmap="Blues")
     for (i, j), count in zip(torch.cartesian_prod(torch.arange(10), torch.arange(10)).tolist(), matrix.flatten()):
-        ax.text(j, i, int(count), ha="center", va="center", fontsize=7)
+        ax.text(j, i, str(int(count)), ha="center", va="center", fontsize=7)
     ax.set(xlabel="predicted digit", ylabel="true digit", xticks=range(10), yticks=range(10), title="test digits")
     fig.tight_layout()
     return fig
 
 
-def misclassified_grid(x: torch.Tensor, classes: torch.Tensor, limit: int = 16) -> plt.Figure:
+def misclassified_grid(x: torch.Tensor, classes: torch.Tensor, limit: int = 16) -> Figure:
     """Up to `limit` misclassified pairs x [N,2,14,14], each titled with its true classes [N,2]."""
     x, classes = x[:limit], classes[:limit]
-    fig, axes = plt.subplots(2, limit // 2, figsize=(limit * 0.9, 3.4), squeeze=False)
+    fig = Figure(figsize=(limit * 0.9, 3.4))
+    axes = fig.subplots(2, limit // 2, squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < len(x):

@@ -3,7 +3,6 @@
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -12,6 +11,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
+
+from pairs.errors import Failure
+from pairs.files import write_atomically
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -31,7 +33,7 @@ IMAGE_MAGIC, LABEL_MAGIC = 0x00000803, 0x00000801
 PROVIDED: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # split -> (images, labels), set by `provided`
 
 
-class MNISTError(RuntimeError):
+class MNISTError(Failure):
     """A missing, truncated or corrupt MNIST file, or a failed download."""
 
 
@@ -83,20 +85,6 @@ def md5_ok(data: bytes, name: str) -> bool:
         return hashlib.md5(gzip.decompress(data)).hexdigest() == raw_md5
     except (OSError, EOFError):
         return False
-
-
-def write_atomically(path: Path, data: bytes) -> Path:
-    """Write `data` to a temporary file beside `path` (its folder created if missing), then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def download(root: Path, name: str, mirrors: tuple[str, ...] | None = None) -> Path:

@@ -1,9 +1,12 @@
 """Networks of the study: digit trunks, the two-digit PairNet, and the whole-image baselines."""
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from pairs.data import DIGIT_SIZE
 
 
 def dense_block(n_in: int, n_out: int, batch_norm: bool, dropout: float) -> list[nn.Module]:
@@ -28,7 +31,7 @@ def convnet(
     same=False: valid convs, each followed by max-pool 2 (LeNet-like). same=True: padded convs with a
     max-pool 2 after every second one (VGG-like).
     """
-    side, layers = 14, []
+    side, layers = DIGIT_SIZE, []
     for i, (a, b) in enumerate(zip([c_in, *channels], channels)):
         layers += [nn.Conv2d(a, b, 3, padding=int(same)), *([nn.BatchNorm2d(b)] if batch_norm else []), nn.ReLU()]
         side -= 0 if same else 2
@@ -36,7 +39,7 @@ def convnet(
             layers.append(nn.MaxPool2d(2))
             side //= 2
         if side < 1:
-            raise ValueError(f"{len(channels)} conv layers shrink a 14x14 input to nothing; use fewer channels entries")
+            raise ValueError(f"{len(channels)} conv layers shrink a {DIGIT_SIZE}x{DIGIT_SIZE} input to nothing; use fewer channels entries")
     return nn.Sequential(*layers, mlp(channels[-1] * side * side, hidden, n_out, batch_norm, dropout))
 
 
@@ -67,8 +70,8 @@ class PairNet(nn.Module):
         self,
         trunk_kind: str = "cnn",
         weight_sharing: bool = True,
-        channels: list[int] = (32, 64),
-        hidden: list[int] = (128,),
+        channels: Sequence[int] = (32, 64),
+        hidden: Sequence[int] = (128,),
         head_hidden: int = 64,
         batch_norm: bool = False,
         dropout: float = 0.0,
@@ -83,7 +86,7 @@ class PairNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if len(self.trunks) == 1:  # one pass over both digits stacked along the batch
-            digits = self.trunks[0](x.reshape(-1, 1, 14, 14)).view(len(x), 2, 10)
+            digits = self.trunks[0](x.reshape(-1, 1, DIGIT_SIZE, DIGIT_SIZE)).view(len(x), 2, 10)
         else:
             digits = torch.stack([t(x[:, i : i + 1]) for i, t in enumerate(self.trunks)], 1)
         if self.head is not None:
@@ -103,7 +106,7 @@ class WholeImageNet(nn.Module):
         return self.body(x), None
 
 
-def mean_log_prob(logits: list[torch.Tensor]) -> torch.Tensor:
+def mean_log_prob(logits: Sequence[torch.Tensor]) -> torch.Tensor:
     """The log of the mean of the softmaxes of several logit tensors of one shape."""
     return torch.stack([t.log_softmax(-1) for t in logits]).logsumexp(0) - math.log(len(logits))
 
@@ -137,9 +140,9 @@ def baseline_cnn(batch_norm: bool = False, dropout: float = 0.0) -> WholeImageNe
     return WholeImageNet(convnet(2, [32, 64], [200], 2, batch_norm, dropout))
 
 
-def baseline_mlp(hidden: list[int] = (128, 128), batch_norm: bool = False, dropout: float = 0.0) -> WholeImageNet:
+def baseline_mlp(hidden: Sequence[int] = (128, 128), batch_norm: bool = False, dropout: float = 0.0) -> WholeImageNet:
     """A plain MLP on the flattened 2x14x14 image."""
-    return WholeImageNet(mlp(392, list(hidden), 2, batch_norm, dropout))
+    return WholeImageNet(mlp(2 * DIGIT_SIZE * DIGIT_SIZE, list(hidden), 2, batch_norm, dropout))
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -1,48 +1,12 @@
 """The benchmark report: per-config table, weight sharing x auxiliary loss tables, paired effects, figure."""
 
-import math
-import re
 import statistics
 from collections import defaultdict
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from scipy import stats  # noqa: E402
-
-STUDY_CELLS = [f"{t}_{a}_{s}" for t in ("cnn", "mlp") for a in ("aux", "noaux") for s in ("shared", "separate")]
-CELLS = STUDY_CELLS + ["baseline_cnn", "baseline_mlp"]  # the ten configs of the study, under each protocol
-STUDY = re.compile(r"^(?P<protocol>fixed/)?(?P<trunk>cnn|mlp)_(?P<aux>aux|noaux)_(?P<sharing>shared|separate)$")
-PROTOCOLS = {"": "tuned", "fixed/": "fixed recipe"}  # config-name prefix -> how the cell's recipe was chosen
-
-
-def mean_std(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
-    """'mean ± std' of values (in percent by default); std is the sample std (n - 1), so one value has none."""
-    if not values:
-        return "–"
-    std = f"{scale * statistics.stdev(values):.{digits}f}" if len(values) > 1 else "–"
-    return f"{scale * statistics.mean(values):.{digits}f} ± {std}"
-
-
-def paired_effect(a: dict[int, float], b: dict[int, float], confidence: float = 0.95) -> tuple[float, float, float, int]:
-    """Mean of a[s] - b[s] over the seeds both have, with a Student-t confidence interval: (mean, low, high, n)."""
-    seeds = sorted(a.keys() & b.keys())
-    diffs = [a[s] - b[s] for s in seeds]
-    n = len(diffs)
-    if n == 0:
-        return math.nan, math.nan, math.nan, 0
-    mean = statistics.mean(diffs)
-    if n == 1:
-        return mean, math.nan, math.nan, 1
-    half = stats.t.ppf((1 + confidence) / 2, n - 1) * statistics.stdev(diffs) / math.sqrt(n)
-    return mean, mean - half, mean + half, n
-
-
-def points(difference: float) -> str:
-    """A difference of accuracies in signed percentage points; '–' where it is undefined."""
-    return "–" if math.isnan(difference) else f"{100 * difference:+.1f}"
-
+from pairs.stats import mean_std, paired_effect, points
+from pairs.study import PROTOCOLS, STUDY
 
 def by_config(runs: list[dict]) -> dict[str, list[dict]]:
     grouped = defaultdict(list)
@@ -87,7 +51,7 @@ def factorial_tables(grouped: dict[str, list[dict]]) -> list[str]:
                          f"{mean_std(list(get('noaux', sharing).values()))} |")
         lines += ["", "| effect (paired over seeds) | with the other factor at | mean difference, points | 95% CI | seeds |",
                   "|---|---|---:|---:|---:|"]
-        name = lambda aux, sharing: f"{protocol}{trunk}_{aux}_{sharing}"  # noqa: E731
+        config_name = lambda aux, sharing: f"{protocol}{trunk}_{aux}_{sharing}"  # noqa: E731
         effects = [("weight sharing (shared − separate)", aux_label, (aux, "shared"), (aux, "separate"))
                    for aux, aux_label in (("aux", "auxiliary loss"), ("noaux", "no auxiliary loss"))]
         effects += [("auxiliary loss (aux − no aux)", share_label, ("aux", sharing), ("noaux", sharing))
@@ -95,7 +59,7 @@ def factorial_tables(grouped: dict[str, list[dict]]) -> list[str]:
         for effect, fixed, a, b in effects:
             mean, low, high, n = paired_effect(get(*a), get(*b))
             if n == 0:
-                missing = [name(*cell) for cell in (a, b) if not get(*cell)] or ["seeds in common"]
+                missing = [config_name(*cell) for cell in (a, b) if not get(*cell)] or ["seeds in common"]
                 lines.append(f"| {effect} | {fixed} | missing: {', '.join(missing)} | | 0 |")
                 continue
             lines.append(f"| {effect} | {fixed} | {points(mean)} | [{points(low)}, {points(high)}] | {n} |")
@@ -140,7 +104,8 @@ def render(runs: list[dict], title: str = "Benchmark") -> str:
 def figure(runs: list[dict], path) -> None:
     """Per-seed test accuracies as points, with the mean ± std per config, saved as a PNG."""
     grouped = by_config(runs)
-    fig, ax = plt.subplots(figsize=(max(6.5, 1.1 * len(grouped) + 2), 4.5))
+    fig = Figure(figsize=(max(6.5, 1.1 * len(grouped) + 2), 4.5))
+    ax = fig.subplots()
     for i, (name, config_runs) in enumerate(grouped.items()):
         acc = [100 * r["metrics"]["acc"] for r in config_runs]
         jitter = [i + 0.25 * ((k % 5) - 2) / 2 for k in range(len(acc))]
@@ -153,4 +118,3 @@ def figure(runs: list[dict], path) -> None:
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -5,7 +5,10 @@ import os
 import sys
 from pathlib import Path
 
-FIELDS = {"config": str, "config_hash": str, "seed": int, "metrics": dict, "fit_seconds": (int, float)}
+from pairs.files import write_atomically
+
+FIELDS: dict[str, type | tuple[type, ...]] = {"config": str, "config_hash": str, "seed": int, "metrics": dict,
+                                               "fit_seconds": (int, float)}
 
 
 class ResultsError(ValueError):
@@ -59,19 +62,12 @@ def drop_torn_tail(path: Path) -> None:
         bad = path.with_name(path.name + ".bad")
         with bad.open("a") as f:
             f.write(tail + "\n")
-        replace_text(path, head + "\n" if head else "")
+        write_atomically(path, head + "\n" if head else "")
         print(f"warning: {path} ended in a half-written line (a run killed mid-write); moved it to {bad}",
               file=sys.stderr)
         return
     with path.open("a") as f:
         f.write("\n")
-
-
-def replace_text(path: Path, text: str) -> None:
-    """Write `text` to a temporary file, then rename it over `path`."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
 
 
 def append(path: Path, run: dict) -> None:

@@ -13,6 +13,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import optuna
 import yaml
@@ -22,8 +23,9 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from pairs import grid
+from pairs import runs
 from pairs.cli import PairCLI
+from pairs.files import write_atomically
 
 KINDS = ("pairnet", "aux")  # `only:` values: cells with a comparison head, cells with the auxiliary loss
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -90,8 +92,8 @@ def overrides(values: dict[str, object]) -> list[str]:
 
 def cell_kinds(config: Path, space: Space) -> set[str]:
     """The kinds of the cell in `config` (`pairnet`, `aux`); every key of the space must be one of its keys."""
-    with grid.quiet():
-        cli = PairCLI(["--config", str(config), *grid.QUIET, *overrides(space.fixed)], save_config_callback=None)
+    with runs.quiet():
+        cli = PairCLI(["--config", str(config), *runs.QUIET, *overrides(space.fixed)], save_config_callback=None)
     missing = [key for key in [*space.fixed, *space.params] if key not in cli.config]
     if missing:
         raise TuneError(f"{config} has no key {', '.join(missing)} of the search space; fix the space's keys")
@@ -157,8 +159,8 @@ class CellTuner:
         self.name, self.config, self.study, self.distributions = name, config, study, distributions
         self.space, self.protocol, self.trials = space, protocol, trials
         self.max_active = 1  # trials in progress at once: the executor's slots
-        self.base = [*grid.cli_args(str(config), protocol.epochs, None), *overrides(space.fixed),
-                     *grid.validation_args(protocol.val_pairs)]
+        self.base = [*runs.cli_args(str(config), protocol.epochs, None), *overrides(space.fixed),
+                     *runs.validation_args(protocol.val_pairs)]
         self.running: dict[int, Running] = {}
         for frozen in self.budgeted((TrialState.RUNNING,)):  # in flight when interrupted
             done = [frozen.user_attrs[f"seed_{s}"] for s in protocol.seeds if f"seed_{s}" in frozen.user_attrs]
@@ -178,10 +180,10 @@ class CellTuner:
     def finished_trials(self) -> list[optuna.trial.FrozenTrial]:
         return self.budgeted(FINISHED)
 
-    def task(self, args: list[str], seed: int) -> grid.Task:
-        return grid.Task(self.name, tuple([*self.base, *args]), seed)
+    def task(self, args: list[str], seed: int) -> runs.Task:
+        return runs.Task(self.name, tuple([*self.base, *args]), seed)
 
-    def next_task(self) -> tuple[tuple[str, int, int], grid.Task] | None:
+    def next_task(self) -> tuple[tuple[str, int, int], runs.Task] | None:
         """The next fit to run, keyed by (phase, trial number, seed); None while it must wait for running fits."""
         for number, run in self.running.items():
             if not run.busy:
@@ -253,13 +255,14 @@ class CellTuner:
         complete = self.budgeted((TrialState.COMPLETE,))
         if not complete:
             raise TuneError(f"{self.name}: every trial was pruned or failed; nothing to choose from")
-        return [t.number for t in sorted(complete, key=lambda t: -t.value)[:k]]
+        return [t.number for t in sorted(complete, key=lambda t: -cast(float, t.value))[:k]]  # complete: valued
 
     def outcome(self) -> dict:
         """The winner among the finalists (best mean over search and fresh seeds) and its scores."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         for number in self.final():
             trial = self.study.trials[number]
+            assert trial.value is not None  # a finalist is a complete trial, which has a value
             fresh = [self.rescores[str(number)][str(s)] for s in self.protocol.rescore_seeds]
             rows.append({"trial": number, "params": trial.params, "search": trial.value,
                          "fresh": sum(fresh) / len(fresh), "all": (trial.value * len(self.protocol.seeds) + sum(fresh))
@@ -285,7 +288,4 @@ def write_config(base: Path, values: dict[str, object], header: list[str], path:
     for key, value in values.items():
         set_key(config, key, value)
     text = "".join(f"# {line}\n" for line in header) + yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".yaml.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
+    write_atomically(path, text)

@@ -4,11 +4,12 @@ Runs a benchmark.py grid (by default benchmark.py's own: the ten study cells, 10
 files, local workers first, then Ray tasks: `--ray local`, a private Ray instance on this machine; `--ray
 two-nodes`, the local demo of a real cluster: its one-CPU head node alone, then with a second one-CPU node
 (the scaling); or the cluster at `--ray ADDRESS`. Prints the wall times, their ratios, and whether every
-record's metrics agree. With --epochs 1 the fits are short, so the ratio shows the per-task overhead.
+record's metrics agree: when they do not, it exits 1 (the two backends computed different things, so their
+times do not compare). With --epochs 1 the fits are short, so the ratio shows the per-task overhead.
 
-    MNIST_DIR=../shared/mnist python scripts/bench_ray.py                       # the default grid, --ray local
-    MNIST_DIR=../shared/mnist python scripts/bench_ray.py --configs fixed/baseline_cnn --seeds 10 --epochs 1
-    MNIST_DIR=../shared/mnist python scripts/bench_ray.py --ray two-nodes --configs 'fixed/*' --seeds 2
+    MNIST_DIR=../shared/mnist python -m scripts.bench_ray                       # the default grid, --ray local
+    MNIST_DIR=../shared/mnist python -m scripts.bench_ray --configs fixed/baseline_cnn --seeds 10 --epochs 1
+    MNIST_DIR=../shared/mnist python -m scripts.bench_ray --ray two-nodes --configs 'fixed/*' --seeds 2
 """
 
 import argparse
@@ -19,6 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from pairs.errors import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,14 +42,14 @@ def identical(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(a[k]["metrics"] == b[k]["metrics"] for k in a)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", help="default: benchmark.py's default grid")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per fit, the same on both backends")
     parser.add_argument("--ray", default="local", help="cluster address for the Ray run (default: a local instance)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     common = ["--seeds", str(args.seeds), "--threads", str(args.threads)]
     common += ["--configs", *args.configs] if args.configs else []
     common += ["--epochs", str(args.epochs)] if args.epochs else []
@@ -72,7 +75,10 @@ def main() -> None:
     print(f"{len(local)} runs ({fits:.1f} s per fit locally), {args.threads} thread(s) per fit")
     print(f"local pool: {local_wall:.1f} s   Ray: {ray_wall:.1f} s   Ray / local: {ray_wall / local_wall:.3f}")
     print(f"per run: +{(ray_wall - local_wall) / len(local):.2f} s; metrics identical: {same}")
+    if not same:
+        raise ValueError("the local pool and Ray gave different metrics for the same (config, seed, threads): the "
+                         "backends do not compute the same thing, so their times do not compare")
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

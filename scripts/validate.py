@@ -6,31 +6,31 @@ as is and every candidate (`--set KEY=VALUE ...`, repeat `--set` for more) run o
 candidate is compared with the config seed by seed (mean paired difference ± its standard error). It never
 evaluates the test pairs.
 
-    MNIST_DIR=../shared/mnist python scripts/validate.py --config configs/best.yaml --seeds 100 101 102 \\
+    MNIST_DIR=../shared/mnist python -m scripts.validate --config configs/best.yaml --seeds 100 101 102 \\
         --set model.members=1 --set data.shift=1 trainer.max_epochs=60
 """
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pairs import grid, report  # noqa: E402
+from pairs import runs
+from pairs.errors import run_main
+from pairs.stats import mean_std
+from pairs.study import SELECTION_SEEDS, check_seeds
 
 
 def score(config: str, seed: int, val_pairs: int, overrides: list[str]) -> float:
     """Validation accuracy at the last epoch of one fit."""
-    args = [*grid.cli_args(config, None, None), *grid.validation_args(val_pairs), *(f"--{item}" for item in overrides)]
-    return grid.validate(grid.Task(config, tuple(args), seed))["val_acc"]
+    args = [*runs.cli_args(config, None, None), *runs.validation_args(val_pairs), *(f"--{item}" for item in overrides)]
+    return runs.validate(runs.Task(config, tuple(args), seed))["val_acc"]
 
 
 def summary(scores: list[float], baseline: list[float] | None) -> str:
     """Mean ± std in %, and the mean paired difference from the baseline ± its standard error."""
-    line = f"val acc {report.mean_std(scores, digits=2)}"
+    line = f"val acc {mean_std(scores, digits=2)}"
     if baseline is not None:
         diffs = [100 * (a - b) for a, b in zip(scores, baseline)]
         error = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
@@ -38,14 +38,19 @@ def summary(scores: list[float], baseline: list[float] | None) -> str:
     return line
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SELECTION_SEEDS[:3]),
+                        help=f"seeds of the fits (default 100 101 102; choosing seeds start at {SELECTION_SEEDS.start})")
     parser.add_argument("--val-pairs", type=int, default=200)
     parser.add_argument("--set", nargs="*", action="append", default=[], metavar="KEY=VALUE",
                         help="a candidate's LightningCLI overrides; repeat --set for more candidates")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    try:
+        check_seeds(args.seeds, SELECTION_SEEDS, "choosing a candidate")
+    except ValueError as e:
+        parser.error(str(e))
     baseline = None
     for overrides in [[], *args.set]:
         name = " ".join(overrides) or "as is"
@@ -60,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

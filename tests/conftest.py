@@ -1,12 +1,41 @@
-"""Shared fixtures: tiny synthetic MNIST IDX files written by the tests themselves."""
+"""Shared fixtures: tiny synthetic MNIST IDX files written by the tests themselves, tiny study configs and the
+folders that hold them, and the entry points run as a user runs them."""
 
 import gzip
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from pairs.errors import run_main
 from pairs.mnist import IMAGE_MAGIC, LABEL_MAGIC
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """seed_everything: 0
+model:
+  arch: {arch}
+  trunk: cnn
+  channels: [4, 8]
+  hidden: [16]
+data:
+  n_pairs: 60
+  batch_size: 30
+  shift: {shift}
+  swap: {swap}
+  fresh_pairs: {swap}
+trainer:
+  max_epochs: 1
+  accelerator: cpu
+optimizer:
+  class_path: torch.optim.Adam
+  init_args:
+    lr: 0.01
+"""
 
 
 def idx_bytes(tensor: torch.Tensor, magic: int) -> bytes:
@@ -46,3 +75,61 @@ def write_mnist(root: Path, n_train: int = 300, n_test: int = 200, gz: bool = Tr
 def mnist_dir(tmp_path: Path) -> Path:
     """A folder with a synthetic MNIST: 300 train and 200 test images."""
     return write_mnist(tmp_path / "mnist")
+
+
+@pytest.fixture(scope="session")
+def mnist_files() -> SimpleNamespace:
+    """The synthetic MNIST's helpers: `idx_bytes`, `synthetic_digits`, `write` (the four files into a folder)."""
+    return SimpleNamespace(idx_bytes=idx_bytes, synthetic_digits=synthetic_digits, write=write_mnist)
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> Callable[..., str]:
+    """A tiny study config's YAML: `tiny_config(arch, shift=0, swap=False)`, one epoch on 60 pairs."""
+    return lambda arch, shift=0, swap=False: TINY.format(arch=arch, shift=shift, swap=str(swap).lower())
+
+
+@pytest.fixture
+def workdir(tmp_path, mnist_dir, tiny_config, monkeypatch) -> Path:
+    """The current folder: configs/tiny_pair.yaml (augmented) and configs/tiny_base.yaml; MNIST_DIR a synthetic
+    MNIST."""
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "tiny_pair.yaml").write_text(tiny_config("pairnet", 1, True))
+    (tmp_path / "configs" / "tiny_base.yaml").write_text(tiny_config("baseline_cnn"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
+    return tmp_path
+
+
+def run_command(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python ARGS` in `cwd`, the repository importable, as a user runs an entry point."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env=environment)
+
+
+@pytest.fixture(scope="session")
+def command() -> Callable[..., subprocess.CompletedProcess]:
+    """`command(cwd, *args, env=None)`: `python ARGS` in `cwd`, finished."""
+    return run_command
+
+
+@pytest.fixture(scope="session")
+def train() -> Callable[..., subprocess.CompletedProcess]:
+    """`train(cwd, *args, env=None)`: `python train.py ARGS` in `cwd`, finished."""
+    return lambda cwd, *args, env=None: run_command(cwd, str(ROOT / "train.py"), *args, env=env)
+
+
+@pytest.fixture
+def error_of(capsys) -> Callable[..., tuple[int, str]]:
+    """`error_of(main, argv)`: run an entry point's main through the one error path as `__main__` does; its exit
+    code and last stderr line."""
+
+    def run(main: Callable[[list[str]], object], argv: list[str]) -> tuple[int, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as info:
+            run_main(lambda: main(argv))
+        lines = capsys.readouterr().err.strip().splitlines()
+        return info.value.code, lines[-1] if lines else ""
+
+    return run

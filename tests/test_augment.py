@@ -3,7 +3,7 @@ and none of them ever touches the validation or test pairs."""
 
 import torch
 
-from pairs import augment
+from pairs import augment, data
 from pairs.data import PairDataModule
 
 
@@ -57,7 +57,7 @@ def test_swap_exchanges_digits_with_their_classes_and_ties_stay_one():
     flipped = (swapped_x[:, 0] != x[:, 0]).flatten(1).any(1)
     assert 50 < int(flipped.sum()) < 150
     assert torch.equal(swapped_x[flipped], x[flipped].flip(1)) and torch.equal(swapped_classes[flipped], classes[flipped].flip(1))
-    target = augment.target(swapped_classes)
+    target = data.target(swapped_classes)
     assert (target[:50] == 1).all()
     assert torch.equal(target, (swapped_classes[:, 0] <= swapped_classes[:, 1]).long())
 
@@ -111,13 +111,3 @@ def test_augmentations_never_touch_validation_or_test_pairs(mnist_dir):
 def two_epochs(dm):
     torch.manual_seed(0)
     return [batch for _ in range(2) for batch in dm.train_dataloader()]
-
-
-def test_repair_is_a_deprecated_name_of_fresh_pairs(mnist_dir, caplog):
-    new = datamodule(mnist_dir, fresh_pairs=True, shift=1)
-    assert not caplog.records
-    old = datamodule(mnist_dir, repair=True, shift=1)
-    assert [r.getMessage() for r in caplog.records] == ["warning: data.repair is deprecated: use data.fresh_pairs"]
-    assert old.hparams.fresh_pairs and "repair" not in old.hparams
-    for a, b in zip(two_epochs(new), two_epochs(old), strict=True):
-        assert all(torch.equal(x, y) for x, y in zip(a, b))

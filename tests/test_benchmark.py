@@ -11,41 +11,10 @@ from pathlib import Path
 import pytest
 
 import benchmark
-from pairs import grid, report, results
+from pairs import executors, report, results, runs
+from pairs.stats import paired_effect
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = """seed_everything: 0
-model:
-  arch: {arch}
-  trunk: cnn
-  channels: [4, 8]
-  hidden: [16]
-data:
-  n_pairs: 60
-  batch_size: 30
-  shift: {shift}
-  swap: {swap}
-  fresh_pairs: {swap}
-trainer:
-  max_epochs: 1
-  accelerator: cpu
-optimizer:
-  class_path: torch.optim.Adam
-  init_args:
-    lr: 0.01
-"""
-
-
-@pytest.fixture
-def workdir(tmp_path, mnist_dir, monkeypatch):
-    """A folder with two tiny configs (one with augmentations), and MNIST_DIR pointing at a synthetic MNIST."""
-    (tmp_path / "configs").mkdir()
-    for name, arch, augment in (("tiny_pair", "pairnet", True), ("tiny_base", "baseline_cnn", False)):
-        text = TINY.format(arch=arch, shift=int(augment), swap=str(augment).lower())
-        (tmp_path / "configs" / f"{name}.yaml").write_text(text)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
-    return tmp_path
 
 
 def bench(*args: str, results_file: str = "r.jsonl") -> None:
@@ -80,7 +49,7 @@ def test_seeds_differ_and_the_same_seed_repeats(workdir):
 
 
 def test_resume_after_interruption_loses_nothing(workdir, monkeypatch):
-    original = grid.execute
+    original = executors.execute
 
     def interrupted(tasks, workers, threads, **kwargs):
         for i, record in enumerate(original(tasks, workers, threads, **kwargs)):
@@ -88,12 +57,12 @@ def test_resume_after_interruption_loses_nothing(workdir, monkeypatch):
                 raise KeyboardInterrupt
             yield record
 
-    monkeypatch.setattr(grid, "execute", interrupted)
+    monkeypatch.setattr(executors, "execute", interrupted)
     with pytest.raises(SystemExit, match="rerun the same command to resume"):
         bench("--workers", "1")
     saved = lines()
     assert len(saved) == 2
-    monkeypatch.setattr(grid, "execute", original)
+    monkeypatch.setattr(executors, "execute", original)
     bench("--workers", "1")
     after = lines()
     assert after[:2] == saved and len(after) == 4
@@ -127,17 +96,17 @@ def test_parallel_results_equal_serial_results(workdir):
 
 def test_config_hash_follows_what_the_run_computes(workdir):
     path = "configs/tiny_pair.yaml"
-    same = grid.config_hash(grid.cli_args(path, None, None))
-    assert same == grid.config_hash(grid.cli_args(path, None, "tb"))
-    assert same == grid.config_hash([*grid.cli_args(path, None, None), "--data.data_dir=/moved/mnist"])
-    assert same != grid.config_hash(grid.cli_args(path, 2, None))
-    assert same != grid.config_hash([*grid.cli_args(path, None, None), "--model.dropout=0.1"])
-    assert same != grid.config_hash([*grid.cli_args(path, None, None), "--optimizer.init_args.lr=0.02"])
+    same = runs.config_hash(runs.cli_args(path, None, None))
+    assert same == runs.config_hash(runs.cli_args(path, None, "tb"))
+    assert same == runs.config_hash([*runs.cli_args(path, None, None), "--data.data_dir=/moved/mnist"])
+    assert same != runs.config_hash(runs.cli_args(path, 2, None))
+    assert same != runs.config_hash([*runs.cli_args(path, None, None), "--model.dropout=0.1"])
+    assert same != runs.config_hash([*runs.cli_args(path, None, None), "--optimizer.init_args.lr=0.02"])
 
 
 def test_report_only_trains_nothing(workdir, monkeypatch):
     bench("--workers", "1")
-    monkeypatch.setattr(grid, "run", lambda task: pytest.fail("trained during --report-only"))
+    monkeypatch.setattr(runs, "run", lambda task: pytest.fail("trained during --report-only"))
     Path("r.md").unlink()
     bench("--report-only")
     assert "| tiny_pair |" in Path("r.md").read_text()
@@ -147,7 +116,7 @@ def test_unknown_config_lists_the_available_ones(workdir):
     with pytest.raises(SystemExit):
         benchmark.main(["--configs", "nope"])
     with pytest.raises(ValueError, match="no config matches 'nope'; available: tiny_base, tiny_pair"):
-        grid.select(["nope"])
+        runs.select(["nope"])
 
 
 def test_zero_seeds_is_an_error(workdir, capsys):
@@ -210,8 +179,8 @@ def test_report_only_with_only_the_results_file_reports_everything_in_it(workdir
 
 def test_records_carry_the_code_version_and_other_code_is_rerun(workdir, monkeypatch):
     bench("--workers", "1")
-    assert {r["code"] for r in lines()} == {grid.code_version()}
-    monkeypatch.setattr(grid, "code_version", lambda: "changed")
+    assert {r["code"] for r in lines()} == {runs.code_version()}
+    monkeypatch.setattr(runs, "code_version", lambda: "changed")
     bench("--workers", "1")
     assert len(lines()) == 8 and {r["code"] for r in lines()[4:]} == {"changed"}
     benchmark.main(["--report-only", "--results", "r.jsonl", "--report", "r.md", "--figure", "r.png"])
@@ -221,17 +190,29 @@ def test_records_carry_the_code_version_and_other_code_is_rerun(workdir, monkeyp
     assert "Warning: these runs come from 2 versions of the code" in Path("r.md").read_text()
 
 
-def test_the_code_version_follows_the_computing_sources_only(tmp_path, monkeypatch):
+def test_the_code_version_follows_what_a_fit_imports(tmp_path, monkeypatch):
     package = tmp_path / "pairs"
     package.mkdir()
-    for name in ("models.py", "report.py"):
-        (package / name).write_text("x = 1\n")
-    monkeypatch.setattr(grid, "__file__", str(package / "grid.py"))
-    before = grid.code_version()
-    (package / "report.py").write_text("x = 2\n")
-    assert grid.code_version() == before
+    for name, text in (("runs", "from pairs.cli import PairCLI\n"), ("cli", "from pairs import models\n"),
+                       ("models", "x = 1\n"), ("report", "x = 1\n")):
+        (package / f"{name}.py").write_text(text)
+    monkeypatch.setattr(runs, "PACKAGE", package)
+    before = runs.code_version()
+    (package / "report.py").write_text("x = 2\n")  # presents results only: no fit imports it
+    assert runs.code_version() == before
     (package / "models.py").write_text("x = 2\n")
-    assert grid.code_version() != before
+    assert runs.code_version() != before
+    (package / "models.py").rename(package / "nets.py")  # a renamed module stays covered through its import
+    (package / "cli.py").write_text("from pairs import nets\n")
+    renamed = runs.code_version()
+    (package / "nets.py").write_text("x = 3\n")
+    assert runs.code_version() != renamed
+
+
+def test_the_real_code_version_covers_the_model_and_data_not_the_report():
+    names = {path.stem for path in runs.computing_modules()}
+    assert {"cli", "classifier", "models", "data", "augment", "mnist", "runs"} <= names
+    assert not names & {"report", "results", "tuning", "stats", "executors"}
 
 
 def test_sigterm_stops_the_benchmark_like_ctrl_c(workdir):
@@ -255,7 +236,7 @@ def test_sigterm_stops_the_benchmark_like_ctrl_c(workdir):
 
 def test_paired_difference_against_a_hand_computed_example():
     a, b = {0: 0.90, 1: 0.80, 2: 0.85, 7: 0.5}, {0: 0.85, 1: 0.80, 2: 0.80}
-    mean, low, high, n = report.paired_effect(a, b)
+    mean, low, high, n = paired_effect(a, b)
     # differences 0.05, 0, 0.05 (seed 7 is unpaired): mean 1/30, sd 0.028868, se 0.016667, t(0.975, df=2) = 4.3027
     assert n == 3
     assert mean == pytest.approx(1 / 30)

@@ -10,22 +10,11 @@ from pathlib import Path
 import pytest
 
 import benchmark
-from pairs import cluster, grid, mnist
-from tests.test_benchmark import TINY
+from pairs import cluster, mnist, runs
 
 ROOT = Path(__file__).resolve().parents[1]
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
-
-
-@pytest.fixture
-def workdir(tmp_path, mnist_dir, monkeypatch):
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "tiny_pair.yaml").write_text(TINY.format(arch="pairnet", shift=1, swap="true"))
-    (tmp_path / "configs" / "tiny_base.yaml").write_text(TINY.format(arch="baseline_cnn", shift=0, swap="false"))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
-    return tmp_path
 
 
 def records(path: str) -> dict:
@@ -54,12 +43,12 @@ def test_a_two_node_cluster_gives_the_local_records(workdir, mnist_dir, monkeypa
 
 def test_a_task_reads_the_shipped_mnist_not_the_disk(workdir, monkeypatch):
     data = {split: mnist.load_mnist(split) for split in mnist.SPLITS}
-    args = tuple(grid.cli_args("configs/tiny_base.yaml", None, None))
-    expected = grid.run(grid.Task("tiny_base", args, 0))
+    args = tuple(runs.cli_args("configs/tiny_base.yaml", None, None))
+    expected = runs.run(runs.Task("tiny_base", args, 0))
     monkeypatch.setenv("MNIST_DIR", str(workdir / "no-mnist-here"))
     mnist._load.cache_clear()
     monkeypatch.setattr(mnist, "_load", lambda *a: pytest.fail("a task read MNIST from disk"))
-    shipped = cluster.fit(grid.run, grid.Task("tiny_base", args, 0), 1, data)
+    shipped = cluster.fit(runs.run, runs.Task("tiny_base", args, 0), 1, data)
     assert shipped["metrics"] == expected["metrics"]
 
 

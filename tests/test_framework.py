@@ -1,6 +1,5 @@
 """The hand-written framework: gradient checks, Taylor and adjoint tests, parity with torch.nn, errors, rules."""
 
-import ast
 import math
 from pathlib import Path
 
@@ -10,11 +9,10 @@ import torch
 from framework import (SGD, Adam, CrossEntropy, Dropout, GradcheckError, LeakyReLU, Linear, LossMSE, Module, ReLU,
                        Sequential, Sigmoid, Tanh, adjoint_test, gradcheck, jacobian, taylor_test)
 from framework.gradcheck import ratios
-from scripts.twin import decay_groups, torch_twin
+from compare.twin import decay_groups, torch_twin
 
 F64 = torch.float64
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARY = {"__init__", "module", "layers", "activations", "losses", "optim", "gradcheck", "conv", "siamese"}
 
 
 def gen(seed=0):
@@ -60,45 +58,6 @@ MODULES = {
 
 def input_for(name):
     return randn(6, 3 if name == "sequential" else 4)
-
-
-# ---- import rule -------------------------------------------------------------------------------------------
-
-def module_file(name: str) -> Path | None:
-    """The source file of the framework module `name` (dotted), or None if there is none."""
-    base = ROOT.joinpath(*name.split("."))
-    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
-
-
-def library_imports() -> dict[Path, list[str]]:
-    """Every module reached from framework/__init__.py by its imports, with the imports it makes that are not
-    `import math`, `from torch import empty` or framework modules."""
-    seen, queue, bad = set(), [ROOT / "framework" / "__init__.py"], {}
-    while queue:
-        path = queue.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        bad[path] = []
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                bad[path] += [a.name for a in node.names if a.name != "math"]
-            elif isinstance(node, ast.ImportFrom):
-                names = [a.name for a in node.names]
-                if node.level or (node.module or "").split(".")[0] == "framework":
-                    module = node.module if not node.level else ".".join(filter(None, ("framework", node.module)))
-                    targets = [module_file(module)] + [module_file(f"{module}.{n}") for n in names]
-                    queue += [t for t in targets if t is not None]
-                elif not (node.module == "torch" and names == ["empty"]):
-                    bad[path].append(f"from {node.module} import {', '.join(names)}")
-    return bad
-
-
-def test_library_imports_only_torch_empty_math_and_itself():
-    imports = library_imports()
-    assert {p.stem for p in imports} == LIBRARY
-    assert all(p.parent == ROOT / "framework" for p in imports)  # neither test.py nor the exercises
-    assert {str(p.relative_to(ROOT)): i for p, i in imports.items() if i} == {}
 
 
 # ---- gradient checks -----------------------------------------------------------------------------------------

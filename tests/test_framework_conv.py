@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from framework import Conv2d, CrossEntropy, Flatten, Linear, MaxPool2d, ReLU, Sequential, adjoint_test, gradcheck
-from scripts.twin import torch_twin
+from compare.twin import torch_twin
 
 F64 = torch.float64
 

@@ -10,9 +10,9 @@ import torch
 import yaml
 
 from framework import CrossEntropy, Module, PairNet, WeightedLosses, gradcheck
-from framework.exercises import pairs as runner
-from pairs.report import STUDY_CELLS
-from scripts.twin import pair_twin
+from compare import by_hand as runner
+from pairs.study import STUDY_CELLS
+from compare.twin import pair_twin
 
 F64 = torch.float64
 TINY = {"trunk": "cnn", "weight_sharing": True, "aux_weight": 1.0, "channels": [3, 4], "hidden": [6], "head_hidden": 5}
@@ -142,7 +142,7 @@ def test_tiny_fit_loss_decreases_and_step_0_gradients_match_torch(mnist_dir):
 
 @pytest.mark.parametrize("cell", STUDY_CELLS)
 def test_recipe_is_the_fixed_config_and_builds_the_study_s_architecture(cell):
-    config = yaml.safe_load((runner.CONFIGS / f"{cell}.yaml").read_text())
+    config = yaml.safe_load((runner.FIXED / f"{cell}.yaml").read_text())
     recipe = runner.recipe(cell)
     assert recipe["model"].items() >= config["model"].items() and recipe["data"].items() >= config["data"].items()
     assert recipe["epochs"] == config["trainer"]["max_epochs"]
@@ -151,7 +151,7 @@ def test_recipe_is_the_fixed_config_and_builds_the_study_s_architecture(cell):
 
 
 def test_recipe_refuses_what_the_framework_does_not_do(tmp_path):
-    config = yaml.safe_load((runner.CONFIGS / "cnn_aux_shared.yaml").read_text())
+    config = yaml.safe_load((runner.FIXED / "cnn_aux_shared.yaml").read_text())
     config["model"]["batch_norm"] = True
     (tmp_path / "cnn_aux_shared.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(ValueError, match=r"model.batch_norm = True is not supported by the framework runner"):
@@ -166,18 +166,20 @@ def test_one_round_on_synthetic_mnist(mnist_dir):
     assert runner.run(cell, 0, 1)[0] == accuracy  # the seed fixes the round
 
 
-def test_unknown_cell_and_bad_data_exit_with_one_error_line(capsys, monkeypatch, mnist_dir):
-    with pytest.raises(SystemExit, match=r"^error: unknown cell 'cnn'; cells: cnn_aux_shared, .*mlp_noaux_separate, or all$"):
-        runner.main(["--cell", "cnn"])
+def test_unknown_cell_and_bad_data_exit_with_one_error_line(monkeypatch, mnist_dir, error_of):
+    code, line = error_of(runner.main, ["--cell", "cnn"])
+    assert code == 1 and re.match(r"^error: unknown cell 'cnn'; cells: cnn_aux_shared, .*mlp_noaux_separate, or all$", line)
     monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
-    with pytest.raises(SystemExit, match=r"^error: data.n_pairs=1000: the train and the test set each need 2000 distinct"):
-        runner.main(["--cell", "mlp_aux_shared", "--epochs", "1"])
-    with pytest.raises(SystemExit, match=r"^error: --rounds must be >= 1, got 0$"):
-        runner.main(["--cell", "mlp_aux_shared", "--rounds", "0"])
-    with pytest.raises(SystemExit, match=r"^error: --epochs must be >= 1, got -1$"):
-        runner.main(["--cell", "mlp_aux_shared", "--epochs", "-1"])
-    with pytest.raises(SystemExit, match=r"^error: --study .*missing.jsonl is not a file"):
-        runner.main(["--cell", "mlp_aux_shared", "--study", str(mnist_dir / "missing.jsonl")])
+    for argv, expected in (
+        (["--cell", "mlp_aux_shared", "--epochs", "1"], r"^error: data.n_pairs=1000: the train and the test set each "
+                                                        r"need 2000 distinct"),
+        (["--cell", "mlp_aux_shared", "--rounds", "0"], r"^error: --rounds must be >= 1, got 0$"),
+        (["--cell", "mlp_aux_shared", "--epochs", "-1"], r"^error: --epochs must be >= 1, got -1$"),
+        (["--cell", "mlp_aux_shared", "--study", str(mnist_dir / "missing.jsonl")], r"^error: --study .*missing.jsonl "
+                                                                                      r"is not a file"),
+    ):
+        code, line = error_of(runner.main, argv)
+        assert code == 1 and re.match(expected, line), line
     assert torch.is_grad_enabled()  # the runner turns autograd off for itself only
 
 

@@ -10,21 +10,20 @@ import torch
 
 from pairs import mnist
 from pairs.mnist import IMAGE_MAGIC, LABEL_MAGIC, MNISTError, load_mnist
-from tests.conftest import idx_bytes, synthetic_digits, write_mnist
 
 
 @pytest.mark.parametrize("gz", [True, False])
-def test_round_trip(tmp_path, gz):
-    write_mnist(tmp_path, gz=gz)
+def test_round_trip(tmp_path, gz, mnist_files):
+    mnist_files.write(tmp_path, gz=gz)
     images, labels = load_mnist("train", tmp_path)
-    expected_images, expected_labels = synthetic_digits(300, 0)
+    expected_images, expected_labels = mnist_files.synthetic_digits(300, 0)
     assert images.dtype == torch.uint8 and labels.dtype == torch.int64
     assert torch.equal(images, expected_images) and torch.equal(labels, expected_labels)
     assert len(load_mnist("test", tmp_path)[0]) == 200
 
 
-def test_torchvision_layout(tmp_path):
-    write_mnist(tmp_path / "MNIST" / "raw")
+def test_torchvision_layout(tmp_path, mnist_files):
+    mnist_files.write(tmp_path / "MNIST" / "raw")
     assert load_mnist("train", tmp_path)[0].shape == (300, 28, 28)
 
 
@@ -37,35 +36,31 @@ def test_data_dir_order(tmp_path, monkeypatch):
     assert str(mnist.resolve_dir()) == "data"
 
 
-def corrupt(root, name, data: bytes):
-    write_mnist(root)
-    (root / f"{name}.gz").write_bytes(gzip.compress(data))
-
-
-def good_images(n=300):
-    return idx_bytes(synthetic_digits(n, 0)[0], IMAGE_MAGIC)
+def good_images(files, n=300):
+    return files.idx_bytes(files.synthetic_digits(n, 0)[0], IMAGE_MAGIC)
 
 
 @pytest.mark.parametrize(
-    "name, data, message",
+    "name, data, message",  # data: the file's content, made from the synthetic MNIST's helpers
     [
-        ("train-images-idx3-ubyte", good_images()[:-10], "truncated or corrupt"),
-        ("train-images-idx3-ubyte", good_images()[:10], "truncated header"),
-        ("train-images-idx3-ubyte", b"\x00\x00\x08\x01" + good_images()[4:], "bad magic number"),
-        ("train-labels-idx1-ubyte", idx_bytes(torch.arange(300) % 11, LABEL_MAGIC), "outside 0..9"),
-        ("train-labels-idx1-ubyte", idx_bytes(torch.zeros(299), LABEL_MAGIC), "300 images but"),
-        ("train-images-idx3-ubyte", idx_bytes(torch.zeros(300, 14, 14), IMAGE_MAGIC), "expected 28x28"),
-        ("train-images-idx3-ubyte", b"", "bad magic number"),
+        ("train-images-idx3-ubyte", lambda f: good_images(f)[:-10], "truncated or corrupt"),
+        ("train-images-idx3-ubyte", lambda f: good_images(f)[:10], "truncated header"),
+        ("train-images-idx3-ubyte", lambda f: b"\x00\x00\x08\x01" + good_images(f)[4:], "bad magic number"),
+        ("train-labels-idx1-ubyte", lambda f: f.idx_bytes(torch.arange(300) % 11, LABEL_MAGIC), "outside 0..9"),
+        ("train-labels-idx1-ubyte", lambda f: f.idx_bytes(torch.zeros(299), LABEL_MAGIC), "300 images but"),
+        ("train-images-idx3-ubyte", lambda f: f.idx_bytes(torch.zeros(300, 14, 14), IMAGE_MAGIC), "expected 28x28"),
+        ("train-images-idx3-ubyte", lambda f: b"", "bad magic number"),
     ],
 )
-def test_corrupt_files_fail_with_the_cause(tmp_path, name, data, message):
-    corrupt(tmp_path, name, data)
+def test_corrupt_files_fail_with_the_cause(tmp_path, name, data, message, mnist_files):
+    mnist_files.write(tmp_path)
+    (tmp_path / f"{name}.gz").write_bytes(gzip.compress(data(mnist_files)))
     with pytest.raises(MNISTError, match=message):
         load_mnist("train", tmp_path)
 
 
-def test_not_gzip_content_in_gz_file(tmp_path):
-    write_mnist(tmp_path)
+def test_not_gzip_content_in_gz_file(tmp_path, mnist_files):
+    mnist_files.write(tmp_path)
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"this is not gzip")
     with pytest.raises(MNISTError, match="cannot read"):
         load_mnist("train", tmp_path)
@@ -83,8 +78,8 @@ def test_offline_without_files_names_folder_and_variable(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # no folder made for a download that never came
 
 
-def test_a_verified_download_creates_the_missing_folder(tmp_path, monkeypatch):
-    payload = gzip.compress(idx_bytes(torch.arange(10) % 10, LABEL_MAGIC))
+def test_a_verified_download_creates_the_missing_folder(tmp_path, monkeypatch, mnist_files):
+    payload = gzip.compress(mnist_files.idx_bytes(torch.arange(10) % 10, LABEL_MAGIC))
     monkeypatch.setattr(mnist, "FILES", {"t10k-labels-idx1-ubyte": (hashlib.md5(payload).hexdigest(), "0" * 32)})
     monkeypatch.setattr(mnist.urllib.request, "urlopen", serve(payload))
     path = mnist.download(tmp_path / "new" / "dir", "t10k-labels-idx1-ubyte", mirrors=("http://mirror/",))
@@ -103,8 +98,8 @@ def test_download_verifies_checksum_and_leaves_nothing_on_mismatch(tmp_path, mon
 
 
 @pytest.mark.parametrize("which", ["gz", "content"])
-def test_download_accepts_canonical_gz_or_content_md5(tmp_path, monkeypatch, which):
-    content = idx_bytes(torch.arange(10) % 10, LABEL_MAGIC)
+def test_download_accepts_canonical_gz_or_content_md5(tmp_path, monkeypatch, which, mnist_files):
+    content = mnist_files.idx_bytes(torch.arange(10) % 10, LABEL_MAGIC)
     payload = gzip.compress(content)
     md5 = hashlib.md5(payload if which == "gz" else content).hexdigest()
     fake = {"t10k-labels-idx1-ubyte": (md5, "0" * 32) if which == "gz" else ("0" * 32, md5)}

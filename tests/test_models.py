@@ -7,12 +7,12 @@ import torch
 import yaml
 from torch.nn import functional as F
 
-from pairs import report
+from pairs import runs, study
 from pairs.classifier import PairClassifier
 from pairs.models import count_parameters, p_first_le_second
 
 CONFIGS = sorted(Path("configs").glob("*.yaml"))
-STUDY = report.STUDY_CELLS
+STUDY = study.STUDY_CELLS
 
 
 def model_of(name: str) -> PairClassifier:
@@ -140,10 +140,8 @@ def test_p_first_le_second_matches_the_double_sum():
 
 
 def test_every_config_parses_and_builds():
-    from pairs import grid
-
-    for name in grid.available_configs():
-        assert len(grid.config_hash(grid.cli_args(f"configs/{name}.yaml", None, None))) == 12, name
+    for name in runs.available_configs():
+        assert len(runs.config_hash(runs.cli_args(f"configs/{name}.yaml", None, None))) == 12, name
 
 
 @pytest.mark.parametrize("name", ["best", "best_mlp", "best_noaux"])

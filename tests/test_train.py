@@ -2,7 +2,6 @@
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,20 +11,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from pairs.data import generate_pair_sets
-from tests.conftest import write_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--data.n_pairs=40", "--data.batch_size=20", "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false"]
 
 
-def train(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=cwd, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
-    )
-
-
-def test_end_to_end_prints_summary_and_writes_tensorboard(tmp_path, mnist_dir):
+def test_end_to_end_prints_summary_and_writes_tensorboard(tmp_path, mnist_dir, train):
     run = train(tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY)
     assert run.returncode == 0, run.stderr
     for line in ("config", "parameters", "test accuracy", "digit accuracy", "fit seconds"):
@@ -62,7 +53,7 @@ def write(path: Path, text: str) -> Path:
         (["--config=missing.yaml"], "missing.yaml"),
     ],
 )
-def test_bad_input_ends_with_one_line_cause(tmp_path, mnist_dir, args, cause):
+def test_bad_input_ends_with_one_line_cause(tmp_path, mnist_dir, args, cause, train):
     run = train(tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY, *args)
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
@@ -71,19 +62,19 @@ def test_bad_input_ends_with_one_line_cause(tmp_path, mnist_dir, args, cause):
     assert not (tmp_path / "runs").exists()  # a failed run leaves no empty log folder
 
 
-def test_without_config_one_line_says_it_is_required(tmp_path):
+def test_without_config_one_line_says_it_is_required(tmp_path, train):
     run = train(tmp_path, "--trainer.max_epochs", "1")
     assert run.returncode != 0 and "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith("error: --config is required")
 
 
-def test_unknown_key_in_config_file(tmp_path, mnist_dir):
+def test_unknown_key_in_config_file(tmp_path, mnist_dir, train):
     bad = write(tmp_path / "bad.yaml", "model:\n  trunk: cnn\n  depth: 3\n")
     run = train(tmp_path, "--config", str(bad), f"--data.data_dir={mnist_dir}", *TINY)
     assert run.returncode != 0 and "depth" in run.stderr.strip().splitlines()[-1]
 
 
-def test_corrupt_idx_file(tmp_path, mnist_dir):
+def test_corrupt_idx_file(tmp_path, mnist_dir, train):
     labels = mnist_dir / "train-labels-idx1-ubyte.gz"
     labels.write_bytes(labels.read_bytes()[:20])
     run = train(tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY)
@@ -91,7 +82,7 @@ def test_corrupt_idx_file(tmp_path, mnist_dir):
     assert str(labels) in run.stderr.strip().splitlines()[-1]
 
 
-def test_missing_mnist_offline_names_folder_and_variable(tmp_path):
+def test_missing_mnist_offline_names_folder_and_variable(tmp_path, train):
     unreachable = "http://127.0.0.1:9"  # downloads fail at once, even on a machine with internet
     env = {"MNIST_DIR": str(tmp_path / "none"), "http_proxy": unreachable, "https_proxy": unreachable, "no_proxy": ""}
     run = train(tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), *TINY, env=env)
@@ -103,7 +94,7 @@ REAL = Path(os.environ.get("MNIST_DIR", "data"))
 
 
 @pytest.mark.skipif(not (REAL / "t10k-labels-idx1-ubyte.gz").exists(), reason="needs the real MNIST in $MNIST_DIR")
-def test_real_mnist_baseline_convnet_reaches_at_most_25_percent_error(tmp_path):
+def test_real_mnist_baseline_convnet_reaches_at_most_25_percent_error(tmp_path, train):
     run = train(tmp_path, "--config", str(ROOT / "configs/baseline_cnn.yaml"), f"--data.data_dir={REAL.resolve()}",
                 "--trainer.enable_progress_bar=false", "--trainer.logger=false", "--trainer.enable_checkpointing=false")
     assert run.returncode == 0, run.stderr
@@ -115,7 +106,7 @@ FIXED = ROOT / "configs/fixed/cnn_aux_shared.yaml"
 SMALL = ["--data.n_pairs=40", "--data.batch_size=20"]
 
 
-def run_ok(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def run_ok(train, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     run = train(cwd, *args)
     assert run.returncode == 0, run.stderr
     return run
@@ -126,11 +117,11 @@ def printed(run: subprocess.CompletedProcess, line: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+def fitted(tmp_path_factory, train, mnist_files) -> tuple[Path, Path, subprocess.CompletedProcess]:
     """Two epochs of the fixed cnn_aux_shared recipe on a synthetic MNIST, progress bar on: the folder it ran in,
     the MNIST folder, the run."""
-    cwd, mnist = tmp_path_factory.mktemp("fit"), write_mnist(tmp_path_factory.mktemp("data") / "mnist")
-    return cwd, mnist, run_ok(cwd, "--config", str(FIXED), f"--data.data_dir={mnist}", *SMALL, "--trainer.max_epochs=2")
+    cwd, mnist = tmp_path_factory.mktemp("fit"), mnist_files.write(tmp_path_factory.mktemp("data") / "mnist")
+    return cwd, mnist, run_ok(train, cwd, "--config", str(FIXED), f"--data.data_dir={mnist}", *SMALL, "--trainer.max_epochs=2")
 
 
 def test_the_console_shows_the_run_not_noise(fitted):
@@ -164,11 +155,11 @@ def test_hparams_hold_the_effective_seed_and_the_optimisation(fitted):
     assert {"seed_everything", "optimizer/lr", "max_epochs", "batch_size", "params"} <= set(session)
 
 
-def test_a_checkpoint_resumes_tests_and_predicts(fitted, tmp_path):
+def test_a_checkpoint_resumes_tests_and_predicts(fitted, tmp_path, train):
     cwd, mnist, _ = fitted
     data = [f"--data.data_dir={mnist}", *SMALL, "--trainer.enable_progress_bar=false"]
     first = next((cwd / "runs" / "cnn_aux_shared" / "version_0" / "checkpoints").glob("*.ckpt"))
-    resumed = run_ok(tmp_path, "fit", "--config", str(FIXED), *data, "--trainer.max_epochs=3", f"--ckpt_path={first}")
+    resumed = run_ok(train, tmp_path, "fit", "--config", str(FIXED), *data, "--trainer.max_epochs=3", f"--ckpt_path={first}")
     assert "Restoring states from the checkpoint" in resumed.stderr
     resumed_dir = tmp_path / "runs" / "cnn_aux_shared" / "version_0"
     events = EventAccumulator(str(resumed_dir))
@@ -176,13 +167,13 @@ def test_a_checkpoint_resumes_tests_and_predicts(fitted, tmp_path):
     assert len(events.Scalars("train/loss")) == 1  # the third epoch only: the first two were restored
     last = next((resumed_dir / "checkpoints").glob("epoch=2-*.ckpt"))
 
-    tested = run_ok(tmp_path, "test", "--config", str(FIXED), *data, f"--ckpt_path={last}")
+    tested = run_ok(train, tmp_path, "test", "--config", str(FIXED), *data, f"--ckpt_path={last}")
     assert printed(tested, "test accuracy") == printed(resumed, "test accuracy")
     assert printed(tested, "digit accuracy") == printed(resumed, "digit accuracy")
 
     test_input, test_target = generate_pair_sets(40, torch.Generator().manual_seed(0), mnist)[3:5]
     torch.save(test_input, tmp_path / "pairs.pt")
-    run_ok(tmp_path, "predict", "--config", str(FIXED), f"--ckpt_path={last}", "--pairs=pairs.pt", "--output=out.pt")
+    run_ok(train, tmp_path, "predict", "--config", str(FIXED), f"--ckpt_path={last}", "--pairs=pairs.pt", "--output=out.pt")
     predicted = torch.load(tmp_path / "out.pt")
     assert predicted["target"].shape == (40,) and predicted["classes"].shape == (40, 2)
     assert ((0 <= predicted["p_target"]) & (predicted["p_target"] <= 1)).all()

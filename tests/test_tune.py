@@ -11,10 +11,8 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 import tune
-from pairs import grid, tuning
+from pairs import runs, tuning
 from pairs.data import PairDataModule
-from tests.test_benchmark import TINY
-from tests.test_train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = """fixed:
@@ -29,11 +27,11 @@ QUICK = ["--trials", "3", "--seeds", "2", "--finalists", "2", "--fresh-seeds", "
 
 
 @pytest.fixture
-def workdir(tmp_path, mnist_dir, monkeypatch):
+def workdir(tmp_path, mnist_dir, tiny_config, monkeypatch):
     """A folder with two tiny fixed-recipe cells (one with the aux loss), a tiny space, MNIST_DIR set."""
     (tmp_path / "configs" / "fixed").mkdir(parents=True)
     for name, arch in (("tiny_aux", "pairnet"), ("tiny_base", "baseline_cnn")):
-        (tmp_path / "configs" / "fixed" / f"{name}.yaml").write_text(TINY.format(arch=arch, shift=0, swap="false"))
+        (tmp_path / "configs" / "fixed" / f"{name}.yaml").write_text(tiny_config(arch))
     (tmp_path / "space.yaml").write_text(SPACE)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
@@ -61,7 +59,7 @@ def test_every_cell_of_a_trunk_gets_the_same_space(trunk):
 
 
 def test_an_interrupted_tuning_resumes_without_losing_or_repeating_a_fit(workdir, monkeypatch):
-    calls, original_validate, original_finish = [], grid.validate, tuning.CellTuner.finish
+    calls, original_validate, original_finish = [], runs.validate, tuning.CellTuner.finish
 
     def counted(task):
         calls.append((task.args, task.seed))
@@ -75,7 +73,7 @@ def test_an_interrupted_tuning_resumes_without_losing_or_repeating_a_fit(workdir
     def refuse(self):
         raise AssertionError("tuning must never touch the test pairs")
 
-    monkeypatch.setattr(grid, "validate", counted)
+    monkeypatch.setattr(runs, "validate", counted)
     monkeypatch.setattr(PairDataModule, "test_dataloader", refuse)
     monkeypatch.setattr(tuning.CellTuner, "finish", interrupt_at_fifth)
     with pytest.raises(SystemExit, match="rerun the same command to resume"):
@@ -96,7 +94,7 @@ def test_an_interrupted_tuning_resumes_without_losing_or_repeating_a_fit(workdir
     assert all(Path(f"store/{cell}_history.png").stat().st_size > 0 for cell in ("tiny_aux", "tiny_base"))
 
 
-def test_the_winner_is_a_config_that_train_runs(workdir):
+def test_the_winner_is_a_config_that_train_runs(workdir, train):
     [aux, _] = tune.main(QUICK)
     text = Path("tuned/tiny_aux.yaml").read_text()
     assert text.startswith("# tiny_aux, tuned: chosen on validation pairs") and "python tune.py" in text

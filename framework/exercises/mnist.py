@@ -21,19 +21,17 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-import matplotlib
 import torch
 import yaml
+from matplotlib.figure import Figure
 
 from framework import SGD, CrossEntropy, Linear, ReLU, Sequential, Sigmoid
 from framework.exercises import sweep as sweeps
 from framework.exercises.experiment import accuracy, evaluate, train_epoch, write_csv
 from pairs.mnist import MNISTError, load_mnist
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 DEFAULTS = {
     "model": "two_layer",    # softmax | two_layer
@@ -153,7 +151,8 @@ def build(config: dict, generator: torch.Generator) -> Sequential:
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in rows]
     for ax, metric in zip(axes, ("loss", "acc")):
         for split_name in ("train", "val"):
@@ -164,10 +163,10 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
-def trained(config: dict, train, val, label: str = "") -> Iterator[tuple[dict, Sequential]]:
+def trained(config: dict, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
+            label: str = "") -> Iterator[tuple[dict, Sequential]]:
     """Train as the config says (initialisation and batch order from its seed); after every epoch, a progress line
     and (its row, the model). The row: training loss and accuracy as trained, validation loss and accuracy.
     Stops after an epoch whose training or validation loss is not finite: the run diverged."""
@@ -194,12 +193,13 @@ def trained(config: dict, train, val, label: str = "") -> Iterator[tuple[dict, S
 def run(config: dict, name: str) -> dict:
     """Train, log every epoch, evaluate the best-on-validation epoch on the test split; returns the summary."""
     train, val = split(*images("train", config["data_dir"]), config["val_fraction"])
-    rows, best = [], None
+    rows: list[dict] = []
+    best: tuple[dict, Sequential] | None = None
     for row, model in trained(config, train, val):
         rows.append(row)
         if best is None or row["val_acc"] > best[0]["val_acc"]:
             best = (row, copy.deepcopy(model))
-    row, best_model = best
+    row, best_model = cast(tuple[dict, Sequential], best)  # epochs >= 1: trained() yields at least once
     test_acc = accuracy(best_model, *images("test", config["data_dir"]))
     out = config["out_dir"]
     out.mkdir(parents=True, exist_ok=True)

@@ -10,13 +10,12 @@ import math
 import statistics
 from pathlib import Path
 
-import matplotlib
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pairs.report import mean_std
+from pairs.stats import mean_std
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 METRICS = ("train_loss", "val_loss", "train_acc", "val_acc")
 
@@ -69,10 +68,11 @@ def table(summaries: list[dict], key: str) -> str:
 def plot(rows: list[dict], key: str, path: Path, title: str) -> None:
     """Training and validation loss and accuracy per epoch, one colour per value: the mean over the seeds that
     did not diverge with a ± std band; each diverged seed dashed, with an x where it diverged."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
+    fig = Figure(figsize=(11, 8))
+    axes = fig.subplots(2, 2, sharex=True)
     grouped = runs(rows, key)
     n = len(grouped)
-    colours = [plt.cm.tab10(i) if n <= 10 else plt.cm.viridis(i / (n - 1)) for i in range(n)]
+    colours = [colormaps["tab10"](i) if n <= 10 else colormaps["viridis"](i / (n - 1)) for i in range(n)]
     split = {value: partition(seeds) for value, seeds in grouped.items()}
     labels = {value: f"{key}={value}" + (f" ({len(gone)}/{len(kept) + len(gone)} diverged)" if gone else "")
               for value, (kept, gone) in split.items()}
@@ -97,7 +97,6 @@ def plot(rows: list[dict], key: str, path: Path, title: str) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def band(ax, kept: list[list[dict]], metric: str, colour, label: str) -> None:

@@ -12,14 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import matplotlib
 import torch
+from matplotlib.figure import Figure
 
 from framework import LossMSE, Linear, Sequential, Sigmoid, Tanh, adjoint_test, jacobian, taylor_test
 from framework.gradcheck import ratios
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 EPSILONS = [0.5 ** k for k in range(1, 16)]
 
@@ -61,7 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     g = torch.Generator().manual_seed(args.seed)
     tests = {"gradient test (f = MSE loss of a network)": gradient_test(g),
              "Jacobian test (f = the network's output)": jacobian_test(g)}
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    axes = fig.subplots(1, 2)
     for ax, (name, rows) in zip(axes, tests.items()):
         print_table(name, rows)
         eps = [r[0] for r in rows]

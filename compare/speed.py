@@ -1,32 +1,33 @@
 """Training-epoch time of the hand-written framework against torch.nn + autograd, at one thread.
 
 1. The spec's MLP (2 -> 25 -> 25 -> 25 -> 2, ReLU, MSE, SGD) of framework/test.py and its torch.nn twin with the
-   same initial weights (scripts/twin.py), on the 1,000 disk points, at several batch sizes.
+   same initial weights (compare/twin.py), on the 1,000 disk points, at several batch sizes.
 2. The study's cells (default: the MLP trunk and the CNN trunk, shared, with the auxiliary loss): the framework's
-   PairNet (framework.exercises.pairs) and the study's own PairClassifier with the same initial weights, one epoch
+   PairNet (compare/by_hand.py) and the study's own PairClassifier with the same initial weights, one epoch
    of the fixed recipe (1,000 pairs, batch 100, shuffled, Adam, the study's loss) on random pairs of the study's
    shapes [1000, 2, 14, 14] (the time does not depend on the pixel values; no MNIST needed).
 
-Each: one warm-up epoch, then the median of --repeats epochs for each side, alternating, in one process.
+Each: one warm-up epoch of each side, after which both must hold the same weights (largest difference <=
+--tolerance; otherwise the script exits 1, as the times would compare different computations), then the median
+of --repeats epochs for each side, alternating, in one process.
 
-    python scripts/bench_framework.py [--repeats 7] [--cells mlp_aux_shared cnn_aux_shared]
+    python -m compare.speed [--repeats 7] [--cells mlp_aux_shared cnn_aux_shared]
 """
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from framework import SGD, Adam, LossMSE  # noqa: E402
-from framework import test as disk  # noqa: E402
-from framework.exercises import pairs  # noqa: E402
-from framework.exercises.experiment import batches  # noqa: E402
-from scripts.twin import pair_twin, torch_twin  # noqa: E402
-
+from compare import by_hand
+from compare.twin import check_same, pair_twin, torch_twin
+from framework import SGD, Adam, LossMSE
+from framework import test as disk
+from framework.exercises.experiment import batches
+from pairs.data import DIGIT_SIZE, target
+from pairs.errors import run_main
 
 def framework_epoch(model, x, y, batch_size: int) -> None:
     loss, optimizer = LossMSE(), SGD(model.param(), lr=0.01)
@@ -46,29 +47,43 @@ def torch_epoch(model, x, y, batch_size: int) -> None:
         optimizer.step()
 
 
-def pair_epochs(cell: str, generator: torch.Generator):
-    """Two functions that each train one epoch of the cell's recipe: the framework's, and torch's on the twin."""
-    recipe = pairs.recipe(cell)
+Race = tuple[Callable[[], None], Callable[[], None], Callable[[], list[tuple[torch.Tensor, torch.Tensor]]]]
+
+
+def disk_epochs(ours, theirs, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Race:
+    """One epoch of the disk MLP on each side, and the pairs of their parameters."""
+    return (lambda: framework_epoch(ours, x, y, batch_size), lambda: torch_epoch(theirs, x, y, batch_size),
+            lambda: list(zip([p for p, _ in ours.param()], theirs.parameters(), strict=True)))
+
+
+def pair_epochs(cell: str, generator: torch.Generator) -> Race:
+    """One epoch of the cell's recipe on each side, the framework's and torch's on the twin, each drawing its batch
+    orders from its own copy of one generator (so both see the same batches), and the pairs of their parameters."""
+    recipe = by_hand.recipe(cell)
     n, batch_size, lr = recipe["data"]["n_pairs"], recipe["data"]["batch_size"], recipe["lr"]
-    x, classes = torch.randn(n, 2, 14, 14, generator=generator), torch.randint(0, 10, (n, 2), generator=generator)
-    target = (classes[:, 0] <= classes[:, 1]).long()
-    model = pairs.build(recipe["model"], generator)
-    twin, loss = pair_twin(model, recipe["model"]), pairs.pair_loss(recipe["model"]["aux_weight"])
+    x = torch.randn(n, 2, DIGIT_SIZE, DIGIT_SIZE, generator=generator)
+    classes = torch.randint(0, 10, (n, 2), generator=generator)
+    targets = target(classes)
+    model = by_hand.build(recipe["model"], generator)
+    twin, loss = pair_twin(model, recipe["model"]), by_hand.pair_loss(recipe["model"]["aux_weight"])
     ours, theirs = Adam(model.param(), lr=lr), torch.optim.Adam(twin.parameters(), lr=lr)
+    state = generator.get_state()
+    g_ours, g_theirs = torch.Generator(), torch.Generator()
+    g_ours.set_state(state), g_theirs.set_state(state)
 
     def framework() -> None:
         with torch.no_grad():
-            pairs.train_epoch(model, loss, ours, x, target, classes, batch_size, generator)
+            by_hand.train_epoch(model, loss, ours, x, targets, classes, batch_size, g_ours)
 
     def autograd() -> None:
-        for index in batches(n, batch_size, generator):
+        for index in batches(n, batch_size, g_theirs):
             theirs.zero_grad()
-            value = twin.loss(*twin(x[index]), target[index], classes[index])
+            value = twin.loss(*twin(x[index]), targets[index], classes[index])
             value.backward()
             theirs.step()
             value.item()  # as the framework's epoch reads each batch's loss
 
-    return framework, autograd
+    return framework, autograd, lambda: list(zip([p for p, _ in model.param()], twin.net.parameters(), strict=True))
 
 
 def timed(fn, *args) -> float:
@@ -77,19 +92,25 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - start
 
 
-def race(ours, theirs, repeats: int) -> tuple[float, float]:
-    """Median seconds of `repeats` calls of each (no arguments), alternating, after one warm-up call of each."""
+def race(sides: Race, repeats: int, tolerance: float, what: str) -> tuple[float, float]:
+    """Median seconds of `repeats` calls of each side, alternating, after one warm-up call of each that must leave
+    both with the same parameters."""
+    ours, theirs, parameters = sides
     ours(), theirs()
+    pairs = parameters()
+    check_same([a for a, _ in pairs], [b for _, b in pairs], tolerance, f"{what}: the parameters after one epoch")
     times = [(timed(ours), timed(theirs)) for _ in range(repeats)]
     return statistics.median(a for a, _ in times), statistics.median(b for _, b in times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--tolerance", type=float, default=1e-4,
+                        help="largest parameter difference allowed after the warm-up epoch (float32)")
     parser.add_argument("--cells", nargs="*", default=["mlp_aux_shared", "cnn_aux_shared"], metavar="CELL",
                         help="study cells to time (none: the disk MLP only)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     generator = torch.Generator().manual_seed(0)
     x, labels = disk.generate_disc_set(1000, generator)
@@ -101,20 +122,16 @@ def main() -> None:
     print("| batch | framework (ms/epoch) | torch.nn + autograd (ms/epoch) | framework / torch |")
     print("|---:|---:|---:|---:|")
     for batch_size in (1, 10, 100, 1000):
-        a, b = race(lambda: framework_epoch(ours, x, y, batch_size), lambda: torch_epoch(theirs, x, y, batch_size),
-                    args.repeats)
+        a, b = race(disk_epochs(ours, theirs, x, y, batch_size), args.repeats, args.tolerance, f"disk, batch {batch_size}")
         print(f"| {batch_size} | {1000 * a:.2f} | {1000 * b:.2f} | {a / b:.2f} |")
     if args.cells:
         print("\nThe study's fixed recipes, 1,000 pairs, batch 100, Adam (torch: the study's PairClassifier):\n")
         print("| cell | framework (ms/epoch) | torch.nn + autograd (ms/epoch) | framework / torch |")
         print("|---|---:|---:|---:|")
     for cell in args.cells:
-        try:
-            a, b = race(*pair_epochs(cell, generator), args.repeats)
-        except ValueError as e:
-            sys.exit(f"error: {e}")
+        a, b = race(pair_epochs(cell, generator), args.repeats, args.tolerance, cell)
         print(f"| {cell} | {1000 * a:.1f} | {1000 * b:.1f} | {a / b:.2f} |")
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

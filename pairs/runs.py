@@ -1,19 +1,14 @@
-"""Running many fits: resolve configs, then train each (config, seed) in this process or in long-lived workers.
+"""One fit of the study: which configs exist, the arguments of a run, what identifies it (config hash, code
+version), and the fit itself, tested once (benchmark.py) or scored on validation pairs (tune.py)."""
 
-One executor serves benchmark.py (fit, then test once) and tune.py (fit, then score on validation pairs)."""
-
+import ast
 import fnmatch
 import hashlib
-import itertools
 import logging
-import multiprocessing
-import os
-import signal
 import socket
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +17,15 @@ import lightning
 import torch
 
 from pairs.cli import PairCLI
+from pairs.study import CONFIGS, NOT_STUDY
 
-CONFIGS = Path("configs")
-NOT_STUDY = ("framework/", "search/")  # other formats: the framework's runs, the tuner's search space
+PACKAGE = Path(__file__).resolve().parent
 QUIET = ["--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false",
          "--trainer.enable_model_summary=false", "--trainer.limit_val_batches=0", "--trainer.logger=false"]
 # Keys that change how a run is shown or stored, never what it computes: left out of the config hash (the data
 # folder too: its files are checksum-verified, so a moved folder holds the same data).
 PRESENTATION = ("trainer.logger", "trainer.enable_checkpointing", "trainer.enable_progress_bar",
                 "trainer.enable_model_summary", "trainer.default_root_dir", "data.data_dir")
-# Modules of the package that only present or store results: left out of the code version.
-NOT_COMPUTING = ("figures.py", "report.py", "results.py", "tuning.py")
 
 
 @dataclass(frozen=True)
@@ -68,7 +61,7 @@ def select(patterns: list[str], root: Path = CONFIGS) -> list[str]:
     """Config names under `root` matching the names or globs, in order; an unknown one is an error listing those
     available."""
     available = available_configs(root)
-    chosen = []
+    chosen: list[str] = []
     for pattern in patterns:
         matches = fnmatch.filter(available, pattern.removesuffix(".yaml").removeprefix(f"{root.as_posix()}/"))
         if not matches:
@@ -89,7 +82,7 @@ def quiet() -> Iterator[None]:
         try:
             yield
         finally:
-            for logger, level in zip(loggers, levels):
+            for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
 
 
@@ -103,12 +96,28 @@ def config_hash(args: list[str]) -> str:
     return hashlib.sha256(cli.parser.dump(config, skip_validation=True).encode()).hexdigest()[:12]
 
 
+def computing_modules(start: str = "cli") -> list[Path]:
+    """The package's modules a fit runs: `pairs.<start>` (the CLI that builds model, data and trainer) and every
+    `pairs` module it imports, transitively. Found by reading the imports, so a renamed module stays covered."""
+    found, todo = set(), [start, Path(__file__).stem]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for node in ast.walk(ast.parse((PACKAGE / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "pairs":
+                todo += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module is not None and node.module.startswith("pairs."):
+                todo.append(node.module.split(".")[1])
+    return sorted(PACKAGE / f"{name}.py" for name in found)
+
+
 def code_version() -> str:
     """A hash of the package sources that decide what a run computes: records of other code are not reused."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        if path.name not in NOT_COMPUTING:
-            digest.update(path.name.encode() + path.read_bytes())
+    for path in computing_modules():
+        digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -148,85 +157,3 @@ def run(task: Task) -> dict:
         "fit_seconds": round(fit_seconds, 3), "threads": torch.get_num_threads(), "code": code_version(),
         "torch": torch.__version__, "lightning": lightning.__version__, "host": socket.gethostname(),
     }
-
-
-def start_worker(threads: int) -> None:
-    """A worker's setup: its share of the cores; Ctrl-C is left to the driver, which stops the workers."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(threads)
-
-
-def stop_on_sigterm() -> None:
-    """SIGTERM stops this process the way Ctrl-C does (KeyboardInterrupt): workers stopped, finished work kept."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-
-class Executor:
-    """Runs `fn(task)` calls: in this process when workers == 1, else in a pool of long-lived spawn workers, each
-    with `threads` torch threads. `submit` returns a Future; leaving the block stops the workers."""
-
-    def __init__(self, workers: int, threads: int):
-        self.workers, self.threads, self.slots = workers, threads, workers
-        self.pool = None
-
-    def __enter__(self) -> "Executor":
-        if self.workers > 1:
-            context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited thread pools
-            self.pool = context.Pool(self.workers, initializer=start_worker, initargs=(self.threads,))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-
-    def submit(self, fn: Callable[[Task], dict], task: Task) -> Future:
-        future = Future()
-        if self.pool is not None:
-            self.pool.apply_async(fn, (task,), callback=future.set_result, error_callback=future.set_exception)
-            return future
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
-            future.set_result(fn(task))
-        except Exception as e:  # noqa: BLE001 -- delivered through the future, as a worker's would be
-            future.set_exception(e)
-        finally:
-            torch.set_num_threads(previous)
-        return future
-
-
-def finished(futures: set[Future]) -> set[Future]:
-    """Wait until at least one of `futures` is done; the done ones. Waits in short slices: a wait without a
-    timeout would not see Ctrl-C or SIGTERM until a fit ends."""
-    while not (done := wait(futures, timeout=0.2, return_when=FIRST_COMPLETED).done):
-        pass
-    return done
-
-
-def executor(workers: int, threads: int, ray: str | None = None):
-    """The local pool of `workers` processes, or with `ray` (a cluster address) the Ray backend; both run fits with
-    `threads` torch threads and offer `slots` fits in flight."""
-    if ray is None:
-        return Executor(workers, threads)
-    from pairs.cluster import RayExecutor
-
-    return RayExecutor(ray, threads)
-
-
-def execute(tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], dict] = run,
-            ray: str | None = None) -> Iterator[dict]:
-    """Records of `fn` on each task, as they finish; as many tasks in flight as the executor has slots."""
-    todo = iter(tasks)
-    with executor(workers, threads, ray) as pool:
-        pending = {pool.submit(fn, task) for task in itertools.islice(todo, pool.slots)}
-        while pending:
-            for future in finished(pending):
-                pending.remove(future)
-                yield future.result()
-                pending |= {pool.submit(fn, task) for task in itertools.islice(todo, 1)}
-
-
-def default_threads(workers: int) -> int:
-    """cores // workers, at least 1: parallel workers must not oversubscribe the cores."""
-    return max(1, (os.cpu_count() or 1) // workers)

@@ -3,12 +3,13 @@
 Same initial weights, same batches in the same order, same SGD, over --seeds seeds, on the disk task
 (framework/test.py's network and defaults) and on MNIST with configs/framework/two_layer.yaml.
 
-    MNIST_DIR=../shared/mnist python scripts/framework_vs_torch.py [--seeds 10] [--out runs/framework/versus]
+    MNIST_DIR=../shared/mnist python -m compare.parity [--seeds 10] [--out runs/framework/versus]
 
 Writes loss curves (mean ± std over seeds) and decision boundaries on the disk, and prints a table of final
-errors, time per epoch, and the largest gap between the two loss curves.
+errors, time per epoch, and the largest gap between the two loss curves. Each seed first checks that the two
+sides start equal: the same loss and gradients on the first batch (else it exits 1, naming the task).
 
-    MNIST_DIR=../shared/mnist python scripts/framework_vs_torch.py --parity cnn_aux_shared [--epochs 25] [--seed 0]
+    MNIST_DIR=../shared/mnist python -m compare.parity --parity cnn_aux_shared [--epochs 25] [--seed 0]
 
 The parity run of the study instead: the cell's PairNet (configs/fixed/<cell>.yaml) and the study's own
 PairClassifier in float64, same initial weights, same batches, Adam; prints the largest relative error of every
@@ -21,22 +22,17 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
 import torch
+from matplotlib.figure import Figure
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from framework import SGD, Adam, CrossEntropy, LossMSE  # noqa: E402
-from framework import test as disk  # noqa: E402
-from framework.exercises import mnist as framework_mnist  # noqa: E402
-from framework.exercises import pairs  # noqa: E402
-from framework.exercises.experiment import batches, train_epoch  # noqa: E402
-from framework.exercises.figures import decision_regions  # noqa: E402
-from pairs.mnist import MNISTError  # noqa: E402
-from scripts.twin import decay_groups, pair_twin, torch_twin  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
+from compare import by_hand as pairs
+from compare.twin import check_same, decay_groups, pair_twin, torch_twin
+from framework import SGD, Adam, CrossEntropy, LossMSE
+from framework import test as disk
+from framework.exercises import mnist as framework_mnist
+from framework.exercises.experiment import batches, train_epoch
+from framework.exercises.figures import decision_regions
+from pairs.errors import run_main
 
 GOALS = {"gradient": 1e-10, "loss": 1e-6}  # largest relative errors allowed in the parity run
 
@@ -53,12 +49,17 @@ def torch_epoch(model, loss, optimizer, x, y, batch_size: int, generator) -> flo
     return total / len(x)
 
 
-def compare(task, seed: int) -> dict:
+def compare(task, seed: int, epochs: int | None = None) -> dict:
     """Train both from the same initial weights on the same batches; loss curves, errors and epoch times."""
     g = torch.Generator().manual_seed(seed)
     (x, y, labels), (test_x, test_labels), model, setup = task(g)
     twin = torch_twin(model)
-    ours_loss, theirs_loss, lr, momentum, decay, epochs, batch_size = setup
+    ours_loss, theirs_loss, lr, momentum, decay, task_epochs, batch_size = setup
+    epochs = epochs or task_epochs
+    with torch.no_grad():
+        out = model.forward(x)
+        check_same([out, ours_loss.forward(out, y).reshape(1)], [twin(x), theirs_loss(twin(x), y).reshape(1)], 1e-4,
+                   f"seed {seed}: the initial outputs and loss of the framework and torch")
     ours = SGD(model.param(), lr=lr, momentum=momentum, weight_decay=decay)
     theirs = torch.optim.SGD(decay_groups(twin, decay), lr=lr, momentum=momentum)
     state = g.get_state()
@@ -93,7 +94,8 @@ def disk_task(g):
 
 def mnist_task(g):
     config = framework_mnist.load_config(Path("configs/framework/two_layer.yaml"), [])
-    (x, labels), _, (test_x, test_labels) = framework_mnist.split(config["data_dir"], config["val_fraction"])
+    (x, labels), _ = framework_mnist.split(*framework_mnist.images("train", config["data_dir"]), config["val_fraction"])
+    test_x, test_labels = framework_mnist.images("test", config["data_dir"])
     model = framework_mnist.build(config, g)
     return (x, labels, labels), (test_x, test_labels), model, \
         (CrossEntropy(), torch.nn.CrossEntropyLoss(), config["lr"], config["momentum"], config["reg"],
@@ -149,27 +151,28 @@ def report_parity(cell: str, epochs: int | None, seed: int) -> bool:
     return all(worst[name] <= GOALS[name] for name in GOALS)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--tasks", nargs="+", choices=("disk", "mnist"), default=["disk", "mnist"])
     parser.add_argument("--out", type=Path, default=Path("runs/framework/versus"))
     parser.add_argument("--parity", metavar="CELL", help="run the study's float64 parity run for this cell instead")
-    parser.add_argument("--epochs", type=int, help="--parity: epochs (default: the cell's fixed recipe)")
+    parser.add_argument("--epochs", type=int, help="epochs of every run (default: each task's own; with --parity, the "
+                                                   "cell's fixed recipe)")
     parser.add_argument("--seed", type=int, default=0, help="--parity: the round's seed")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.parity:
-        try:
-            sys.exit(0 if report_parity(args.parity, args.epochs, args.seed) else 1)
-        except (ValueError, MNISTError) as e:
-            sys.exit(f"error: {e}")
+        if not report_parity(args.parity, args.epochs, args.seed):
+            sys.exit(1)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(args.tasks), figsize=(6 * len(args.tasks), 4), squeeze=False)
+    fig = Figure(figsize=(6 * len(args.tasks), 4))
+    axes = fig.subplots(1, len(args.tasks), squeeze=False)
     print("| task | framework train / test error % | torch train / test error % | framework / torch s per epoch | "
           "largest loss-curve gap |\n|---|---:|---:|---:|---:|")
     for ax, name in zip(axes[0], args.tasks):
-        runs = [compare({"disk": disk_task, "mnist": mnist_task}[name], seed) for seed in range(args.seeds)]
+        runs = [compare({"disk": disk_task, "mnist": mnist_task}[name], seed, args.epochs) for seed in range(args.seeds)]
         gap = max(abs(a - b) for r in runs for a, b in zip(r["curves"]["framework"], r["curves"]["torch"]))
         cells = []
         for who, color in (("framework", "tab:blue"), ("torch", "tab:orange")):
@@ -187,7 +190,8 @@ def main() -> None:
                title=f"{name}: mean ± std over {args.seeds} seeds (largest gap {gap:.1e})")
         ax.legend()
         if name == "disk":
-            bfig, baxes = plt.subplots(1, 2, figsize=(8, 4))
+            bfig = Figure(figsize=(8, 4))
+            baxes = bfig.subplots(1, 2)
             for bax, who in zip(baxes, ("framework", "torch")):
                 with torch.no_grad():
                     decision_regions(bax, lambda points: runs[0]["models"][who](points).argmax(1), *runs[0]["test"],
@@ -201,4 +205,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

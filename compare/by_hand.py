@@ -1,7 +1,7 @@
 """The study's pair networks trained by the framework: one cell of the 2x2 (x trunk), from its fixed recipe.
 
-    python -m framework.exercises.pairs --cell cnn_aux_shared [--rounds 10] [--epochs 25] [--study RESULTS.jsonl]
-    python -m framework.exercises.pairs --cell all --rounds 10 --study results/benchmark.jsonl
+    python -m compare.by_hand --cell cnn_aux_shared [--rounds 10] [--epochs 25] [--study RESULTS.jsonl]
+    python -m compare.by_hand --cell all --rounds 10 --study results/benchmark.jsonl
 
 Reads configs/fixed/<cell>.yaml (architecture, aux_weight, batch size, epochs, Adam's lr; the defaults it leaves
 out are PairClassifier's and PairDataModule's), draws the pairs of round seed s with
@@ -16,7 +16,6 @@ benchmark results file, and the paired difference with its 95% confidence interv
 import argparse
 import inspect
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -27,18 +26,15 @@ from framework import (Adam, Conv2d, CrossEntropy, Flatten, Linear, MaxPool2d, M
                        WeightedLosses)
 from framework.exercises.experiment import batches
 from pairs.classifier import PairClassifier
-from pairs.data import PairDataModule, generate_pair_sets
-from pairs.mnist import MNISTError
-from pairs.report import STUDY_CELLS, mean_std, paired_effect
-from pairs.results import ResultsError, load
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "fixed"
-SIDE = 14  # pixels per side of a digit
+from pairs.errors import run_main
+from pairs.data import DIGIT_SIZE, PairDataModule, generate_pair_sets
+from pairs.results import load
+from pairs.stats import mean_std, paired_effect
+from pairs.study import FIXED, STUDY_CELLS
 # what the framework does not do, as the value the study's recipe must leave it at
 UNSUPPORTED = {"model": {"arch": "pairnet", "batch_norm": False, "dropout": 0.0, "prediction": "head", "members": 1,
                          "target_weight": 1.0, "label_smoothing": 0.0},
-               "data": {"val_pairs": 0, "seed": None, "shift": 0, "rotate": 0.0, "swap": False, "fresh_pairs": False,
-                        "repair": None}}
+               "data": {"val_pairs": 0, "seed": None, "shift": 0, "rotate": 0.0, "swap": False, "fresh_pairs": False}}
 
 
 def defaults(cls: type) -> dict:
@@ -47,7 +43,7 @@ def defaults(cls: type) -> dict:
             if p.default is not inspect.Parameter.empty}
 
 
-def recipe(cell: str, root: Path = CONFIGS) -> dict:
+def recipe(cell: str, root: Path = FIXED) -> dict:
     """The fixed recipe of `cell`: {"model", "data", "epochs", "lr"}, the study's defaults filled in."""
     if cell not in STUDY_CELLS:
         raise ValueError(f"unknown cell {cell!r}; cells: {', '.join(STUDY_CELLS)}, or all")
@@ -82,8 +78,8 @@ def trunk(model: dict, generator: torch.Generator, dtype=None) -> Sequential:
     """One digit [1, 14, 14] -> 10 logits: the `mlp` trunk, or the `cnn` trunk (valid 3x3 conv -> ReLU -> max-pool 2
     per channel width, then an MLP), as pairs.models.trunk."""
     if model["trunk"] == "mlp":
-        return mlp(SIDE * SIDE, model["hidden"], 10, generator, dtype)
-    side, layers = SIDE, []
+        return mlp(DIGIT_SIZE * DIGIT_SIZE, model["hidden"], 10, generator, dtype)
+    side, layers = DIGIT_SIZE, []
     for a, b in zip([1, *model["channels"]], model["channels"]):
         layers += [Conv2d(a, b, 3, dtype=dtype, generator=generator), ReLU(), MaxPool2d(2)]
         side = (side - 2) // 2
@@ -162,28 +158,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--study", type=Path, help="a benchmark results file (JSONL) to compare with, seed by seed")
     args = parser.parse_args(argv)
     cells = STUDY_CELLS if args.cell == ["all"] else args.cell
-    try:
-        for flag, value in (("--rounds", args.rounds), ("--epochs", args.epochs)):
-            if value is not None and value < 1:
-                raise ValueError(f"{flag} must be >= 1, got {value}")
-        if args.study and not args.study.is_file():
-            raise ValueError(f"--study {args.study} is not a file; give a benchmark results file (JSONL) holding the "
-                             f"fixed recipes, e.g. from `python benchmark.py --configs 'fixed/*' --results {args.study}`")
-        recipes = {cell: recipe(cell) for cell in cells}
-        study = {cell: study_accuracies(args.study, cell) for cell in cells} if args.study else None
-        rows = []
-        with torch.set_grad_enabled(False):  # the framework needs no autograd; scoped, so callers keep theirs
-            for cell, config in recipes.items():
-                epochs = args.epochs or config["epochs"]
-                accuracies, seconds = {}, []
-                for seed in range(args.rounds):
-                    accuracies[seed], epoch_seconds = run(config, seed, epochs)
-                    seconds.append(epoch_seconds)
-                    print(f"{cell} seed {seed}: test accuracy {100 * accuracies[seed]:.2f}%  "
-                          f"(epochs: {epochs}, {epoch_seconds:.3f} s/epoch)", flush=True)
-                rows.append(summary(cell, accuracies, statistics.mean(seconds), study[cell] if study else None))
-    except (ValueError, MNISTError, ResultsError, OSError) as e:
-        sys.exit(f"error: {e}")
+    for flag, value in (("--rounds", args.rounds), ("--epochs", args.epochs)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if args.study and not args.study.is_file():
+        raise ValueError(f"--study {args.study} is not a file; give a benchmark results file (JSONL) holding the "
+                         f"fixed recipes, e.g. from `python benchmark.py --configs 'fixed/*' --results {args.study}`")
+    recipes = {cell: recipe(cell) for cell in cells}
+    study = {cell: study_accuracies(args.study, cell) for cell in cells} if args.study else None
+    rows = []
+    with torch.set_grad_enabled(False):  # the framework needs no autograd; scoped, so callers keep theirs
+        for cell, config in recipes.items():
+            epochs = args.epochs or config["epochs"]
+            accuracies, seconds = {}, []
+            for seed in range(args.rounds):
+                accuracies[seed], epoch_seconds = run(config, seed, epochs)
+                seconds.append(epoch_seconds)
+                print(f"{cell} seed {seed}: test accuracy {100 * accuracies[seed]:.2f}%  "
+                      f"(epochs: {epochs}, {epoch_seconds:.3f} s/epoch)", flush=True)
+            rows.append(summary(cell, accuracies, statistics.mean(seconds), study[cell] if study else None))
     compared = ["Lightning study", "framework − study [95% CI]"] if study else []
     header = ["cell", "framework", *compared, "s/epoch"]
     print(f"\ntest accuracy %, mean ± std over seeds 0..{args.rounds - 1}, last epoch\n| " + " | ".join(header) + " |")
@@ -191,4 +184,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -1,0 +1,133 @@
+"""Where fits run: long-lived local worker processes, or Ray tasks on a cluster (pairs.cluster), behind one
+interface. benchmark.py and tune.py submit `fn(task)` calls and read the records as they finish."""
+
+import argparse
+import itertools
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any, Protocol, Self
+
+import torch
+
+from pairs.cluster import ClusterError, address
+from pairs.runs import Task, run
+
+
+class Executor(Protocol):
+    """Runs `fn(task)` calls with `threads` torch threads each, `slots` at a time; `submit` returns a Future.
+    Entering the block starts the workers; leaving it stops them, finished or not."""
+
+    threads: int
+    slots: int
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def submit(self, fn: Callable[[Task], dict], task: Task) -> Future: ...
+
+
+def default_threads(workers: int) -> int:
+    """cores // workers, at least 1: parallel workers must not oversubscribe the cores."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def start_worker(threads: int) -> None:
+    """A worker's setup: its share of the cores; Ctrl-C is left to the driver, which stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM stops this process the way Ctrl-C does (KeyboardInterrupt): workers stopped, finished work kept."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+class LocalExecutor:
+    """The Executor of this machine: in this process when workers == 1, else a pool of long-lived spawn workers."""
+
+    def __init__(self, workers: int, threads: int):
+        self.workers, self.threads, self.slots = workers, threads, workers
+        self.pool: Any = None
+
+    def __enter__(self) -> Self:
+        if self.workers > 1:
+            context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited thread pools
+            self.pool = context.Pool(self.workers, initializer=start_worker, initargs=(self.threads,))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def submit(self, fn: Callable[[Task], dict], task: Task) -> Future:
+        future: Future = Future()
+        if self.pool is not None:
+            self.pool.apply_async(fn, (task,), callback=future.set_result, error_callback=future.set_exception)
+            return future
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            future.set_result(fn(task))
+        except Exception as e:  # delivered through the future, as a worker's would be
+            future.set_exception(e)
+        finally:
+            torch.set_num_threads(previous)
+        return future
+
+
+def executor(workers: int, threads: int, ray: str | None = None) -> Executor:
+    """The local pool of `workers` processes, or with `ray` (a cluster address) the Ray backend."""
+    if ray is None:
+        return LocalExecutor(workers, threads)
+    from pairs.cluster import RayExecutor  # Ray is imported only when asked for
+
+    return RayExecutor(ray, threads)
+
+
+def finished(futures: set[Future]) -> set[Future]:
+    """Wait until at least one of `futures` is done; the done ones. Waits in short slices: a wait without a
+    timeout would not see Ctrl-C or SIGTERM until a fit ends."""
+    while not (done := wait(futures, timeout=0.2, return_when=FIRST_COMPLETED).done):
+        pass
+    return done
+
+
+def execute(tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], dict] = run,
+            ray: str | None = None) -> Iterator[dict]:
+    """Records of `fn` on each task, as they finish; as many tasks in flight as the executor has slots."""
+    todo = iter(tasks)
+    with executor(workers, threads, ray) as pool:
+        pending = {pool.submit(fn, task) for task in itertools.islice(todo, pool.slots)}
+        while pending:
+            for future in finished(pending):
+                pending.remove(future)
+                yield future.result()
+                pending |= {pool.submit(fn, task) for task in itertools.islice(todo, 1)}
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose where fits run: --workers, --threads, --ray."""
+    parser.add_argument("--workers", type=int, default=default_threads(1),
+                        help="parallel worker processes (default: one per core)")
+    parser.add_argument("--threads", type=int, help="torch threads per fit (default cores // workers; with --ray, 1)")
+    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run the fits as tasks on a Ray cluster: auto, HOST:PORT, or local (a private instance); "
+                             "no value: $RAY_ADDRESS")
+
+
+def settle_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Check the options of `add_options` and fill in their defaults: threads from workers, the Ray address."""
+    for name in ("workers", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1")
+    args.threads = args.threads or (1 if args.ray is not None else default_threads(args.workers))
+    if args.ray is not None:
+        try:
+            args.ray = address(args.ray)
+        except ClusterError as e:
+            parser.error(str(e))
