@@ -24,12 +24,17 @@ from pairs.files import write_atomically
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", metavar="NAME",
-                        help="config names or globs in configs/ (default: the ten study configs; with --report-only: "
-                             "every config in the results file)")
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        metavar="NAME",
+        help="config names or globs in configs/ (default: the ten study configs; with --report-only: "
+        "every config in the results file)",
+    )
     seeds = parser.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=int, default=study.BENCHMARK_SEEDS,
-                       help=f"run seeds 0..N-1 (default {study.BENCHMARK_SEEDS})")
+    seeds.add_argument(
+        "--seeds", type=int, default=study.BENCHMARK_SEEDS, help=f"run seeds 0..N-1 (default {study.BENCHMARK_SEEDS})"
+    )
     seeds.add_argument("--seed-list", type=int, nargs="+", metavar="SEED", help="run exactly these seeds")
     parser.add_argument("--epochs", type=int, help="override every config's max_epochs")
     executors.add_options(parser)
@@ -60,7 +65,11 @@ def recorded(records: list[dict], patterns: list[str] | None) -> list[dict]:
     latest = {(r["config"], r["seed"]): r for r in records}
     if patterns is None:
         return list(latest.values())
-    return [r for (config, _), r in latest.items() if any(fnmatch.fnmatch(config, p.removesuffix(".yaml")) for p in patterns)]
+    return [
+        r
+        for (config, _), r in latest.items()
+        if any(fnmatch.fnmatch(config, p.removesuffix(".yaml")) for p in patterns)
+    ]
 
 
 def run_grid(args: argparse.Namespace) -> list[dict]:
@@ -72,13 +81,19 @@ def run_grid(args: argparse.Namespace) -> list[dict]:
     paths = {name: str(study.CONFIGS / f"{name}.yaml") for name in args.configs}
     hashes = {name: runs.config_hash(runs.cli_args(path, args.epochs, None)) for name, path in paths.items()}
     wanted = {(hashes[name], seed, code) for name in args.configs for seed in args.seed_list}
-    todo = [runs.Task(name, tuple(runs.cli_args(paths[name], args.epochs, args.tensorboard, seed)), seed, hashes[name])
-            for seed in args.seed_list for name in args.configs if (hashes[name], seed, code) not in done]
+    todo = [
+        runs.Task(name, tuple(runs.cli_args(paths[name], args.epochs, args.tensorboard, seed)), seed, hashes[name])
+        for seed in args.seed_list
+        for name in args.configs
+        if (hashes[name], seed, code) not in done
+    ]
     skipped = len(wanted) - len(todo)
     if todo:
         where = f"Ray cluster {args.ray}" if args.ray else f"{args.workers} workers"
-        print(f"{len(todo)} runs to do ({skipped} already in {args.results}); {where} x {args.threads} threads",
-              file=sys.stderr)
+        print(
+            f"{len(todo)} runs to do ({skipped} already in {args.results}); {where} x {args.threads} threads",
+            file=sys.stderr,
+        )
         start = time.perf_counter()
         records = executors.execute(todo, args.workers, args.threads, ray=args.ray)
         try:

@@ -41,7 +41,8 @@ class HelpFormatter(DefaultHelpFormatter, RawDescriptionHelpFormatter):
 
 
 PARSER = {
-    "description": __doc__, "formatter_class": HelpFormatter,
+    "description": __doc__,
+    "formatter_class": HelpFormatter,
     "usage": "python train.py [fit | test | predict] --config CONFIG [--ckpt_path CKPT] [--KEY VALUE ...]",
     "exit_on_error": False,  # train.py prints the one-line cause
 }
@@ -64,10 +65,18 @@ class TrainCLI(PairCLI):
         hook for a subcommand's own arguments)."""
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
         if subcommand == "predict":
-            parser.add_argument("--pairs", type=Path_fr, required=True,
-                                help="a torch.save file of a tensor [N,2,14,14]: N pairs, pixel values 0..255")
-            parser.add_argument("--output", type=Path_fc, required=True,
-                                help="the .pt file to write: target [N], p_target [N] and digit classes [N,2]")
+            parser.add_argument(
+                "--pairs",
+                type=Path_fr,
+                required=True,
+                help="a torch.save file of a tensor [N,2,14,14]: N pairs, pixel values 0..255",
+            )
+            parser.add_argument(
+                "--output",
+                type=Path_fc,
+                required=True,
+                help="the .pt file to write: target [N], p_target [N] and digit classes [N,2]",
+            )
         return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args: list[str]) -> None:
@@ -76,14 +85,17 @@ class TrainCLI(PairCLI):
         command = self.config.subcommand
         ckpt_path = self.config[command].ckpt_path
         if command != "fit" and not ckpt_path:
-            raise ValueError(f"{command} needs --ckpt_path, a checkpoint written by a fit, "
-                             "e.g. runs/cnn_aux_shared/version_0/checkpoints/<name>.ckpt")
+            raise ValueError(
+                f"{command} needs --ckpt_path, a checkpoint written by a fit, "
+                "e.g. runs/cnn_aux_shared/version_0/checkpoints/<name>.ckpt"
+            )
         if ckpt_path:
             try:
                 torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            except Exception as e:  # noqa: BLE001 -- torch.load fails in many ways on a file that is not its own
-                raise ValueError(f"--ckpt_path {ckpt_path}: not a checkpoint that can be read "
-                                 f"({type(e).__name__})") from e
+            except Exception as e:  # torch.load fails in many ways on a file that is not its own
+                raise ValueError(
+                    f"--ckpt_path {ckpt_path}: not a checkpoint that can be read ({type(e).__name__})"
+                ) from e
 
     def before_instantiate_classes(self) -> None:
         """test and predict write no checkpoint; predict writes no logs."""
@@ -161,7 +173,7 @@ def load_pairs(path: str | os.PathLike) -> torch.Tensor:
     """The pairs saved at `path`: a tensor [N,2,14,14], as float."""
     try:
         pairs = torch.load(path, weights_only=True)
-    except Exception as e:  # noqa: BLE001 -- torch.load fails in many ways on a file that is not its own
+    except Exception as e:  # torch.load fails in many ways on a file that is not its own
         raise ValueError(f"--pairs {path}: not a torch.save file of a tensor ({type(e).__name__})") from e
     shape = tuple(pairs.shape) if isinstance(pairs, torch.Tensor) else None
     if shape is None or len(shape) != 4 or shape[1:] != (2, 14, 14) or not shape[0]:

@@ -32,8 +32,13 @@ from pairs.study import CONFIGS, FIXED, SELECTION_SEEDS, TUNING_FIRST_SEED, chec
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", default=["*"], metavar="NAME",
-                        help=f"cells to tune: names or globs in {FIXED}/ (default: all)")
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        default=["*"],
+        metavar="NAME",
+        help=f"cells to tune: names or globs in {FIXED}/ (default: all)",
+    )
     parser.add_argument("--trials", type=int, default=20, help="trials per cell (default 20)")
     parser.add_argument("--seeds", type=int, default=5, help="search seeds per trial (default 5)")
     parser.add_argument("--finalists", type=int, default=3, help="best trials re-scored on fresh seeds (default 3)")
@@ -41,8 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--val-pairs", type=int, default=200, help="training pairs held out for validation")
     parser.add_argument("--epochs", type=int, help="override every cell's max_epochs (for quick trials)")
     parser.add_argument("--space", type=Path, default=CONFIGS / "search" / "space.yaml")
-    parser.add_argument("--storage", type=Path, default=Path("results/tune"),
-                        help="folder of the Optuna journals (one per cell), plots and summary")
+    parser.add_argument(
+        "--storage",
+        type=Path,
+        default=Path("results/tune"),
+        help="folder of the Optuna journals (one per cell), plots and summary",
+    )
     parser.add_argument("--output", type=Path, default=CONFIGS, help="folder the tuned configs go to")
     executors.add_options(parser)
     args = parser.parse_args(argv)
@@ -101,32 +110,43 @@ def plots(study: optuna.Study, prefix: Path) -> list[Path]:
 def header(outcome: dict, args: argparse.Namespace, protocol: tuning.Protocol) -> list[str]:
     """The comment block on top of a tuned config: how it was chosen."""
     winner, cell = outcome["winner"], outcome["cell"]
-    seeds = lambda s: f"{s[0]}-{s[-1]}"  # noqa: E731
-    return [f"{cell}, tuned: chosen on validation pairs, never on the test pairs.",
-            f"Command: python tune.py {shlex.join(sys.argv[1:]) or '(defaults)'}",
-            f"From {FIXED / cell}.yaml, over the space {args.space} (Optuna TPE, seed 0, median pruning):",
-            f"{outcome['trials']} trials ({outcome['pruned']} pruned), each fitted on {args.val_pairs} fewer training "
-            f"pairs and scored on those {args.val_pairs} at the last epoch,",
-            f"mean over seeds {seeds(protocol.seeds)}; the {protocol.finalists} best re-scored on fresh seeds "
-            f"{seeds(protocol.rescore_seeds)}; the winner has the best mean over both.",
-            f"Trial {winner['trial']}: validation accuracy {100 * winner['search']:.2f}% on the search seeds, "
-            f"{100 * winner['fresh']:.2f}% on the fresh seeds.",
-            f"The fixed recipe it replaces: {FIXED / cell}.yaml. Do not edit by hand: rerun tune.py."]
+    seeds = lambda s: f"{s[0]}-{s[-1]}"
+    return [
+        f"{cell}, tuned: chosen on validation pairs, never on the test pairs.",
+        f"Command: python tune.py {shlex.join(sys.argv[1:]) or '(defaults)'}",
+        f"From {FIXED / cell}.yaml, over the space {args.space} (Optuna TPE, seed 0, median pruning):",
+        f"{outcome['trials']} trials ({outcome['pruned']} pruned), each fitted on {args.val_pairs} fewer training "
+        f"pairs and scored on those {args.val_pairs} at the last epoch,",
+        f"mean over seeds {seeds(protocol.seeds)}; the {protocol.finalists} best re-scored on fresh seeds "
+        f"{seeds(protocol.rescore_seeds)}; the winner has the best mean over both.",
+        f"Trial {winner['trial']}: validation accuracy {100 * winner['search']:.2f}% on the search seeds, "
+        f"{100 * winner['fresh']:.2f}% on the fresh seeds.",
+        f"The fixed recipe it replaces: {FIXED / cell}.yaml. Do not edit by hand: rerun tune.py.",
+    ]
 
 
 def summary(outcomes: list[dict], wall: float, fits: int) -> str:
     """A Markdown table of every cell's winner."""
-    lines = ["| cell | trials (pruned) | val % search seeds | val % fresh seeds | chosen hyper-parameters | fit CPU s |",
-             "|---|---:|---:|---:|---|---:|"]
+    lines = [
+        "| cell | trials (pruned) | val % search seeds | val % fresh seeds | chosen hyper-parameters | fit CPU s |",
+        "|---|---:|---:|---:|---|---:|",
+    ]
     for o in outcomes:
         w = o["winner"]
-        params = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.3g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
-                           for k, v in w["params"].items())
-        lines.append(f"| {o['cell']} | {o['trials']} ({o['pruned']}) | {100 * w['search']:.2f} | "
-                     f"{100 * w['fresh']:.2f} | {params} | {o['fit_seconds']:.0f} |")
+        params = ", ".join(
+            f"{k.rsplit('.', 1)[-1]}={v:.3g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
+            for k, v in w["params"].items()
+        )
+        lines.append(
+            f"| {o['cell']} | {o['trials']} ({o['pruned']}) | {100 * w['search']:.2f} | "
+            f"{100 * w['fresh']:.2f} | {params} | {o['fit_seconds']:.0f} |"
+        )
     gap = [o["winner"]["search"] - o["winner"]["fresh"] for o in outcomes]
-    lines += ["", f"Mean optimism of the chosen trials (search − fresh seeds): {100 * statistics.mean(gap):+.2f} points. "
-              f"This run: {fits} fits in {wall:.0f} s wall."]
+    lines += [
+        "",
+        f"Mean optimism of the chosen trials (search − fresh seeds): {100 * statistics.mean(gap):+.2f} points. "
+        f"This run: {fits} fits in {wall:.0f} s wall.",
+    ]
     return "\n".join(lines)
 
 
@@ -135,19 +155,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
     space = tuning.load_space(args.space)
     first = TUNING_FIRST_SEED
     seeds = check_seeds(list(range(first, first + args.seeds + args.fresh_seeds)), SELECTION_SEEDS, "tuning")
-    protocol = tuning.Protocol(tuple(seeds[: args.seeds]), tuple(seeds[args.seeds :]), args.finalists,
-                               args.val_pairs, args.epochs)
+    protocol = tuning.Protocol(
+        tuple(seeds[: args.seeds]), tuple(seeds[args.seeds :]), args.finalists, args.val_pairs, args.epochs
+    )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tuners = []
     for cell in args.configs:
         config = FIXED / f"{cell}.yaml"
         distributions = space.for_cell(tuning.cell_kinds(config, space))
-        study = tuning.open_study(cell, args.storage / f"{cell}.journal",
-                                  tuning.identity(config, distributions, space, protocol))
+        study = tuning.open_study(
+            cell, args.storage / f"{cell}.journal", tuning.identity(config, distributions, space, protocol)
+        )
         tuners.append(tuning.CellTuner(cell, config, study, distributions, space, protocol, args.trials))
     where = f"Ray cluster {args.ray}" if args.ray else f"{args.workers} workers"
-    print(f"tuning {len(tuners)} cells x {args.trials} trials x {args.seeds} seeds; {where} x {args.threads} threads; "
-          f"studies in {args.storage}", file=sys.stderr)
+    print(
+        f"tuning {len(tuners)} cells x {args.trials} trials x {args.seeds} seeds; {where} x {args.threads} threads; "
+        f"studies in {args.storage}",
+        file=sys.stderr,
+    )
     executors.stop_on_sigterm()
     start, fits_before = time.perf_counter(), sum(t.fits() for t in tuners)
     try:

@@ -22,25 +22,49 @@ from pathlib import Path
 import torch
 import yaml
 
-from framework import (Adam, Conv2d, CrossEntropy, Flatten, Linear, MaxPool2d, Module, PairNet, ReLU, Sequential,
-                       WeightedLosses)
+from framework import (
+    Adam,
+    Conv2d,
+    CrossEntropy,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    Module,
+    PairNet,
+    ReLU,
+    Sequential,
+    WeightedLosses,
+)
 from framework.exercises.experiment import batches
 from pairs.classifier import PairClassifier
-from pairs.errors import run_main
 from pairs.data import DIGIT_SIZE, PairDataModule, generate_pair_sets
+from pairs.errors import run_main
 from pairs.results import load
 from pairs.stats import mean_std, paired_effect
 from pairs.study import FIXED, STUDY_CELLS
+
 # what the framework does not do, as the value the study's recipe must leave it at
-UNSUPPORTED = {"model": {"arch": "pairnet", "batch_norm": False, "dropout": 0.0, "prediction": "head", "members": 1,
-                         "target_weight": 1.0, "label_smoothing": 0.0},
-               "data": {"val_pairs": 0, "seed": None, "shift": 0, "rotate": 0.0, "swap": False, "fresh_pairs": False}}
+UNSUPPORTED = {
+    "model": {
+        "arch": "pairnet",
+        "batch_norm": False,
+        "dropout": 0.0,
+        "prediction": "head",
+        "members": 1,
+        "target_weight": 1.0,
+        "label_smoothing": 0.0,
+    },
+    "data": {"val_pairs": 0, "seed": None, "shift": 0, "rotate": 0.0, "swap": False, "fresh_pairs": False},
+}
 
 
 def defaults(cls: type) -> dict:
     """The constructor defaults of `cls`."""
-    return {name: p.default for name, p in inspect.signature(cls).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    return {
+        name: p.default
+        for name, p in inspect.signature(cls).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 def recipe(cell: str, root: Path = FIXED) -> dict:
@@ -53,18 +77,30 @@ def recipe(cell: str, root: Path = FIXED) -> dict:
     for section, values in (("model", model), ("data", data)):
         for key, value in UNSUPPORTED[section].items():
             if values.get(key) != value:
-                raise ValueError(f"{path}: {section}.{key} = {values.get(key)!r} is not supported by the framework "
-                                 f"runner (it needs {value!r})")
+                raise ValueError(
+                    f"{path}: {section}.{key} = {values.get(key)!r} is not supported by the framework "
+                    f"runner (it needs {value!r})"
+                )
     if model["trunk"] not in ("cnn", "mlp"):
         raise ValueError(f"{path}: model.trunk = {model['trunk']!r}; the framework runner builds 'cnn' or 'mlp'")
     optimizer, epochs = config.get("optimizer", {}), config.get("trainer", {}).get("max_epochs")
-    if optimizer.get("class_path") != "torch.optim.Adam" or set(optimizer.get("init_args", {})) - {"lr"} \
-            or "lr_scheduler" in config or not isinstance(epochs, int):
-        raise ValueError(f"{path}: the framework runner needs trainer.max_epochs and trains with Adam(lr) and no "
-                         f"scheduler; got max_epochs {epochs}, optimizer {optimizer}, lr_scheduler "
-                         f"{config.get('lr_scheduler')}")
-    return {"model": model, "data": data, "epochs": epochs,
-            "lr": (defaults(torch.optim.Adam) | optimizer.get("init_args", {}))["lr"]}
+    if (
+        optimizer.get("class_path") != "torch.optim.Adam"
+        or set(optimizer.get("init_args", {})) - {"lr"}
+        or "lr_scheduler" in config
+        or not isinstance(epochs, int)
+    ):
+        raise ValueError(
+            f"{path}: the framework runner needs trainer.max_epochs and trains with Adam(lr) and no "
+            f"scheduler; got max_epochs {epochs}, optimizer {optimizer}, lr_scheduler "
+            f"{config.get('lr_scheduler')}"
+        )
+    return {
+        "model": model,
+        "data": data,
+        "epochs": epochs,
+        "lr": (defaults(torch.optim.Adam) | optimizer.get("init_args", {}))["lr"],
+    }
 
 
 def mlp(n_in: int, hidden: list[int], n_out: int, generator: torch.Generator, dtype=None) -> Sequential:
@@ -97,8 +133,16 @@ def pair_loss(aux_weight: float) -> WeightedLosses:
     return WeightedLosses((1.0, CrossEntropy()), (aux_weight, CrossEntropy()))
 
 
-def train_epoch(model: Module, loss: WeightedLosses, optimizer, x: torch.Tensor, target: torch.Tensor,
-                classes: torch.Tensor, batch_size: int, generator: torch.Generator) -> list[float]:
+def train_epoch(
+    model: Module,
+    loss: WeightedLosses,
+    optimizer,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    classes: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+) -> list[float]:
     """One epoch over the pairs reshuffled by `generator`; the loss of every batch."""
     values = []
     for index in batches(len(x), batch_size, generator):
@@ -112,16 +156,21 @@ def train_epoch(model: Module, loss: WeightedLosses, optimizer, x: torch.Tensor,
 def standardised_pairs(n_pairs: int, seed: int, data_dir, dtype=torch.float32) -> tuple[tuple[torch.Tensor, ...], ...]:
     """The round's (x, target, classes) for training and for test, standardised with the training mean and std."""
     train_x, train_target, train_classes, test_x, test_target, test_classes = generate_pair_sets(
-        n_pairs, torch.Generator().manual_seed(seed), data_dir)
+        n_pairs, torch.Generator().manual_seed(seed), data_dir
+    )
     mean, std = train_x.mean(), train_x.std()
-    return (((train_x - mean) / std).to(dtype), train_target, train_classes), \
-        (((test_x - mean) / std).to(dtype), test_target, test_classes)
+    return (((train_x - mean) / std).to(dtype), train_target, train_classes), (
+        ((test_x - mean) / std).to(dtype),
+        test_target,
+        test_classes,
+    )
 
 
 def run(cell: dict, seed: int, epochs: int) -> tuple[float, float]:
     """One round: (test accuracy of the last epoch, mean seconds per training epoch)."""
-    (x, target, classes), (test_x, test_target, _) = standardised_pairs(cell["data"]["n_pairs"], seed,
-                                                                        cell["data"]["data_dir"])
+    (x, target, classes), (test_x, test_target, _) = standardised_pairs(
+        cell["data"]["n_pairs"], seed, cell["data"]["data_dir"]
+    )
     generator = torch.Generator().manual_seed(seed)
     model = build(cell["model"], generator)
     loss, optimizer = pair_loss(cell["model"]["aux_weight"]), Adam(model.param(), lr=cell["lr"])
@@ -144,15 +193,18 @@ def summary(cell: str, ours: dict[int, float], seconds: float, study: dict[int, 
     cells = [cell, mean_std(list(ours.values()), digits=2)]
     if study is not None:
         mean, low, high, n = paired_effect(ours, study)
-        cells += [mean_std([study[s] for s in sorted(ours.keys() & study.keys())], digits=2),
-                  f"{100 * mean:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}] (n={n})" if n else "–"]
+        cells += [
+            mean_std([study[s] for s in sorted(ours.keys() & study.keys())], digits=2),
+            f"{100 * mean:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}] (n={n})" if n else "–",
+        ]
     return "| " + " | ".join(cells + [f"{seconds:.3f}"]) + " |"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cell", nargs="+", required=True, metavar="CELL",
-                        help=f"one or more of {', '.join(STUDY_CELLS)}, or all")
+    parser.add_argument(
+        "--cell", nargs="+", required=True, metavar="CELL", help=f"one or more of {', '.join(STUDY_CELLS)}, or all"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="seeds 0..N-1")
     parser.add_argument("--epochs", type=int, help="override the recipe's max_epochs")
     parser.add_argument("--study", type=Path, help="a benchmark results file (JSONL) to compare with, seed by seed")
@@ -162,8 +214,10 @@ def main(argv: list[str] | None = None) -> None:
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be >= 1, got {value}")
     if args.study and not args.study.is_file():
-        raise ValueError(f"--study {args.study} is not a file; give a benchmark results file (JSONL) holding the "
-                         f"fixed recipes, e.g. from `python benchmark.py --configs 'fixed/*' --results {args.study}`")
+        raise ValueError(
+            f"--study {args.study} is not a file; give a benchmark results file (JSONL) holding the "
+            f"fixed recipes, e.g. from `python benchmark.py --configs 'fixed/*' --results {args.study}`"
+        )
     recipes = {cell: recipe(cell) for cell in cells}
     study = {cell: study_accuracies(args.study, cell) for cell in cells} if args.study else None
     rows = []
@@ -174,8 +228,11 @@ def main(argv: list[str] | None = None) -> None:
             for seed in range(args.rounds):
                 accuracies[seed], epoch_seconds = run(config, seed, epochs)
                 seconds.append(epoch_seconds)
-                print(f"{cell} seed {seed}: test accuracy {100 * accuracies[seed]:.2f}%  "
-                      f"(epochs: {epochs}, {epoch_seconds:.3f} s/epoch)", flush=True)
+                print(
+                    f"{cell} seed {seed}: test accuracy {100 * accuracies[seed]:.2f}%  "
+                    f"(epochs: {epochs}, {epoch_seconds:.3f} s/epoch)",
+                    flush=True,
+                )
             rows.append(summary(cell, accuracies, statistics.mean(seconds), study[cell] if study else None))
     compared = ["Lightning study", "framework − study [95% CI]"] if study else []
     header = ["cell", "framework", *compared, "s/epoch"]

@@ -38,7 +38,8 @@ GOALS = {"gradient": 1e-10, "loss": 1e-6}  # largest relative errors allowed in 
 
 
 def torch_epoch(model, loss, optimizer, x, y, batch_size: int, generator) -> float:
-    """torch's twin of framework.exercises.experiment.train_epoch: the same batches from an identically seeded generator."""
+    """torch's twin of framework.exercises.experiment.train_epoch: the same batches from an identically seeded
+    generator."""
     total = 0.0
     for index in batches(len(x), batch_size, generator):
         optimizer.zero_grad()
@@ -58,8 +59,12 @@ def compare(task, seed: int, epochs: int | None = None) -> dict:
     epochs = epochs or task_epochs
     with torch.no_grad():
         out = model.forward(x)
-        check_same([out, ours_loss.forward(out, y).reshape(1)], [twin(x), theirs_loss(twin(x), y).reshape(1)], 1e-4,
-                   f"seed {seed}: the initial outputs and loss of the framework and torch")
+        check_same(
+            [out, ours_loss.forward(out, y).reshape(1)],
+            [twin(x), theirs_loss(twin(x), y).reshape(1)],
+            1e-4,
+            f"seed {seed}: the initial outputs and loss of the framework and torch",
+        )
     ours = SGD(model.param(), lr=lr, momentum=momentum, weight_decay=decay)
     theirs = torch.optim.SGD(decay_groups(twin, decay), lr=lr, momentum=momentum)
     state = g.get_state()
@@ -76,11 +81,20 @@ def compare(task, seed: int, epochs: int | None = None) -> dict:
         seconds["torch"] += time.perf_counter() - start
     with torch.no_grad():
         predict = {"framework": model.forward, "torch": twin}
-        errors = {name: {split: (f(xs).argmax(1) != ls).float().mean().item()
-                         for split, xs, ls in (("train", x, labels), ("test", test_x, test_labels))}
-                  for name, f in predict.items()}
-    return {"curves": curves, "errors": errors, "epoch_seconds": {k: v / epochs for k, v in seconds.items()},
-            "models": predict, "test": (test_x, test_labels)}
+        errors = {
+            name: {
+                split: (f(xs).argmax(1) != ls).float().mean().item()
+                for split, xs, ls in (("train", x, labels), ("test", test_x, test_labels))
+            }
+            for name, f in predict.items()
+        }
+    return {
+        "curves": curves,
+        "errors": errors,
+        "epoch_seconds": {k: v / epochs for k, v in seconds.items()},
+        "models": predict,
+        "test": (test_x, test_labels),
+    }
 
 
 def disk_task(g):
@@ -88,8 +102,12 @@ def disk_task(g):
     mean, std = x.mean(0), x.std(0)
     x, test_x = (x - mean) / std, (test_x - mean) / std
     model = disk.build(2, "relu", g)
-    return (x, disk.targets(labels, 2), labels), (test_x, test_labels), model, \
-        (LossMSE(), torch.nn.MSELoss(), 0.05, 0.0, 0.0, 600, 20)
+    return (
+        (x, disk.targets(labels, 2), labels),
+        (test_x, test_labels),
+        model,
+        (LossMSE(), torch.nn.MSELoss(), 0.05, 0.0, 0.0, 600, 20),
+    )
 
 
 def mnist_task(g):
@@ -97,9 +115,20 @@ def mnist_task(g):
     (x, labels), _ = framework_mnist.split(*framework_mnist.images("train", config["data_dir"]), config["val_fraction"])
     test_x, test_labels = framework_mnist.images("test", config["data_dir"])
     model = framework_mnist.build(config, g)
-    return (x, labels, labels), (test_x, test_labels), model, \
-        (CrossEntropy(), torch.nn.CrossEntropyLoss(), config["lr"], config["momentum"], config["reg"],
-         config["epochs"], config["batch_size"])
+    return (
+        (x, labels, labels),
+        (test_x, test_labels),
+        model,
+        (
+            CrossEntropy(),
+            torch.nn.CrossEntropyLoss(),
+            config["lr"],
+            config["momentum"],
+            config["reg"],
+            config["epochs"],
+            config["batch_size"],
+        ),
+    )
 
 
 def relative_error(ours: torch.Tensor, theirs: torch.Tensor) -> float:
@@ -123,7 +152,7 @@ def pair_parity(cell: str, epochs: int | None, seed: int) -> dict:
     gradients = [relative_error(g, p.grad) for (_, g), p in zip(model.param(), twin.net.parameters(), strict=True)]
     ours, theirs = Adam(model.param(), lr=recipe["lr"]), torch.optim.Adam(twin.parameters(), lr=recipe["lr"])
     y = torch.cat([target.view(-1, 1), classes], 1)  # what torch_epoch hands the study's loss, batch by batch
-    twin_loss = lambda out, y: twin.loss(*out, y[:, 0], y[:, 1:])  # noqa: E731
+    twin_loss = lambda out, y: twin.loss(*out, y[:, 0], y[:, 1:])
     curves = {"framework": [], "torch": []}
     g_ours, g_theirs = (torch.Generator().manual_seed(seed) for _ in range(2))  # the same batches on both sides
     for _ in range(epochs or recipe["epochs"]):
@@ -144,8 +173,10 @@ def report_parity(cell: str, epochs: int | None, seed: int) -> bool:
     for epoch, (a, b, gap) in enumerate(zip(result["curves"]["framework"], result["curves"]["torch"], gaps), 1):
         print(f"| {epoch} | {a:.12f} | {b:.12f} | {gap:.1e} |")
     worst = {"gradient": max(result["gradients"]), "loss": max(gaps)}
-    for name, what in (("gradient", f"step-0 gradient of {len(result['gradients'])} parameter tensors"),
-                       ("loss", f"epoch loss over {len(gaps)} epochs")):
+    for name, what in (
+        ("gradient", f"step-0 gradient of {len(result['gradients'])} parameter tensors"),
+        ("loss", f"epoch loss over {len(gaps)} epochs"),
+    ):
         verdict = "met" if worst[name] <= GOALS[name] else "MISSED"
         print(f"largest relative error, {what}: {worst[name]:.1e} (goal <= {GOALS[name]:g}: {verdict})")
     return all(worst[name] <= GOALS[name] for name in GOALS)
@@ -157,8 +188,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", nargs="+", choices=("disk", "mnist"), default=["disk", "mnist"])
     parser.add_argument("--out", type=Path, default=Path("runs/framework/versus"))
     parser.add_argument("--parity", metavar="CELL", help="run the study's float64 parity run for this cell instead")
-    parser.add_argument("--epochs", type=int, help="epochs of every run (default: each task's own; with --parity, the "
-                                                   "cell's fixed recipe)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="epochs of every run (default: each task's own; with --parity, the cell's fixed recipe)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="--parity: the round's seed")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -169,10 +203,14 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(6 * len(args.tasks), 4))
     axes = fig.subplots(1, len(args.tasks), squeeze=False)
-    print("| task | framework train / test error % | torch train / test error % | framework / torch s per epoch | "
-          "largest loss-curve gap |\n|---|---:|---:|---:|---:|")
+    print(
+        "| task | framework train / test error % | torch train / test error % | framework / torch s per epoch | "
+        "largest loss-curve gap |\n|---|---:|---:|---:|---:|"
+    )
     for ax, name in zip(axes[0], args.tasks):
-        runs = [compare({"disk": disk_task, "mnist": mnist_task}[name], seed, args.epochs) for seed in range(args.seeds)]
+        runs = [
+            compare({"disk": disk_task, "mnist": mnist_task}[name], seed, args.epochs) for seed in range(args.seeds)
+        ]
         gap = max(abs(a - b) for r in runs for a, b in zip(r["curves"]["framework"], r["curves"]["torch"]))
         cells = []
         for who, color in (("framework", "tab:blue"), ("torch", "tab:orange")):
@@ -182,20 +220,34 @@ def main(argv: list[str] | None = None) -> None:
             ax.plot(epochs, mean, color=color, ls="-" if who == "framework" else "--", label=who)
             ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
             errors = {split: [100 * r["errors"][who][split] for r in runs] for split in ("train", "test")}
-            cells.append(" / ".join(f"{statistics.mean(v):.2f} ± {statistics.stdev(v) if len(v) > 1 else 0:.2f}"
-                                    for v in errors.values()))
-        speed = " / ".join(f"{1000 * statistics.mean(r['epoch_seconds'][who] for r in runs):.0f} ms" for who in ("framework", "torch"))
+            cells.append(
+                " / ".join(
+                    f"{statistics.mean(v):.2f} ± {statistics.stdev(v) if len(v) > 1 else 0:.2f}"
+                    for v in errors.values()
+                )
+            )
+        speed = " / ".join(
+            f"{1000 * statistics.mean(r['epoch_seconds'][who] for r in runs):.0f} ms" for who in ("framework", "torch")
+        )
         print(f"| {name} | {cells[0]} | {cells[1]} | {speed} | {gap:.2e} |")
-        ax.set(xlabel="epoch", ylabel="mean training loss", yscale="log",
-               title=f"{name}: mean ± std over {args.seeds} seeds (largest gap {gap:.1e})")
+        ax.set(
+            xlabel="epoch",
+            ylabel="mean training loss",
+            yscale="log",
+            title=f"{name}: mean ± std over {args.seeds} seeds (largest gap {gap:.1e})",
+        )
         ax.legend()
         if name == "disk":
             bfig = Figure(figsize=(8, 4))
             baxes = bfig.subplots(1, 2)
             for bax, who in zip(baxes, ("framework", "torch")):
                 with torch.no_grad():
-                    decision_regions(bax, lambda points: runs[0]["models"][who](points).argmax(1), *runs[0]["test"],
-                                     f"{who}, seed 0: test error {100 * runs[0]['errors'][who]['test']:.1f}%")
+                    decision_regions(
+                        bax,
+                        lambda points: runs[0]["models"][who](points).argmax(1),
+                        *runs[0]["test"],
+                        f"{who}, seed 0: test error {100 * runs[0]['errors'][who]['test']:.1f}%",
+                    )
             bfig.suptitle("decision regions on the standardised disk task; dots: test points, true class")
             bfig.tight_layout()
             bfig.savefig(args.out / "disk_boundaries.png", dpi=110)

@@ -29,6 +29,7 @@ from framework.exercises.experiment import batches
 from pairs.data import DIGIT_SIZE, target
 from pairs.errors import run_main
 
+
 def framework_epoch(model, x, y, batch_size: int) -> None:
     loss, optimizer = LossMSE(), SGD(model.param(), lr=0.01)
     with torch.no_grad():
@@ -52,8 +53,11 @@ Race = tuple[Callable[[], None], Callable[[], None], Callable[[], list[tuple[tor
 
 def disk_epochs(ours, theirs, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Race:
     """One epoch of the disk MLP on each side, and the pairs of their parameters."""
-    return (lambda: framework_epoch(ours, x, y, batch_size), lambda: torch_epoch(theirs, x, y, batch_size),
-            lambda: list(zip([p for p, _ in ours.param()], theirs.parameters(), strict=True)))
+    return (
+        lambda: framework_epoch(ours, x, y, batch_size),
+        lambda: torch_epoch(theirs, x, y, batch_size),
+        lambda: list(zip([p for p, _ in ours.param()], theirs.parameters(), strict=True)),
+    )
 
 
 def pair_epochs(cell: str, generator: torch.Generator) -> Race:
@@ -106,10 +110,19 @@ def race(sides: Race, repeats: int, tolerance: float, what: str) -> tuple[float,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--tolerance", type=float, default=1e-4,
-                        help="largest parameter difference allowed after the warm-up epoch (float32)")
-    parser.add_argument("--cells", nargs="*", default=["mlp_aux_shared", "cnn_aux_shared"], metavar="CELL",
-                        help="study cells to time (none: the disk MLP only)")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-4,
+        help="largest parameter difference allowed after the warm-up epoch (float32)",
+    )
+    parser.add_argument(
+        "--cells",
+        nargs="*",
+        default=["mlp_aux_shared", "cnn_aux_shared"],
+        metavar="CELL",
+        help="study cells to time (none: the disk MLP only)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     generator = torch.Generator().manual_seed(0)
@@ -122,7 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     print("| batch | framework (ms/epoch) | torch.nn + autograd (ms/epoch) | framework / torch |")
     print("|---:|---:|---:|---:|")
     for batch_size in (1, 10, 100, 1000):
-        a, b = race(disk_epochs(ours, theirs, x, y, batch_size), args.repeats, args.tolerance, f"disk, batch {batch_size}")
+        a, b = race(
+            disk_epochs(ours, theirs, x, y, batch_size), args.repeats, args.tolerance, f"disk, batch {batch_size}"
+        )
         print(f"| {batch_size} | {1000 * a:.2f} | {1000 * b:.2f} | {a / b:.2f} |")
     if args.cells:
         print("\nThe study's fixed recipes, 1,000 pairs, batch 100, Adam (torch: the study's PairClassifier):\n")

@@ -8,8 +8,13 @@ import torch
 from framework import Conv2d, Flatten, LeakyReLU, Linear, MaxPool2d, Module, PairNet, ReLU, Sequential, Sigmoid, Tanh
 from pairs.classifier import PairClassifier
 
-WITHOUT_PARAMETERS = {ReLU: torch.nn.ReLU, Tanh: torch.nn.Tanh, Sigmoid: torch.nn.Sigmoid, Flatten: torch.nn.Flatten,
-                      MaxPool2d: lambda: torch.nn.MaxPool2d(2)}
+WITHOUT_PARAMETERS = {
+    ReLU: torch.nn.ReLU,
+    Tanh: torch.nn.Tanh,
+    Sigmoid: torch.nn.Sigmoid,
+    Flatten: torch.nn.Flatten,
+    MaxPool2d: lambda: torch.nn.MaxPool2d(2),
+}
 
 
 def torch_module(module: Module) -> torch.nn.Module:
@@ -17,11 +22,17 @@ def torch_module(module: Module) -> torch.nn.Module:
     if isinstance(module, Sequential):
         return torch.nn.Sequential(*map(torch_module, module.modules))
     if isinstance(module, Linear):
-        return torch.nn.Linear(module.in_features, module.out_features, bias=module.bias is not None,
-                               dtype=module.weight.dtype)
+        return torch.nn.Linear(
+            module.in_features, module.out_features, bias=module.bias is not None, dtype=module.weight.dtype
+        )
     if isinstance(module, Conv2d):
-        return torch.nn.Conv2d(module.in_channels, module.out_channels, module.kernel_size, padding=module.padding,
-                               dtype=module.weight.dtype)
+        return torch.nn.Conv2d(
+            module.in_channels,
+            module.out_channels,
+            module.kernel_size,
+            padding=module.padding,
+            dtype=module.weight.dtype,
+        )
     if isinstance(module, LeakyReLU):
         return torch.nn.LeakyReLU(module.negative_slope)
     return WITHOUT_PARAMETERS[type(module)]()
@@ -31,8 +42,10 @@ def copy_weights(model: Module, twin: torch.nn.Module) -> None:
     """Copy the framework's parameters into the twin's, which must list the same shapes in the same order."""
     ours, theirs = [p for p, _ in model.param()], list(twin.parameters())
     if [p.shape for p in ours] != [p.shape for p in theirs]:
-        raise ValueError(f"{model!r} and its twin differ: parameter shapes {[tuple(p.shape) for p in ours]} "
-                         f"and {[tuple(p.shape) for p in theirs]}")
+        raise ValueError(
+            f"{model!r} and its twin differ: parameter shapes {[tuple(p.shape) for p in ours]} "
+            f"and {[tuple(p.shape) for p in theirs]}"
+        )
     with torch.no_grad():
         for p, q in zip(ours, theirs):
             q.copy_(p)
@@ -56,8 +69,10 @@ def pair_twin(model: PairNet, arguments: dict) -> PairClassifier:
 def decay_groups(twin: torch.nn.Sequential, weight_decay: float) -> list[dict]:
     """torch.optim parameter groups that decay weights and leave biases alone, as the framework's optimizers do."""
     params = list(twin.parameters())
-    return [{"params": [p for p in params if p.dim() > 1], "weight_decay": weight_decay},
-            {"params": [p for p in params if p.dim() == 1], "weight_decay": 0.0}]
+    return [
+        {"params": [p for p in params if p.dim() > 1], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() == 1], "weight_decay": 0.0},
+    ]
 
 
 def check_same(ours: Iterable[torch.Tensor], theirs: Iterable[torch.Tensor], tolerance: float, what: str) -> float:

@@ -16,16 +16,20 @@ class Conv2d(Module):
     Init U(+-1/sqrt(fan_in)) for weight and bias, fan_in = in * k * k, as torch does.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0, dtype=None,
-                 generator=None):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0, dtype=None, generator=None
+    ):
         if min(in_channels, out_channels, kernel_size) < 1 or padding < 0:
-            raise ValueError(f"Conv2d needs positive channels and kernel size and padding >= 0, got "
-                             f"({in_channels}, {out_channels}, {kernel_size}, padding={padding})")
+            raise ValueError(
+                f"Conv2d needs positive channels and kernel size and padding >= 0, got "
+                f"({in_channels}, {out_channels}, {kernel_size}, padding={padding})"
+            )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.padding = kernel_size, padding
         bound = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
         self.weight = empty(out_channels, in_channels, kernel_size, kernel_size, dtype=dtype).uniform_(
-            -bound, bound, generator=generator)
+            -bound, bound, generator=generator
+        )
         self.bias = empty(out_channels, dtype=dtype).uniform_(-bound, bound, generator=generator)
         self.grad_weight, self.grad_bias = self.weight.new_zeros(self.weight.shape), self.bias.new_zeros(out_channels)
         self.patches = None
@@ -70,8 +74,9 @@ class Conv2d(Module):
         return [(self.weight, self.grad_weight), (self.bias, self.grad_bias)]
 
     def __repr__(self) -> str:
-        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"padding={self.padding})")
+        return (
+            f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, padding={self.padding})"
+        )
 
 
 class MaxPool2d(Module):

@@ -16,8 +16,9 @@ class Linear(Module):
     U(+-sqrt(6 / (fan_in + fan_out))) or `he` N(0, 2 / fan_in), both with zero bias.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, init: str = "default",
-                 dtype=None, generator=None):
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, init: str = "default", dtype=None, generator=None
+    ):
         if init not in INITS:
             raise ValueError(f"Linear init must be one of {INITS}, got {init!r}")
         self.in_features, self.out_features = in_features, out_features

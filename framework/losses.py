@@ -40,8 +40,10 @@ class CrossEntropy(Loss):
 
     def forward(self, logits, target):
         if logits.dim() != 2 or target.shape != logits.shape[:1]:
-            raise ValueError(f"{self!r} expects logits [N, C] and class indices [N], "
-                             f"got {tuple(logits.shape)} and {tuple(target.shape)}")
+            raise ValueError(
+                f"{self!r} expects logits [N, C] and class indices [N], "
+                f"got {tuple(logits.shape)} and {tuple(target.shape)}"
+            )
         log_probs = log_softmax(logits)
         self.probs, self.target = log_probs.exp(), target
         return -log_probs.gather(1, target.view(-1, 1)).mean()

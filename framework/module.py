@@ -50,8 +50,10 @@ class Module:
     def check_grad(self, grad, shape):
         """The incoming gradient must have the output's shape."""
         if tuple(grad.shape) != tuple(shape):
-            raise ValueError(f"{self!r}.backward got a gradient of shape {tuple(grad.shape)}, "
-                             f"but its output has shape {tuple(shape)}")
+            raise ValueError(
+                f"{self!r}.backward got a gradient of shape {tuple(grad.shape)}, "
+                f"but its output has shape {tuple(shape)}"
+            )
         return grad
 
     def __repr__(self) -> str:

@@ -43,8 +43,9 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction, as torch computes it; weight decay is L2 on weights."""
 
-    def __init__(self, params: list, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(
+        self, params: list, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0
+    ):
         super().__init__(params, lr, weight_decay)
         self.betas, self.eps, self.t = betas, eps, 0
         self.m = [empty(p.shape, dtype=p.dtype).zero_() for p, _ in self.params]
@@ -53,7 +54,7 @@ class Adam(Optimizer):
     def step(self) -> None:
         self.t += 1
         b1, b2 = self.betas
-        correction1, correction2 = 1 - b1 ** self.t, math.sqrt(1 - b2 ** self.t)
+        correction1, correction2 = 1 - b1**self.t, math.sqrt(1 - b2**self.t)
         for (p, g), m, v in zip(self.params, self.m, self.v):
             d = self.gradient(p, g)
             m.lerp_(d, 1 - b1)

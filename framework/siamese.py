@@ -73,8 +73,9 @@ class WeightedLosses(Module):
 
     def forward(self, predictions, targets):
         if len(predictions) != len(self.terms) or len(targets) != len(self.terms):
-            raise ValueError(f"{self!r} takes {len(self.terms)} predictions and targets, "
-                             f"got {len(predictions)} and {len(targets)}")
+            raise ValueError(
+                f"{self!r} takes {len(self.terms)} predictions and targets, got {len(predictions)} and {len(targets)}"
+            )
         self.computed = True
         terms = zip(self.terms, predictions, targets)
         return sum(weight * loss.forward(p, t) for (weight, loss), p, t in terms if weight)

@@ -74,22 +74,31 @@ def main() -> None:
     errors = [run(args, seed) for seed in range(args.seed, args.seed + args.rounds)]
     if args.rounds > 1:
         test = torch.tensor([e[1] for e in errors])
-        print(f"{args.rounds} rounds: test error {test.mean():.2f}% +- {test.std():.2f}% "
-              f"(train {sum(e[0] for e in errors) / args.rounds:.2f}%)")
+        print(
+            f"{args.rounds} rounds: test error {test.mean():.2f}% +- {test.std():.2f}% "
+            f"(train {sum(e[0] for e in errors) / args.rounds:.2f}%)"
+        )
 
 
 def run(args: argparse.Namespace, seed: int) -> tuple[float, float]:
     """One round: fresh data and weights from `seed`; returns train and test error in percent."""
     generator = torch.Generator().manual_seed(seed)
-    (train_x, train_labels), (test_x, test_labels) = generate_disc_set(1000, generator), generate_disc_set(1000, generator)
+    (train_x, train_labels), (test_x, test_labels) = (
+        generate_disc_set(1000, generator),
+        generate_disc_set(1000, generator),
+    )
     mean, std = train_x.mean(0), train_x.std(0)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
     model = build(args.outputs, args.activation, generator)
     start = time.perf_counter()
     train(model, train_x, train_labels, args.epochs, args.batch_size, args.lr, args.momentum, generator, args.log_every)
-    train_error, test_error = (100 * (1 - accuracy(model, x, labels)) for x, labels in
-                               ((train_x, train_labels), (test_x, test_labels)))
-    print(f"seed {seed}: train error {train_error:.2f}%  test error {test_error:.2f}%  ({time.perf_counter() - start:.1f} s)")
+    train_error, test_error = (
+        100 * (1 - accuracy(model, x, labels)) for x, labels in ((train_x, train_labels), (test_x, test_labels))
+    )
+    print(
+        f"seed {seed}: train error {train_error:.2f}%  test error {test_error:.2f}%  "
+        f"({time.perf_counter() - start:.1f} s)"
+    )
     return train_error, test_error
 
 

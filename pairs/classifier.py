@@ -105,14 +105,20 @@ class PairClassifier(LightningModule):
         if target_weight < 0:
             raise ValueError(f"model.target_weight must be >= 0 (0 trains on the digits alone), got {target_weight}")
         if target_weight == 0 and (aux_weight == 0 or arch != "pairnet"):
-            raise ValueError("model.target_weight: 0 leaves no loss to train on; it needs arch: pairnet and aux_weight > 0")
+            raise ValueError(
+                "model.target_weight: 0 leaves no loss to train on; it needs arch: pairnet and aux_weight > 0"
+            )
         if not 0 <= dropout < 1 or not 0 <= label_smoothing < 1:
-            raise ValueError(f"model.dropout and model.label_smoothing must be in [0, 1), got {dropout} and {label_smoothing}")
+            raise ValueError(
+                f"model.dropout and model.label_smoothing must be in [0, 1), got {dropout} and {label_smoothing}"
+            )
         if members < 1:
             raise ValueError(f"model.members must be >= 1, got {members}")
         self.save_hyperparameters()
         makers: dict[str, Callable[[], nn.Module]] = {
-            "pairnet": partial(PairNet, trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout, prediction),
+            "pairnet": partial(
+                PairNet, trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout, prediction
+            ),
             "baseline_cnn": partial(baseline_cnn, batch_norm, dropout),
             "baseline_mlp": partial(baseline_mlp, hidden, batch_norm, dropout),
         }
@@ -152,7 +158,13 @@ class PairClassifier(LightningModule):
         losses = [self.loss(*output, target, classes) for output in members]
         loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()  # no extra ops on the hot path of one
         logits, digits = self.net.combine(members)
-        kept = {"loss": loss.detach().expand(len(x)), "logits": logits.detach(), "x": x, "target": target, "classes": classes}
+        kept = {
+            "loss": loss.detach().expand(len(x)),
+            "logits": logits.detach(),
+            "x": x,
+            "target": target,
+            "classes": classes,
+        }
         self.epoch_outputs[stage].append(kept | ({"digits": digits.detach()} if digits is not None else {}))
         return loss
 
@@ -228,6 +240,12 @@ class PairClassifier(LightningModule):
         seed = torch.initial_seed()  # what seed_everything set
         if "seed" in data and data["seed"] is None:
             data["seed"] = seed  # the data draw follows the round's seed unless data.seed is set
-        hparams = {**self.hparams, **data, "seed_everything": seed, "params": self.n_params,
-                   "max_epochs": self.trainer.max_epochs, **optimisation(self.trainer)}
+        hparams = {
+            **self.hparams,
+            **data,
+            "seed_everything": seed,
+            "params": self.n_params,
+            "max_epochs": self.trainer.max_epochs,
+            **optimisation(self.trainer),
+        }
         return {key: plain(value) for key, value in hparams.items() if not key.startswith("_") and value is not None}

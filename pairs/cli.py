@@ -94,8 +94,10 @@ class PairCLI(LightningCLI):
             raise ValueError("trainer.max_epochs is 0: nothing would be trained; use 1 or more")
         accelerator = config.trainer.accelerator
         if accelerator in GPUS and not any(backend.is_available() for backend in GPUS[accelerator]):
-            raise ValueError(f"trainer.accelerator {accelerator}: this machine has no usable GPU; "
-                             "use --trainer.accelerator cpu, or auto (a GPU where there is one)")
+            raise ValueError(
+                f"trainer.accelerator {accelerator}: this machine has no usable GPU; "
+                "use --trainer.accelerator cpu, or auto (a GPU where there is one)"
+            )
 
     def before_instantiate_classes(self) -> None:
         """Fit a cosine schedule to the epochs; name the TensorBoard run after the config file, unless the config

@@ -29,8 +29,10 @@ def address(value: str | None) -> str:
     """The cluster address of `--ray [ADDRESS]`: the value, else $RAY_ADDRESS."""
     value = value or os.environ.get("RAY_ADDRESS")
     if not value:
-        raise ClusterError("--ray was given no address and RAY_ADDRESS is not set; pass --ray auto (the cluster "
-                           "started by `ray start` on this machine), --ray HOST:6379, or --ray local")
+        raise ClusterError(
+            "--ray was given no address and RAY_ADDRESS is not set; pass --ray auto (the cluster "
+            "started by `ray start` on this machine), --ray HOST:6379, or --ray local"
+        )
     return value
 
 
@@ -42,8 +44,10 @@ def reachable(where: str, timeout: float = 5.0) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as e:
-        raise ClusterError(f"no Ray cluster at {where!r} ({e.strerror or e}); start one with `ray start --head` on "
-                           "that machine, or check the address and port") from e
+        raise ClusterError(
+            f"no Ray cluster at {where!r} ({e.strerror or e}); start one with `ray start --head` on "
+            "that machine, or check the address and port"
+        ) from e
 
 
 def fit(fn: Callable, task, threads: int, data: dict) -> dict:
@@ -67,7 +71,9 @@ class RayExecutor:
         try:
             import ray
         except ImportError as e:
-            raise ClusterError("Ray is not installed; `pip install -r requirements.txt` installs it (ray==2.60.0)") from e
+            raise ClusterError(
+                "Ray is not installed; `pip install -r requirements.txt` installs it (ray==2.60.0)"
+            ) from e
         self.ray = ray
         # the driver's folder travels as the tasks' working directory (config paths resolve as on the driver), the
         # package as a module
@@ -83,16 +89,22 @@ class RayExecutor:
             else:
                 ray.init(address=self.where, **options)
         except ConnectionError as e:
-            raise ClusterError(f"no Ray cluster at {self.where!r} ({' '.join(str(e).split())[:200]}); start one with "
-                               "`ray start --head`, or check the address") from e
+            raise ClusterError(
+                f"no Ray cluster at {self.where!r} ({' '.join(str(e).split())[:200]}); start one with "
+                "`ray start --head`, or check the address"
+            ) from e
         except RuntimeError as e:
-            raise ClusterError(f"cannot join the Ray cluster at {self.where!r}: {' '.join(str(e).split())[:300]} "
-                               f"(this machine has ray {ray.__version__}: every node needs the same version)") from e
+            raise ClusterError(
+                f"cannot join the Ray cluster at {self.where!r}: {' '.join(str(e).split())[:300]} "
+                f"(this machine has ray {ray.__version__}: every node needs the same version)"
+            ) from e
         cpus = ray.cluster_resources().get("CPU", 0)
         if cpus < self.threads:
             ray.shutdown()
-            raise ClusterError(f"the Ray cluster has {cpus:g} CPUs but one fit asks for {self.threads}; pass "
-                               f"--threads {max(1, int(cpus))} or add nodes")
+            raise ClusterError(
+                f"the Ray cluster has {cpus:g} CPUs but one fit asks for {self.threads}; pass "
+                f"--threads {max(1, int(cpus))} or add nodes"
+            )
         self.slots = int(cpus // self.threads)
         self.data = ray.put({split: mnist.load_mnist(split) for split in mnist.SPLITS})
         self.remote = ray.remote(num_cpus=self.threads, max_retries=3)(fit)

@@ -44,8 +44,10 @@ def generate_pair_sets(
     most = min(len(images) for images, _ in splits.values()) // 2
     if n > most:
         sizes = " and ".join(f"the {s} split {len(images)}" for s, (images, _) in splits.items())
-        raise ValueError(f"data.n_pairs={n}: the train and the test set each need {2 * n} distinct images, "
-                         f"but MNIST holds {sizes}; ask for at most {most} pairs")
+        raise ValueError(
+            f"data.n_pairs={n}: the train and the test set each need {2 * n} distinct images, "
+            f"but MNIST holds {sizes}; ask for at most {most} pairs"
+        )
     return mnist_to_pairs(n, *splits["train"], generator) + mnist_to_pairs(n, *splits["test"], generator)
 
 
@@ -66,8 +68,16 @@ class TrainingPairs(torch.utils.data.Dataset):
     """Training pairs built per batch from the raw training digits: optionally shifted, rotated and swapped, then
     standardised. Indexed by a batch of digit-index pairs [B, 2] (fresh pairs or the original ones)."""
 
-    def __init__(self, inputs: torch.Tensor, classes: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
-                 shift: int, rotate: float, swap: bool):
+    def __init__(
+        self,
+        inputs: torch.Tensor,
+        classes: torch.Tensor,
+        mean: torch.Tensor,
+        std: torch.Tensor,
+        shift: int,
+        rotate: float,
+        swap: bool,
+    ):
         self.digits, self.classes = inputs.reshape(-1, DIGIT_SIZE, DIGIT_SIZE), classes.reshape(-1)
         self.mean, self.std, self.shift, self.rotate, self.swap = mean, std, shift, rotate, swap
 
@@ -120,8 +130,9 @@ class PairDataModule(LightningDataModule):
         if not 0 <= val_pairs < n_pairs:
             raise ValueError(f"data.val_pairs must be in [0, n_pairs={n_pairs}), got {val_pairs}")
         if not 0 <= shift < DIGIT_SIZE:
-            raise ValueError(f"data.shift must be in [0, {DIGIT_SIZE - 1}] pixels (the digits are {DIGIT_SIZE} px), "
-                             f"got {shift}")
+            raise ValueError(
+                f"data.shift must be in [0, {DIGIT_SIZE - 1}] pixels (the digits are {DIGIT_SIZE} px), got {shift}"
+            )
         if rotate < 0:
             raise ValueError(f"data.rotate must be >= 0, got {rotate}")
         self.save_hyperparameters()

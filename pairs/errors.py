@@ -10,8 +10,10 @@ import yaml
 
 # Failures of libraries, by module and class: expected only once their library is loaded, so a runner that never
 # imports Lightning or Optuna does not import them to catch their errors.
-LIBRARY_ERRORS = (("lightning.fabric.utilities.exceptions", "MisconfigurationException"),
-                  ("optuna.exceptions", "StorageInternalError"))
+LIBRARY_ERRORS = (
+    ("lightning.fabric.utilities.exceptions", "MisconfigurationException"),
+    ("optuna.exceptions", "StorageInternalError"),
+)
 USAGE, FAILURE = 2, 1  # exit codes: a command line that cannot work; any other expected failure
 
 

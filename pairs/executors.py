@@ -97,8 +97,9 @@ def finished(futures: set[Future]) -> set[Future]:
     return done
 
 
-def execute(tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], dict] = run,
-            ray: str | None = None) -> Iterator[dict]:
+def execute(
+    tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], dict] = run, ray: str | None = None
+) -> Iterator[dict]:
     """Records of `fn` on each task, as they finish; as many tasks in flight as the executor has slots."""
     todo = iter(tasks)
     with executor(workers, threads, ray) as pool:
@@ -112,12 +113,18 @@ def execute(tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     """The options that choose where fits run: --workers, --threads, --ray."""
-    parser.add_argument("--workers", type=int, default=default_threads(1),
-                        help="parallel worker processes (default: one per core)")
+    parser.add_argument(
+        "--workers", type=int, default=default_threads(1), help="parallel worker processes (default: one per core)"
+    )
     parser.add_argument("--threads", type=int, help="torch threads per fit (default cores // workers; with --ray, 1)")
-    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
-                        help="run the fits as tasks on a Ray cluster: auto, HOST:PORT, or local (a private instance); "
-                             "no value: $RAY_ADDRESS")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run the fits as tasks on a Ray cluster: auto, HOST:PORT, or local (a private instance); "
+        "no value: $RAY_ADDRESS",
+    )
 
 
 def settle_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:

@@ -104,7 +104,8 @@ def download(root: Path, name: str, mirrors: tuple[str, ...] | None = None) -> P
         failures.append(f"{mirror}: checksum mismatch")
     raise MNISTError(
         f"MNIST file {name} is not in {root.resolve()} and could not be downloaded "
-        f"({'; '.join(failures) or 'no mirrors'}). Put the four IDX files there, or set MNIST_DIR to a folder that has them."
+        f"({'; '.join(failures) or 'no mirrors'}). Put the four IDX files there, or set MNIST_DIR to a folder that "
+        "has them."
     )
 
 

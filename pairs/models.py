@@ -23,7 +23,12 @@ def mlp(n_in: int, hidden: list[int], n_out: int, batch_norm: bool = False, drop
 
 
 def convnet(
-    c_in: int, channels: list[int], hidden: list[int], n_out: int, batch_norm: bool = False, dropout: float = 0.0,
+    c_in: int,
+    channels: list[int],
+    hidden: list[int],
+    n_out: int,
+    batch_norm: bool = False,
+    dropout: float = 0.0,
     same: bool = False,
 ) -> nn.Sequential:
     """3x3 convs -> [BatchNorm] -> ReLU on a 14x14 input, then an MLP head.
@@ -39,7 +44,10 @@ def convnet(
             layers.append(nn.MaxPool2d(2))
             side //= 2
         if side < 1:
-            raise ValueError(f"{len(channels)} conv layers shrink a {DIGIT_SIZE}x{DIGIT_SIZE} input to nothing; use fewer channels entries")
+            raise ValueError(
+                f"{len(channels)} conv layers shrink a {DIGIT_SIZE}x{DIGIT_SIZE} input to nothing; use fewer channels "
+                "entries"
+            )
     return nn.Sequential(*layers, mlp(channels[-1] * side * side, hidden, n_out, batch_norm, dropout))
 
 
@@ -80,7 +88,7 @@ class PairNet(nn.Module):
         super().__init__()
         if prediction not in ("head", "digits"):
             raise ValueError(f"prediction must be 'head' or 'digits', got {prediction!r}")
-        make = lambda: trunk(trunk_kind, list(channels), list(hidden), batch_norm, dropout)  # noqa: E731
+        make = lambda: trunk(trunk_kind, list(channels), list(hidden), batch_norm, dropout)
         self.trunks = nn.ModuleList([make()] if weight_sharing else [make(), make()])
         self.head = mlp(20, [head_hidden], 2) if prediction == "head" else None
 

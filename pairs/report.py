@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from pairs.stats import mean_std, paired_effect, points
 from pairs.study import PROTOCOLS, STUDY
 
+
 def by_config(runs: list[dict]) -> dict[str, list[dict]]:
     grouped = defaultdict(list)
     for run in sorted(runs, key=lambda r: (r["config"], r["seed"])):
@@ -20,13 +21,17 @@ def accuracy_by_seed(runs: list[dict], metric: str = "acc") -> dict[int, float]:
 
 
 def config_table(grouped: dict[str, list[dict]]) -> list[str]:
-    lines = ["| config | params | seeds | test accuracy % | digit accuracy % | accuracy from digits % | fit s/run |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| config | params | seeds | test accuracy % | digit accuracy % | accuracy from digits % | fit s/run |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, runs in grouped.items():
-        metric = lambda key: [r["metrics"][key] for r in runs if key in r["metrics"]]  # noqa: E731
-        lines.append(f"| {name} | {runs[0].get('params', 0):,} | {len(runs)} | {mean_std(metric('acc'))} | "
-                     f"{mean_std(metric('digit_acc'))} | {mean_std(metric('acc_from_digits'))} | "
-                     f"{statistics.mean(r['fit_seconds'] for r in runs):.1f} |")
+        metric = lambda key: [r["metrics"][key] for r in runs if key in r["metrics"]]
+        lines.append(
+            f"| {name} | {runs[0].get('params', 0):,} | {len(runs)} | {mean_std(metric('acc'))} | "
+            f"{mean_std(metric('digit_acc'))} | {mean_std(metric('acc_from_digits'))} | "
+            f"{statistics.mean(r['fit_seconds'] for r in runs):.1f} |"
+        )
     return lines
 
 
@@ -42,20 +47,33 @@ def factorial_tables(grouped: dict[str, list[dict]]) -> list[str]:
     for (protocol, label), trunk in ((p, t) for p in PROTOCOLS.items() for t in ("cnn", "mlp")):
         if not any(key[:2] == (protocol, trunk) for key in cells):
             continue
-        get = lambda aux, sharing: cells.get((protocol, trunk, aux, sharing), {})  # noqa: E731
-        lines += [f"### {trunk.upper()} trunk, {label}: test accuracy % (mean ± std over seeds)", "",
-                  "| | auxiliary loss | no auxiliary loss |", "|---|---:|---:|"]
+        get = lambda aux, sharing: cells.get((protocol, trunk, aux, sharing), {})
+        lines += [
+            f"### {trunk.upper()} trunk, {label}: test accuracy % (mean ± std over seeds)",
+            "",
+            "| | auxiliary loss | no auxiliary loss |",
+            "|---|---:|---:|",
+        ]
         for sharing in ("shared", "separate"):
             label_ = "weight sharing" if sharing == "shared" else "no weight sharing"
-            lines.append(f"| {label_} | {mean_std(list(get('aux', sharing).values()))} | "
-                         f"{mean_std(list(get('noaux', sharing).values()))} |")
-        lines += ["", "| effect (paired over seeds) | with the other factor at | mean difference, points | 95% CI | seeds |",
-                  "|---|---|---:|---:|---:|"]
-        config_name = lambda aux, sharing: f"{protocol}{trunk}_{aux}_{sharing}"  # noqa: E731
-        effects = [("weight sharing (shared − separate)", aux_label, (aux, "shared"), (aux, "separate"))
-                   for aux, aux_label in (("aux", "auxiliary loss"), ("noaux", "no auxiliary loss"))]
-        effects += [("auxiliary loss (aux − no aux)", share_label, ("aux", sharing), ("noaux", sharing))
-                    for sharing, share_label in (("shared", "weight sharing"), ("separate", "no weight sharing"))]
+            lines.append(
+                f"| {label_} | {mean_std(list(get('aux', sharing).values()))} | "
+                f"{mean_std(list(get('noaux', sharing).values()))} |"
+            )
+        lines += [
+            "",
+            "| effect (paired over seeds) | with the other factor at | mean difference, points | 95% CI | seeds |",
+            "|---|---|---:|---:|---:|",
+        ]
+        config_name = lambda aux, sharing: f"{protocol}{trunk}_{aux}_{sharing}"
+        effects = [
+            ("weight sharing (shared − separate)", aux_label, (aux, "shared"), (aux, "separate"))
+            for aux, aux_label in (("aux", "auxiliary loss"), ("noaux", "no auxiliary loss"))
+        ]
+        effects += [
+            ("auxiliary loss (aux − no aux)", share_label, ("aux", sharing), ("noaux", sharing))
+            for sharing, share_label in (("shared", "weight sharing"), ("separate", "no weight sharing"))
+        ]
         for effect, fixed, a, b in effects:
             mean, low, high, n = paired_effect(get(*a), get(*b))
             if n == 0:
@@ -72,12 +90,17 @@ def tuned_vs_fixed(grouped: dict[str, list[dict]]) -> list[str]:
     pairs = [name for name in grouped if f"fixed/{name}" in grouped]
     if not pairs:
         return []
-    lines = ["| config | fixed recipe % | tuned % | tuned − fixed, points | 95% CI | seeds |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| config | fixed recipe % | tuned % | tuned − fixed, points | 95% CI | seeds |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name in pairs:
         tuned, fixed = accuracy_by_seed(grouped[name]), accuracy_by_seed(grouped[f"fixed/{name}"])
         mean, low, high, n = paired_effect(tuned, fixed)
-        lines.append(f"| {name} | {mean_std(list(fixed.values()))} | {mean_std(list(tuned.values()))} | {points(mean)} | "
-                     f"[{points(low)}, {points(high)}] | {n} |")
+        lines.append(
+            f"| {name} | {mean_std(list(fixed.values()))} | {mean_std(list(tuned.values()))} | {points(mean)} | "
+            f"[{points(low)}, {points(high)}] | {n} |"
+        )
     return lines + [""]
 
 
@@ -86,11 +109,19 @@ def render(runs: list[dict], title: str = "Benchmark") -> str:
     grouped = by_config(runs)
     versions = sorted({f"torch {r.get('torch')}, lightning {r.get('lightning')}" for r in runs})
     codes = sorted({str(r.get("code")) for r in runs})
-    lines = [f"# {title}", "", f"{len(runs)} runs; each evaluated once on the test pairs at its last epoch "
-             f"({'; '.join(versions)}; code {', '.join(codes)}).", ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"{len(runs)} runs; each evaluated once on the test pairs at its last epoch "
+        f"({'; '.join(versions)}; code {', '.join(codes)}).",
+        "",
+    ]
     if len(codes) > 1:
-        lines += [f"**Warning: these runs come from {len(codes)} versions of the code** ({', '.join(codes)}); rerun "
-                  "`python benchmark.py` with the same configs to bring them all to the current code.", ""]
+        lines += [
+            f"**Warning: these runs come from {len(codes)} versions of the code** ({', '.join(codes)}); rerun "
+            "`python benchmark.py` with the same configs to bring them all to the current code.",
+            "",
+        ]
     lines += [*config_table(grouped), ""]
     factorial = factorial_tables(grouped)
     if factorial:
@@ -106,7 +137,7 @@ def figure(runs: list[dict], path) -> None:
     grouped = by_config(runs)
     fig = Figure(figsize=(max(6.5, 1.1 * len(grouped) + 2), 4.5))
     ax = fig.subplots()
-    for i, (name, config_runs) in enumerate(grouped.items()):
+    for i, config_runs in enumerate(grouped.values()):
         acc = [100 * r["metrics"]["acc"] for r in config_runs]
         jitter = [i + 0.25 * ((k % 5) - 2) / 2 for k in range(len(acc))]
         ax.scatter(jitter, acc, s=12, alpha=0.6, color="tab:blue")

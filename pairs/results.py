@@ -7,8 +7,13 @@ from pathlib import Path
 
 from pairs.files import write_atomically
 
-FIELDS: dict[str, type | tuple[type, ...]] = {"config": str, "config_hash": str, "seed": int, "metrics": dict,
-                                               "fit_seconds": (int, float)}
+FIELDS: dict[str, type | tuple[type, ...]] = {
+    "config": str,
+    "config_hash": str,
+    "seed": int,
+    "metrics": dict,
+    "fit_seconds": (int, float),
+}
 
 
 class ResultsError(ValueError):
@@ -24,8 +29,10 @@ def check(run: object, where: str) -> dict:
         raise ResultsError(f"{where}: missing {missing}; fix or delete that line")
     for key, kind in FIELDS.items():
         if not isinstance(run[key], kind) or isinstance(run[key], bool):
-            raise ResultsError(f"{where}: field {key!r} is {run[key]!r}, not {getattr(kind, '__name__', 'a number')}; "
-                               "fix or delete that line")
+            raise ResultsError(
+                f"{where}: field {key!r} is {run[key]!r}, not {getattr(kind, '__name__', 'a number')}; "
+                "fix or delete that line"
+            )
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in run["metrics"].values()):
         raise ResultsError(f"{where}: field 'metrics' must map names to numbers; fix or delete that line")
     return run
@@ -63,8 +70,9 @@ def drop_torn_tail(path: Path) -> None:
         with bad.open("a") as f:
             f.write(tail + "\n")
         write_atomically(path, head + "\n" if head else "")
-        print(f"warning: {path} ended in a half-written line (a run killed mid-write); moved it to {bad}",
-              file=sys.stderr)
+        print(
+            f"warning: {path} ended in a half-written line (a run killed mid-write); moved it to {bad}", file=sys.stderr
+        )
         return
     with path.open("a") as f:
         f.write("\n")

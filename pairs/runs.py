@@ -20,12 +20,23 @@ from pairs.cli import PairCLI
 from pairs.study import CONFIGS, NOT_STUDY
 
 PACKAGE = Path(__file__).resolve().parent
-QUIET = ["--trainer.enable_checkpointing=false", "--trainer.enable_progress_bar=false",
-         "--trainer.enable_model_summary=false", "--trainer.limit_val_batches=0", "--trainer.logger=false"]
+QUIET = [
+    "--trainer.enable_checkpointing=false",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--trainer.limit_val_batches=0",
+    "--trainer.logger=false",
+]
 # Keys that change how a run is shown or stored, never what it computes: left out of the config hash (the data
 # folder too: its files are checksum-verified, so a moved folder holds the same data).
-PRESENTATION = ("trainer.logger", "trainer.enable_checkpointing", "trainer.enable_progress_bar",
-                "trainer.enable_model_summary", "trainer.default_root_dir", "data.data_dir")
+PRESENTATION = (
+    "trainer.logger",
+    "trainer.enable_checkpointing",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.default_root_dir",
+    "data.data_dir",
+)
 
 
 @dataclass(frozen=True)
@@ -45,9 +56,12 @@ def cli_args(path: str, epochs: int | None, tensorboard: str | None, seed: int =
     if epochs is not None:
         args.append(f"--trainer.max_epochs={epochs}")
     if tensorboard:
-        args += ["--trainer.logger.class_path=lightning.pytorch.loggers.TensorBoardLogger",
-                 f"--trainer.logger.init_args.save_dir={tensorboard}", "--trainer.logger.init_args.default_hp_metric=false",
-                 f"--trainer.logger.init_args.version=seed_{seed}"]
+        args += [
+            "--trainer.logger.class_path=lightning.pytorch.loggers.TensorBoardLogger",
+            f"--trainer.logger.init_args.save_dir={tensorboard}",
+            "--trainer.logger.init_args.default_hp_metric=false",
+            f"--trainer.logger.init_args.version=seed_{seed}",
+        ]
     return args
 
 
@@ -142,8 +156,13 @@ def validate(task: Task) -> dict:
     pairs are never evaluated. The task's args must include `validation_args`."""
     with quiet():
         cli, fit_seconds = fitted(task, validate_once=True)
-    return {"config": task.name, "seed": task.seed, "val_acc": float(cli.trainer.callback_metrics["val/acc"]),
-            "fit_seconds": round(fit_seconds, 3), "threads": torch.get_num_threads()}
+    return {
+        "config": task.name,
+        "seed": task.seed,
+        "val_acc": float(cli.trainer.callback_metrics["val/acc"]),
+        "fit_seconds": round(fit_seconds, 3),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def run(task: Task) -> dict:
@@ -152,8 +171,15 @@ def run(task: Task) -> dict:
         cli, fit_seconds = fitted(task)
         metrics = cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=None, verbose=False)[0]
     return {
-        "config": task.name, "config_hash": task.config_hash, "seed": task.seed, "params": cli.model.n_params,
+        "config": task.name,
+        "config_hash": task.config_hash,
+        "seed": task.seed,
+        "params": cli.model.n_params,
         "metrics": {k.removeprefix("test/"): round(float(v), 6) for k, v in metrics.items()},
-        "fit_seconds": round(fit_seconds, 3), "threads": torch.get_num_threads(), "code": code_version(),
-        "torch": torch.__version__, "lightning": lightning.__version__, "host": socket.gethostname(),
+        "fit_seconds": round(fit_seconds, 3),
+        "threads": torch.get_num_threads(),
+        "code": code_version(),
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "host": socket.gethostname(),
     }

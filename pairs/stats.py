@@ -14,7 +14,9 @@ def mean_std(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
     return f"{scale * statistics.mean(values):.{digits}f} ± {std}"
 
 
-def paired_effect(a: dict[int, float], b: dict[int, float], confidence: float = 0.95) -> tuple[float, float, float, int]:
+def paired_effect(
+    a: dict[int, float], b: dict[int, float], confidence: float = 0.95
+) -> tuple[float, float, float, int]:
     """Mean of a[s] - b[s] over the seeds both have, with a Student-t confidence interval: (mean, low, high, n)."""
     seeds = sorted(a.keys() & b.keys())
     diffs = [a[s] - b[s] for s in seeds]

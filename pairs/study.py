@@ -24,9 +24,11 @@ def check_seeds(seeds: list[int], allowed: range, use: str) -> list[int]:
     """`seeds` if each lies in `allowed` and none repeats; else a ValueError naming the first that does not."""
     for seed in seeds:
         if seed not in allowed:
-            raise ValueError(f"seed {seed} cannot be used for {use}: its seeds are {allowed.start}-{allowed.stop - 1} "
-                             f"(seeds {TEST_SEEDS.start}-{TEST_SEEDS.stop - 1} are tested on the test pairs, "
-                             f"{SELECTION_SEEDS.start} and up choose hyper-parameters; they never meet)")
+            raise ValueError(
+                f"seed {seed} cannot be used for {use}: its seeds are {allowed.start}-{allowed.stop - 1} "
+                f"(seeds {TEST_SEEDS.start}-{TEST_SEEDS.stop - 1} are tested on the test pairs, "
+                f"{SELECTION_SEEDS.start} and up choose hyper-parameters; they never meet)"
+            )
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
     if repeated:
         raise ValueError(f"seed {repeated[0]} is listed twice; list each seed once")

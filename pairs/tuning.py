@@ -17,8 +17,13 @@ from typing import Any, cast
 
 import optuna
 import yaml
-from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution,
-                                  distribution_to_json)
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    distribution_to_json,
+)
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
@@ -66,8 +71,9 @@ def distribution(key: str, spec: object) -> tuple[BaseDistribution, str | None]:
             return FloatDistribution(**spec), only
     except (TypeError, ValueError) as e:
         raise TuneError(f"space key {key!r}: {e}") from e
-    raise TuneError(f"space key {key!r}: expected {{low, high[, log, step]}} or {{choices: [non-empty list]}}, "
-                    f"got {sorted(spec)}")
+    raise TuneError(
+        f"space key {key!r}: expected {{low, high[, log, step]}} or {{choices: [non-empty list]}}, got {sorted(spec)}"
+    )
 
 
 def load_space(path: Path) -> Space:
@@ -98,8 +104,14 @@ def cell_kinds(config: Path, space: Space) -> set[str]:
     if missing:
         raise TuneError(f"{config} has no key {', '.join(missing)} of the search space; fix the space's keys")
     model = cli.config.model
-    return {kind for kind, on in (("pairnet", model.arch == "pairnet"),
-                                  ("aux", model.arch == "pairnet" and model.aux_weight > 0)) if on}
+    return {
+        kind
+        for kind, on in (
+            ("pairnet", model.arch == "pairnet"),
+            ("aux", model.arch == "pairnet" and model.aux_weight > 0),
+        )
+        if on
+    }
 
 
 @dataclass(frozen=True)
@@ -115,10 +127,16 @@ class Protocol:
 
 def identity(config: Path, distributions: dict[str, BaseDistribution], space: Space, protocol: Protocol) -> dict:
     """Everything a study's scores depend on; a stored study must match it to be resumed."""
-    return {"base_config_sha256": hashlib.sha256(config.read_bytes()).hexdigest()[:16],
-            "fixed": space.fixed, "space": {k: json.loads(distribution_to_json(d)) for k, d in distributions.items()},
-            "seeds": list(protocol.seeds), "rescore_seeds": list(protocol.rescore_seeds),
-            "finalists": protocol.finalists, "val_pairs": protocol.val_pairs, "epochs": protocol.epochs}
+    return {
+        "base_config_sha256": hashlib.sha256(config.read_bytes()).hexdigest()[:16],
+        "fixed": space.fixed,
+        "space": {k: json.loads(distribution_to_json(d)) for k, d in distributions.items()},
+        "seeds": list(protocol.seeds),
+        "rescore_seeds": list(protocol.rescore_seeds),
+        "finalists": protocol.finalists,
+        "val_pairs": protocol.val_pairs,
+        "epochs": protocol.epochs,
+    }
 
 
 def open_study(name: str, storage: Path, ident: dict) -> optuna.Study:
@@ -129,15 +147,18 @@ def open_study(name: str, storage: Path, ident: dict) -> optuna.Study:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=0, multivariate=True, constant_liar=True)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=2)
-    study = optuna.create_study(storage=journal, study_name=name, direction="maximize", sampler=sampler,
-                                pruner=pruner, load_if_exists=True)
+    study = optuna.create_study(
+        storage=journal, study_name=name, direction="maximize", sampler=sampler, pruner=pruner, load_if_exists=True
+    )
     stored = study.user_attrs.get("identity")
     if stored is None:
         study.set_user_attr("identity", ident)
     elif stored != ident:
         changed = sorted(k for k in ident.keys() | stored.keys() if ident.get(k) != stored.get(k))
-        raise TuneError(f"{storage} holds a study of {name} with a different {', '.join(changed)}; "
-                        f"pass another --storage folder, or delete {storage} to start this cell over")
+        raise TuneError(
+            f"{storage} holds a study of {name} with a different {', '.join(changed)}; "
+            f"pass another --storage folder, or delete {storage} to start this cell over"
+        )
     return study
 
 
@@ -154,20 +175,33 @@ class Running:
 class CellTuner:
     """The tuning of one cell, as a source of fits (`next_task`) and a sink of their records (`finish`)."""
 
-    def __init__(self, name: str, config: Path, study: optuna.Study, distributions: dict[str, BaseDistribution],
-                 space: Space, protocol: Protocol, trials: int):
+    def __init__(
+        self,
+        name: str,
+        config: Path,
+        study: optuna.Study,
+        distributions: dict[str, BaseDistribution],
+        space: Space,
+        protocol: Protocol,
+        trials: int,
+    ):
         self.name, self.config, self.study, self.distributions = name, config, study, distributions
         self.space, self.protocol, self.trials = space, protocol, trials
         self.max_active = 1  # trials in progress at once: the executor's slots
-        self.base = [*runs.cli_args(str(config), protocol.epochs, None), *overrides(space.fixed),
-                     *runs.validation_args(protocol.val_pairs)]
+        self.base = [
+            *runs.cli_args(str(config), protocol.epochs, None),
+            *overrides(space.fixed),
+            *runs.validation_args(protocol.val_pairs),
+        ]
         self.running: dict[int, Running] = {}
         for frozen in self.budgeted((TrialState.RUNNING,)):  # in flight when interrupted
             done = [frozen.user_attrs[f"seed_{s}"] for s in protocol.seeds if f"seed_{s}" in frozen.user_attrs]
             if len(done) == len(protocol.seeds):
                 study.tell(frozen.number, sum(done) / len(done))
             else:
-                self.running[frozen.number] = Running(optuna.Trial(study, frozen._trial_id), overrides(frozen.params), done)
+                self.running[frozen.number] = Running(
+                    optuna.Trial(study, frozen._trial_id), overrides(frozen.params), done
+                )
         self.rescores: dict[str, dict[str, float]] = dict(study.user_attrs.get("rescores", {}))
         self.rescoring: set[tuple[int, int]] = set()
         self.finalists: list[int] | None = None
@@ -193,8 +227,9 @@ class CellTuner:
         if len(self.study.trials) < self.trials and len(self.running) < self.max_active:
             trial = self.study.ask(self.distributions)
             self.running[trial.number] = Running(trial, overrides(trial.params), busy=True)
-            return ("trial", trial.number, self.protocol.seeds[0]), self.task(self.running[trial.number].args,
-                                                                              self.protocol.seeds[0])
+            return ("trial", trial.number, self.protocol.seeds[0]), self.task(
+                self.running[trial.number].args, self.protocol.seeds[0]
+            )
         if self.searching():
             return None
         for number in self.final():
@@ -264,13 +299,25 @@ class CellTuner:
             trial = self.study.trials[number]
             assert trial.value is not None  # a finalist is a complete trial, which has a value
             fresh = [self.rescores[str(number)][str(s)] for s in self.protocol.rescore_seeds]
-            rows.append({"trial": number, "params": trial.params, "search": trial.value,
-                         "fresh": sum(fresh) / len(fresh), "all": (trial.value * len(self.protocol.seeds) + sum(fresh))
-                         / (len(self.protocol.seeds) + len(fresh))})
+            rows.append(
+                {
+                    "trial": number,
+                    "params": trial.params,
+                    "search": trial.value,
+                    "fresh": sum(fresh) / len(fresh),
+                    "all": (trial.value * len(self.protocol.seeds) + sum(fresh))
+                    / (len(self.protocol.seeds) + len(fresh)),
+                }
+            )
         trials = self.finished_trials()
-        return {"cell": self.name, "winner": max(rows, key=lambda r: r["all"]), "finalists": rows,
-                "trials": len(trials), "pruned": sum(t.state == TrialState.PRUNED for t in trials),
-                "fit_seconds": sum(t.user_attrs.get("fit_seconds", 0) for t in trials)}
+        return {
+            "cell": self.name,
+            "winner": max(rows, key=lambda r: r["all"]),
+            "finalists": rows,
+            "trials": len(trials),
+            "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+            "fit_seconds": sum(t.user_attrs.get("fit_seconds", 0) for t in trials),
+        }
 
 
 def set_key(config: dict, dotted: str, value: object) -> None:

@@ -74,8 +74,12 @@ def main(argv: list[str] | None = None) -> None:
             results[name] = model
             if round_:
                 times[name].append(seconds)
-        check_same(results["plain"].parameters(), results["lightning"].parameters(), args.tolerance,
-                   "final weights of the plain loop and the Lightning fit")
+        check_same(
+            results["plain"].parameters(),
+            results["lightning"].parameters(),
+            args.tolerance,
+            "final weights of the plain loop and the Lightning fit",
+        )
     plain, lightning = statistics.median(times["plain"]), statistics.median(times["lightning"])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.config}, {args.rounds} rounds")
     print(f"plain loop      median {plain:.2f} s  ({', '.join(f'{t:.2f}' for t in times['plain'])})")

@@ -29,8 +29,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def grid(folder: Path, name: str, args: list[str]) -> tuple[float, dict]:
     """Wall seconds of one benchmark.py run into a fresh results file, and its records by (config, seed)."""
     results = folder / f"{name}.jsonl"
-    command = [sys.executable, str(ROOT / "benchmark.py"), *args, "--results", str(results),
-               "--report", str(folder / f"{name}.md"), "--figure", str(folder / f"{name}.png")]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmark.py"),
+        *args,
+        "--results",
+        str(results),
+        "--report",
+        str(folder / f"{name}.md"),
+        "--figure",
+        str(folder / f"{name}.png"),
+    ]
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
@@ -66,8 +75,10 @@ def main(argv: list[str] | None = None) -> None:
                 ray_wall, remote = grid(Path(folder), "ray", [*common, "--ray", nodes.address])
             finally:
                 nodes.shutdown()
-            print(f"scaling: one node {one_wall:.1f} s, two nodes {ray_wall:.1f} s, speed-up {one_wall / ray_wall:.2f}x; "
-                  f"one node's metrics identical: {identical(local, one)}")
+            print(
+                f"scaling: one node {one_wall:.1f} s, two nodes {ray_wall:.1f} s, speed-up {one_wall / ray_wall:.2f}x; "
+                f"one node's metrics identical: {identical(local, one)}"
+            )
         else:
             ray_wall, remote = grid(Path(folder), "ray", [*common, "--ray", args.ray])
     same = identical(local, remote)
@@ -76,8 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"local pool: {local_wall:.1f} s   Ray: {ray_wall:.1f} s   Ray / local: {ray_wall / local_wall:.3f}")
     print(f"per run: +{(ray_wall - local_wall) / len(local):.2f} s; metrics identical: {same}")
     if not same:
-        raise ValueError("the local pool and Ray gave different metrics for the same (config, seed, threads): the "
-                         "backends do not compute the same thing, so their times do not compare")
+        raise ValueError(
+            "the local pool and Ray gave different metrics for the same (config, seed, threads): the "
+            "backends do not compute the same thing, so their times do not compare"
+        )
 
 
 if __name__ == "__main__":

@@ -41,11 +41,22 @@ def summary(scores: list[float], baseline: list[float] | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(SELECTION_SEEDS[:3]),
-                        help=f"seeds of the fits (default 100 101 102; choosing seeds start at {SELECTION_SEEDS.start})")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=list(SELECTION_SEEDS[:3]),
+        help=f"seeds of the fits (default 100 101 102; choosing seeds start at {SELECTION_SEEDS.start})",
+    )
     parser.add_argument("--val-pairs", type=int, default=200)
-    parser.add_argument("--set", nargs="*", action="append", default=[], metavar="KEY=VALUE",
-                        help="a candidate's LightningCLI overrides; repeat --set for more candidates")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a candidate's LightningCLI overrides; repeat --set for more candidates",
+    )
     args = parser.parse_args(argv)
     try:
         check_seeds(args.seeds, SELECTION_SEEDS, "choosing a candidate")
@@ -58,8 +69,11 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.seeds:
             start = time.perf_counter()
             scores.append(score(args.config, seed, args.val_pairs, overrides))
-            print(f"{name} seed {seed}: val acc {scores[-1]:.4f}  ({time.perf_counter() - start:.0f} s, "
-                  f"{torch.get_num_threads()} threads)", flush=True)
+            print(
+                f"{name} seed {seed}: val acc {scores[-1]:.4f}  ({time.perf_counter() - start:.0f} s, "
+                f"{torch.get_num_threads()} threads)",
+                flush=True,
+            )
         print(f"{args.config} {name}: {summary(scores, baseline)} over seeds {args.seeds}", flush=True)
         baseline = baseline or scores
 

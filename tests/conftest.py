@@ -104,8 +104,9 @@ def workdir(tmp_path, mnist_dir, tiny_config, monkeypatch) -> Path:
 def run_command(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`python ARGS` in `cwd`, the repository importable, as a user runs an entry point."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env=environment)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=environment
+    )
 
 
 @pytest.fixture(scope="session")

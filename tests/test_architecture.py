@@ -36,8 +36,11 @@ def imports(path: Path) -> list[str]:
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = ".".join([*package[: len(package) - node.level + 1], node.module or ""]).strip(".") \
-                if node.level else node.module or ""
+            base = (
+                ".".join([*package[: len(package) - node.level + 1], node.module or ""]).strip(".")
+                if node.level
+                else node.module or ""
+            )
             names += [f"{base}.{a.name}" if is_module(f"{base}.{a.name}") else base for a in node.names]
     return names
 
@@ -69,8 +72,11 @@ def test_the_study_never_imports_the_framework_or_what_builds_on_it(path):
     assert crossing == [], f"{path.name} imports {crossing}"
 
 
-@pytest.mark.parametrize("path", [*files("framework/exercises/*.py"), ROOT / "framework/test.py"],
-                         ids=lambda p: p.relative_to(ROOT).as_posix())
+@pytest.mark.parametrize(
+    "path",
+    [*files("framework/exercises/*.py"), ROOT / "framework/test.py"],
+    ids=lambda p: p.relative_to(ROOT).as_posix(),
+)
 def test_the_runners_use_the_study_only_through_its_surface(path):
     study = [n for n in imports(path) if within(n, "pairs")]
     assert set(study) <= SURFACE, f"{path.name} imports {sorted(set(study) - SURFACE)} (the surface: {sorted(SURFACE)})"
@@ -91,6 +97,9 @@ def test_the_rule_reads_relative_and_from_imports(tmp_path, monkeypatch):
 
 
 def test_no_module_edits_sys_path_but_the_spec_s_disk_task():
-    editing = [p.relative_to(ROOT).as_posix() for p in SOURCES if "sys.path.insert" in p.read_text()
-               and p.parent.name != "tests"]
+    editing = [
+        p.relative_to(ROOT).as_posix()
+        for p in SOURCES
+        if "sys.path.insert" in p.read_text() and p.parent.name != "tests"
+    ]
     assert editing == ["framework/test.py"]  # the spec's executable also runs as `python framework/test.py`

@@ -56,7 +56,9 @@ def test_swap_exchanges_digits_with_their_classes_and_ties_stay_one():
     swapped_x, swapped_classes = augment.swap(x, classes)
     flipped = (swapped_x[:, 0] != x[:, 0]).flatten(1).any(1)
     assert 50 < int(flipped.sum()) < 150
-    assert torch.equal(swapped_x[flipped], x[flipped].flip(1)) and torch.equal(swapped_classes[flipped], classes[flipped].flip(1))
+    assert torch.equal(swapped_x[flipped], x[flipped].flip(1)) and torch.equal(
+        swapped_classes[flipped], classes[flipped].flip(1)
+    )
     target = data.target(swapped_classes)
     assert (target[:50] == 1).all()
     assert torch.equal(target, (swapped_classes[:, 0] <= swapped_classes[:, 1]).long())
@@ -73,7 +75,7 @@ def test_fresh_pairs_are_drawn_every_epoch_and_keep_the_target_rule(mnist_dir):
     torch.manual_seed(0)
     epochs = [list(dm.train_dataloader()) for _ in range(2)]
     for batches in epochs:
-        for x, target, classes in batches:
+        for _, target, classes in batches:
             assert torch.equal(target, (classes[:, 0] <= classes[:, 1]).long())
         all_x = torch.cat([x for x, _, _ in batches]).view(-1, 14, 14)
         assert len(all_x) == 100 and len(torch.unique(all_x, dim=0)) == 100  # every training digit once per epoch

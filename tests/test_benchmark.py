@@ -18,8 +18,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def bench(*args: str, results_file: str = "r.jsonl") -> None:
-    benchmark.main(["--configs", "tiny_*", "--seeds", "2", "--results", results_file, "--report", "r.md",
-                    "--figure", "r.png", *args])
+    benchmark.main(
+        [
+            "--configs",
+            "tiny_*",
+            "--seeds",
+            "2",
+            "--results",
+            results_file,
+            "--report",
+            "r.md",
+            "--figure",
+            "r.png",
+            *args,
+        ]
+    )
 
 
 def lines(path="r.jsonl"):
@@ -29,7 +42,12 @@ def lines(path="r.jsonl"):
 def test_jsonl_holds_one_line_per_run(workdir):
     bench("--workers", "1")
     runs = lines()
-    assert sorted((r["config"], r["seed"]) for r in runs) == [("tiny_base", 0), ("tiny_base", 1), ("tiny_pair", 0), ("tiny_pair", 1)]
+    assert sorted((r["config"], r["seed"]) for r in runs) == [
+        ("tiny_base", 0),
+        ("tiny_base", 1),
+        ("tiny_pair", 0),
+        ("tiny_pair", 1),
+    ]
     for run in runs:
         assert {"config_hash", "metrics", "fit_seconds", "torch", "lightning", "params", "threads"} <= run.keys()
         assert 0 <= run["metrics"]["acc"] <= 1 and run["fit_seconds"] > 0
@@ -42,7 +60,7 @@ def test_seeds_differ_and_the_same_seed_repeats(workdir):
     bench("--workers", "1")
     bench("--workers", "1", "--fresh", results_file="again.jsonl")
     first, second = lines(), lines("again.jsonl")
-    key = lambda r: (r["config"], r["seed"])  # noqa: E731
+    key = lambda r: (r["config"], r["seed"])
     assert [r["metrics"] for r in sorted(first, key=key)] == [r["metrics"] for r in sorted(second, key=key)]
     pair = {r["seed"]: r["metrics"] for r in first if r["config"] == "tiny_pair"}
     assert pair[0] != pair[1]  # fresh data and initialisation every round
@@ -70,8 +88,24 @@ def test_resume_after_interruption_loses_nothing(workdir, monkeypatch):
 
 
 def test_a_killed_benchmark_resumes(workdir):
-    command = [sys.executable, str(ROOT / "benchmark.py"), "--configs", "tiny_*", "--seeds", "3", "--workers", "1",
-               "--epochs", "3", "--results", "r.jsonl", "--report", "r.md", "--figure", "r.png"]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmark.py"),
+        "--configs",
+        "tiny_*",
+        "--seeds",
+        "3",
+        "--workers",
+        "1",
+        "--epochs",
+        "3",
+        "--results",
+        "r.jsonl",
+        "--report",
+        "r.md",
+        "--figure",
+        "r.png",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -89,7 +123,7 @@ def test_a_killed_benchmark_resumes(workdir):
 def test_parallel_results_equal_serial_results(workdir):
     bench("--workers", "1", "--threads", "1", results_file="serial.jsonl")
     bench("--workers", "2", results_file="parallel.jsonl")
-    by_run = lambda runs: {(r["config"], r["seed"]): r["metrics"] for r in runs}  # noqa: E731
+    by_run = lambda runs: {(r["config"], r["seed"]): r["metrics"] for r in runs}
     assert by_run(lines("serial.jsonl")) == by_run(lines("parallel.jsonl"))
     assert {r["threads"] for r in lines("parallel.jsonl")} == {1}
 
@@ -128,13 +162,16 @@ def test_zero_seeds_is_an_error(workdir, capsys):
 GOOD = '{"config": "a", "config_hash": "h", "seed": 0, "metrics": {"acc": 0.5}, "fit_seconds": 1}'
 
 
-@pytest.mark.parametrize("line, message", [
-    ("{oops", r"r.jsonl:2: not JSON"),
-    ('{"config": "a"}', r"r.jsonl:2: missing \['config_hash', 'fit_seconds', 'metrics', 'seed'\]"),
-    (GOOD.replace('"seed": 0', '"seed": "0"'), r"r.jsonl:2: field 'seed' is '0', not int"),
-    (GOOD.replace('{"acc": 0.5}', '[0.5]'), r"r.jsonl:2: field 'metrics' is \[0.5\], not dict"),
-    (GOOD.replace('0.5', '"high"'), r"r.jsonl:2: field 'metrics' must map names to numbers"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{oops", r"r.jsonl:2: not JSON"),
+        ('{"config": "a"}', r"r.jsonl:2: missing \['config_hash', 'fit_seconds', 'metrics', 'seed'\]"),
+        (GOOD.replace('"seed": 0', '"seed": "0"'), r"r.jsonl:2: field 'seed' is '0', not int"),
+        (GOOD.replace('{"acc": 0.5}', "[0.5]"), r"r.jsonl:2: field 'metrics' is \[0.5\], not dict"),
+        (GOOD.replace("0.5", '"high"'), r"r.jsonl:2: field 'metrics' must map names to numbers"),
+    ],
+)
 def test_a_malformed_line_in_the_middle_is_one_error_naming_file_and_line(workdir, capsys, line, message):
     Path("r.jsonl").write_text(f"{GOOD}\n{line}\n{GOOD}\n")
     with pytest.raises(results.ResultsError, match=message):
@@ -172,8 +209,9 @@ def test_report_only_with_only_the_results_file_reports_everything_in_it(workdir
     benchmark.main(["--report-only", "--results", "r.jsonl", "--report", "r.md", "--figure", "r.png"])
     text = Path("r.md").read_text()
     assert "| tiny_pair |" in text and "| tiny_base |" in text and "4 runs" in text
-    benchmark.main(["--report-only", "--configs", "tiny_base", "--results", "r.jsonl", "--report", "r.md",
-                    "--figure", "r.png"])
+    benchmark.main(
+        ["--report-only", "--configs", "tiny_base", "--results", "r.jsonl", "--report", "r.md", "--figure", "r.png"]
+    )
     assert "| tiny_pair |" not in Path("r.md").read_text()
 
 
@@ -193,8 +231,12 @@ def test_records_carry_the_code_version_and_other_code_is_rerun(workdir, monkeyp
 def test_the_code_version_follows_what_a_fit_imports(tmp_path, monkeypatch):
     package = tmp_path / "pairs"
     package.mkdir()
-    for name, text in (("runs", "from pairs.cli import PairCLI\n"), ("cli", "from pairs import models\n"),
-                       ("models", "x = 1\n"), ("report", "x = 1\n")):
+    for name, text in (
+        ("runs", "from pairs.cli import PairCLI\n"),
+        ("cli", "from pairs import models\n"),
+        ("models", "x = 1\n"),
+        ("report", "x = 1\n"),
+    ):
         (package / f"{name}.py").write_text(text)
     monkeypatch.setattr(runs, "PACKAGE", package)
     before = runs.code_version()
@@ -215,11 +257,34 @@ def test_the_real_code_version_covers_the_model_and_data_not_the_report():
     assert not names & {"report", "results", "tuning", "stats", "executors"}
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_benchmark_like_ctrl_c(workdir):
-    command = [sys.executable, str(ROOT / "benchmark.py"), "--configs", "tiny_*", "--seeds", "20", "--workers", "2",
-               "--epochs", "3", "--results", "r.jsonl", "--report", "r.md", "--figure", "r.png"]
-    process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    command = [
+        sys.executable,
+        str(ROOT / "benchmark.py"),
+        "--configs",
+        "tiny_*",
+        "--seeds",
+        "20",
+        "--workers",
+        "2",
+        "--epochs",
+        "3",
+        "--results",
+        "r.jsonl",
+        "--report",
+        "r.md",
+        "--figure",
+        "r.png",
+    ]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (Path("r.jsonl").exists() and Path("r.jsonl").read_text().count("\n") >= 1):
         time.sleep(0.05)
@@ -234,6 +299,7 @@ def test_sigterm_stops_the_benchmark_like_ctrl_c(workdir):
 
 # ---- the report's arithmetic, on hand-made runs ------------------------------------------------------------------
 
+
 def test_paired_difference_against_a_hand_computed_example():
     a, b = {0: 0.90, 1: 0.80, 2: 0.85, 7: 0.5}, {0: 0.85, 1: 0.80, 2: 0.80}
     mean, low, high, n = paired_effect(a, b)
@@ -245,11 +311,24 @@ def test_paired_difference_against_a_hand_computed_example():
 
 
 def fake_runs():
-    accuracy = {"cnn_aux_shared": [0.90, 0.92], "cnn_aux_separate": [0.88, 0.89],
-                "cnn_noaux_shared": [0.85, 0.86], "cnn_noaux_separate": [0.84, 0.84]}
-    return [{"config": name, "config_hash": name, "seed": seed, "params": 1000, "fit_seconds": 2.0,
-             "metrics": {"acc": acc, "digit_acc": 0.9, "acc_from_digits": 0.9}}
-            for name, values in accuracy.items() for seed, acc in enumerate(values)]
+    accuracy = {
+        "cnn_aux_shared": [0.90, 0.92],
+        "cnn_aux_separate": [0.88, 0.89],
+        "cnn_noaux_shared": [0.85, 0.86],
+        "cnn_noaux_separate": [0.84, 0.84],
+    }
+    return [
+        {
+            "config": name,
+            "config_hash": name,
+            "seed": seed,
+            "params": 1000,
+            "fit_seconds": 2.0,
+            "metrics": {"acc": acc, "digit_acc": 0.9, "acc_from_digits": 0.9},
+        }
+        for name, values in accuracy.items()
+        for seed, acc in enumerate(values)
+    ]
 
 
 def test_report_tables():
@@ -266,8 +345,10 @@ def test_report_tables():
 
 
 def test_report_compares_each_tuned_config_with_its_fixed_recipe():
-    fixed = [r | {"config": f"fixed/{r['config']}", "metrics": {"acc": r["metrics"]["acc"] - 0.01 * (1 + r["seed"])}}
-             for r in fake_runs()]
+    fixed = [
+        r | {"config": f"fixed/{r['config']}", "metrics": {"acc": r["metrics"]["acc"] - 0.01 * (1 + r["seed"])}}
+        for r in fake_runs()
+    ]
     text = report.render(fake_runs() + fixed)
     assert "### CNN trunk, tuned:" in text and "### CNN trunk, fixed recipe:" in text
     # tuned - fixed = 0.01, 0.02 on seeds 0, 1 -> +1.5 points

@@ -14,6 +14,7 @@ from pairs import cluster, mnist, runs
 
 ROOT = Path(__file__).resolve().parents[1]
 ray = pytest.importorskip("ray")
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 from ray.cluster_utils import Cluster  # noqa: E402
 
 
@@ -37,8 +38,9 @@ def test_a_two_node_cluster_gives_the_local_records(workdir, mnist_dir, monkeypa
     assert local.keys() == remote.keys() and len(local) == 4
     for key in local:
         assert local[key]["metrics"] == remote[key]["metrics"], key  # bit-identical at the same thread count
-        assert {k: v for k, v in local[key].items() if k not in ("fit_seconds", "host")} == \
-               {k: v for k, v in remote[key].items() if k not in ("fit_seconds", "host")}
+        assert {k: v for k, v in local[key].items() if k not in ("fit_seconds", "host")} == {
+            k: v for k, v in remote[key].items() if k not in ("fit_seconds", "host")
+        }
 
 
 def test_a_task_reads_the_shipped_mnist_not_the_disk(workdir, monkeypatch):
@@ -62,9 +64,24 @@ def test_ray_options_without_an_address_name_the_ways_to_give_one(monkeypatch):
 
 def test_an_unreachable_cluster_is_one_error_line_and_the_journal_is_kept(workdir):
     Path("r.jsonl").write_text("")
-    run = subprocess.run([sys.executable, str(ROOT / "benchmark.py"), "--configs", "tiny_base", "--seeds", "1",
-                          "--ray", "127.0.0.1:1", "--results", "r.jsonl"], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmark.py"),
+            "--configs",
+            "tiny_base",
+            "--seeds",
+            "1",
+            "--ray",
+            "127.0.0.1:1",
+            "--results",
+            "r.jsonl",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert run.returncode == 1
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("error: no Ray cluster at '127.0.0.1:1'") and "ray start --head" in last

@@ -60,8 +60,11 @@ def test_same_seed_same_draw_other_seed_other_draw(mnist_dir):
 def test_too_many_pairs_is_a_clear_error(mnist_dir):
     with pytest.raises(ValueError, match="151 pairs need 302 distinct images but the split holds only 300"):
         mnist_to_pairs(151, *load_mnist("train", mnist_dir), torch.Generator())
-    with pytest.raises(ValueError, match="each need 202 distinct images, but MNIST holds the train split 300 and "
-                                         "the test split 200; ask for at most 100 pairs"):
+    with pytest.raises(
+        ValueError,
+        match="each need 202 distinct images, but MNIST holds the train split 300 and "
+        "the test split 200; ask for at most 100 pairs",
+    ):
         pairs(mnist_dir, n=101)
 
 

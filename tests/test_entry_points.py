@@ -9,8 +9,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("MNIST_DIR", "../shared/mnist"))
-needs_mnist = pytest.mark.skipif(not (REAL / "train-images-idx3-ubyte.gz").exists(),
-                                 reason="the real MNIST ($MNIST_DIR) is not here")
+needs_mnist = pytest.mark.skipif(
+    not (REAL / "train-images-idx3-ubyte.gz").exists(), reason="the real MNIST ($MNIST_DIR) is not here"
+)
 pytestmark = pytest.mark.slow
 
 
@@ -21,8 +22,21 @@ def ok(run) -> str:
 
 
 def test_validate_scores_a_candidate_on_validation_pairs(workdir, command):
-    out = ok(command(workdir, "-m", "scripts.validate", "--config", "configs/tiny_base.yaml", "--seeds", "100",
-                     "--val-pairs", "20", "--set", "model.dropout=0.1"))
+    out = ok(
+        command(
+            workdir,
+            "-m",
+            "scripts.validate",
+            "--config",
+            "configs/tiny_base.yaml",
+            "--seeds",
+            "100",
+            "--val-pairs",
+            "20",
+            "--set",
+            "model.dropout=0.1",
+        )
+    )
     assert "configs/tiny_base.yaml as is: val acc" in out and "vs the config as is" in out
 
 
@@ -32,8 +46,17 @@ def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, co
 
 
 def test_bench_lightning_refuses_to_time_different_computations(workdir, command):
-    run = command(workdir, "-m", "scripts.bench_lightning", "--config", "configs/tiny_base.yaml", "--rounds", "1",
-                  "--tolerance", "-1")
+    run = command(
+        workdir,
+        "-m",
+        "scripts.bench_lightning",
+        "--config",
+        "configs/tiny_base.yaml",
+        "--rounds",
+        "1",
+        "--tolerance",
+        "-1",
+    )
     assert run.returncode == 1 and run.stderr.strip().splitlines()[-1].startswith("error: final weights")
 
 
@@ -51,16 +74,43 @@ def test_speed_races_only_after_both_sides_agree(tmp_path, command):
 
 
 def test_parity_on_the_disk_task(tmp_path, command):
-    out = ok(command(ROOT, "-m", "compare.parity", "--tasks", "disk", "--seeds", "1", "--epochs", "2",
-                     "--out", str(tmp_path / "versus")))
+    out = ok(
+        command(
+            ROOT,
+            "-m",
+            "compare.parity",
+            "--tasks",
+            "disk",
+            "--seeds",
+            "1",
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path / "versus"),
+        )
+    )
     assert "| disk |" in out and (tmp_path / "versus" / "loss_curves.png").is_file()
 
 
 @needs_mnist
 def test_parity_on_mnist_and_on_a_study_cell(tmp_path, command):
     env = {"MNIST_DIR": str(REAL.resolve())}
-    out = ok(command(ROOT, "-m", "compare.parity", "--tasks", "mnist", "--seeds", "1", "--epochs", "1",
-                     "--out", str(tmp_path / "versus"), env=env))
+    out = ok(
+        command(
+            ROOT,
+            "-m",
+            "compare.parity",
+            "--tasks",
+            "mnist",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "versus"),
+            env=env,
+        )
+    )
     assert "| mnist |" in out
     out = ok(command(ROOT, "-m", "compare.parity", "--parity", "mlp_aux_shared", "--epochs", "1", env=env))
     assert "goal <= 1e-10: met" in out
@@ -68,20 +118,53 @@ def test_parity_on_mnist_and_on_a_study_cell(tmp_path, command):
 
 @needs_mnist
 def test_the_study_by_hand(command):
-    out = ok(command(ROOT, "-m", "compare.by_hand", "--cell", "mlp_aux_shared", "--epochs", "1",
-                     env={"MNIST_DIR": str(REAL.resolve())}))
+    out = ok(
+        command(
+            ROOT,
+            "-m",
+            "compare.by_hand",
+            "--cell",
+            "mlp_aux_shared",
+            "--epochs",
+            "1",
+            env={"MNIST_DIR": str(REAL.resolve())},
+        )
+    )
     assert "| mlp_aux_shared |" in out
 
 
 def test_framework_mnist_runner(tmp_path, mnist_dir, command):
-    out = ok(command(ROOT, "-m", "framework.exercises.mnist", "--config", "configs/framework/softmax.yaml", "epochs=1",
-                     f"data_dir={mnist_dir}", f"out_dir={tmp_path / 'out'}"))
+    out = ok(
+        command(
+            ROOT,
+            "-m",
+            "framework.exercises.mnist",
+            "--config",
+            "configs/framework/softmax.yaml",
+            "epochs=1",
+            f"data_dir={mnist_dir}",
+            f"out_dir={tmp_path / 'out'}",
+        )
+    )
     assert "test accuracy" in out and (tmp_path / "out" / "curves.png").is_file()
 
 
 def test_framework_toys_runner(tmp_path, command):
-    ok(command(ROOT, "-m", "framework.exercises.toys", "--datasets", "disk", "--seeds", "1", "--epochs", "2",
-               "--figure", str(tmp_path / "toys.png")))
+    ok(
+        command(
+            ROOT,
+            "-m",
+            "framework.exercises.toys",
+            "--datasets",
+            "disk",
+            "--seeds",
+            "1",
+            "--epochs",
+            "2",
+            "--figure",
+            str(tmp_path / "toys.png"),
+        )
+    )
     assert (tmp_path / "toys.png").is_file()
 
 

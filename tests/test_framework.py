@@ -6,10 +6,27 @@ from pathlib import Path
 import pytest
 import torch
 
-from framework import (SGD, Adam, CrossEntropy, Dropout, GradcheckError, LeakyReLU, Linear, LossMSE, Module, ReLU,
-                       Sequential, Sigmoid, Tanh, adjoint_test, gradcheck, jacobian, taylor_test)
-from framework.gradcheck import ratios
 from compare.twin import decay_groups, torch_twin
+from framework import (
+    SGD,
+    Adam,
+    CrossEntropy,
+    Dropout,
+    GradcheckError,
+    LeakyReLU,
+    Linear,
+    LossMSE,
+    Module,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    adjoint_test,
+    gradcheck,
+    jacobian,
+    taylor_test,
+)
+from framework.gradcheck import ratios
 
 F64 = torch.float64
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +67,12 @@ MODULES = {
     "linear": lambda: Linear(4, 3, dtype=F64, generator=gen()),
     "linear-xavier": lambda: Linear(4, 3, init="xavier", dtype=F64, generator=gen()),
     "linear-he-nobias": lambda: Linear(4, 3, bias=False, init="he", dtype=F64, generator=gen()),
-    "relu": ReLU, "leaky-relu": lambda: LeakyReLU(0.1), "tanh": Tanh, "sigmoid": Sigmoid,
-    "dropout-train": lambda: Reseeded(0.3), "dropout-eval": lambda: Dropout(0.3).eval(),
+    "relu": ReLU,
+    "leaky-relu": lambda: LeakyReLU(0.1),
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+    "dropout-train": lambda: Reseeded(0.3),
+    "dropout-eval": lambda: Dropout(0.3).eval(),
     "sequential": lambda: mlp(Tanh),
 }
 
@@ -61,6 +82,7 @@ def input_for(name):
 
 
 # ---- gradient checks -----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", MODULES)
 def test_gradcheck_every_module(name):
@@ -92,12 +114,12 @@ def test_negative_control_wrong_backward_fails():
 
 # ---- Taylor and adjoint tests ----------------------------------------------------------------------------------
 
-EPSILONS = [0.5 ** k for k in range(4, 12)]
+EPSILONS = [0.5**k for k in range(4, 12)]
 
 
 def test_taylor_gradient_test_on_a_loss():
     model, loss, x, target = mlp(Tanh), LossMSE(), randn(6, 3), randn(6, 2, seed=1)
-    f = lambda z: loss.forward(model.forward(z), target)  # noqa: E731
+    f = lambda z: loss.forward(model.forward(z), target)
     f(x)
     grad = model.backward(loss.backward())
     d = randn(6, 3, seed=2)
@@ -117,7 +139,7 @@ def test_taylor_jacobian_test_on_a_layer_output():
 def test_taylor_test_exposes_a_wrong_gradient():
     model = Sequential(WrongLinear(3, 2, dtype=F64, generator=gen()), Tanh())
     loss, x, target = LossMSE(), randn(6, 3), randn(6, 2)
-    f = lambda z: loss.forward(model.forward(z), target)  # noqa: E731
+    f = lambda z: loss.forward(model.forward(z), target)
     f(x)
     model.backward(loss.backward())
     grad_bias = model.param()[1][1]
@@ -144,6 +166,7 @@ def test_adjoint(name):
 
 # ---- parity with torch.nn (autograd used here only) ------------------------------------------------------------
 
+
 def torch_params(twin):
     return list(twin.parameters())  # in the framework's param() order: weight, bias per layer
 
@@ -156,7 +179,9 @@ def test_outputs_and_gradients_match_torch(dtype, tol, activation, loss_name):
     twin = torch_twin(model)
     x = randn(8, 3, dtype=dtype)
     target = randn(8, 2, dtype=dtype, seed=1) if loss_name == "mse" else torch.arange(8) % 2
-    ours, theirs = (LossMSE(), torch.nn.MSELoss()) if loss_name == "mse" else (CrossEntropy(), torch.nn.CrossEntropyLoss())
+    ours, theirs = (
+        (LossMSE(), torch.nn.MSELoss()) if loss_name == "mse" else (CrossEntropy(), torch.nn.CrossEntropyLoss())
+    )
     with torch.no_grad():
         out = model.forward(x)
         value = ours.forward(out, target)
@@ -217,6 +242,7 @@ def test_mse_gradient_is_that_of_the_mean_over_all_elements():
 
 # ---- behaviour ----------------------------------------------------------------------------------------------------
 
+
 def test_gradients_accumulate_until_zeroed():
     layer, x, g = Linear(3, 2, dtype=F64, generator=gen()), randn(4, 3), randn(4, 2, seed=1)
     layer.forward(x)
@@ -252,8 +278,13 @@ def test_shape_errors_name_module_and_shapes():
 
 
 def test_bad_hyperparameters_are_refused():
-    for make in (lambda: SGD([], lr=-1), lambda: SGD([], lr=0.1, momentum=1.5), lambda: Dropout(1.0),
-                 lambda: Linear(2, 2, init="glorot"), lambda: Adam([], weight_decay=-1)):
+    for make in (
+        lambda: SGD([], lr=-1),
+        lambda: SGD([], lr=0.1, momentum=1.5),
+        lambda: Dropout(1.0),
+        lambda: Linear(2, 2, init="glorot"),
+        lambda: Adam([], weight_decay=-1),
+    ):
         with pytest.raises(ValueError):
             make()
 
@@ -280,11 +311,14 @@ def test_dropout_modes_propagate_through_containers():
     assert y.mean().item() == pytest.approx(1.0, abs=0.05)
 
 
-@pytest.mark.parametrize("init, check", [
-    ("default", lambda w: w.abs().max() <= 1 / math.sqrt(400) and w.abs().max() > 0.9 / math.sqrt(400)),
-    ("xavier", lambda w: w.abs().max() <= math.sqrt(6 / 700) and w.abs().max() > 0.9 * math.sqrt(6 / 700)),
-    ("he", lambda w: abs(w.std().item() - math.sqrt(2 / 400)) < 0.02 * math.sqrt(2 / 400)),
-])
+@pytest.mark.parametrize(
+    "init, check",
+    [
+        ("default", lambda w: w.abs().max() <= 1 / math.sqrt(400) and w.abs().max() > 0.9 / math.sqrt(400)),
+        ("xavier", lambda w: w.abs().max() <= math.sqrt(6 / 700) and w.abs().max() > 0.9 * math.sqrt(6 / 700)),
+        ("he", lambda w: abs(w.std().item() - math.sqrt(2 / 400)) < 0.02 * math.sqrt(2 / 400)),
+    ],
+)
 def test_inits(init, check):
     layer = Linear(400, 300, init=init, generator=gen())
     assert check(layer.weight)

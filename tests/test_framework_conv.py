@@ -6,8 +6,8 @@ import re
 import pytest
 import torch
 
-from framework import Conv2d, CrossEntropy, Flatten, Linear, MaxPool2d, ReLU, Sequential, adjoint_test, gradcheck
 from compare.twin import torch_twin
+from framework import Conv2d, CrossEntropy, Flatten, Linear, MaxPool2d, ReLU, Sequential, adjoint_test, gradcheck
 
 F64 = torch.float64
 
@@ -22,9 +22,16 @@ def randn(*shape, seed=0):
 
 def convnet(padding=0):
     g = gen()
-    return Sequential(Conv2d(2, 3, 3, padding=padding, dtype=F64, generator=g), ReLU(), MaxPool2d(2),
-                      Conv2d(3, 4, 2, dtype=F64, generator=g), ReLU(), MaxPool2d(2), Flatten(),
-                      Linear(4, 3, dtype=F64, generator=g))
+    return Sequential(
+        Conv2d(2, 3, 3, padding=padding, dtype=F64, generator=g),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(3, 4, 2, dtype=F64, generator=g),
+        ReLU(),
+        MaxPool2d(2),
+        Flatten(),
+        Linear(4, 3, dtype=F64, generator=g),
+    )
 
 
 MODULES = {  # name: (module, input)
@@ -111,16 +118,32 @@ def test_conv_gradients_accumulate_until_zeroed():
 
 # ---- bad input ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("module, shape, message", [
-    (Conv2d(3, 4, 3), (2, 3, 5), r"Conv2d\(3, 4, kernel_size=3, padding=0\) expects input \[N, 3, H, W\], "
-                                 r"got \(2, 3, 5\)"),
-    (Conv2d(3, 4, 3), (2, 1, 5, 5), r"Conv2d\(3, 4, kernel_size=3, padding=0\) expects input \[N, 3, H, W\], "
-                                    r"got \(2, 1, 5, 5\)"),
-    (Conv2d(1, 4, 5), (2, 1, 4, 9), r"Conv2d\(1, 4, kernel_size=5, padding=0\): input \(2, 1, 4, 9\) with padding 0 "
-                                    r"is smaller than the 5x5 kernel"),
-    (MaxPool2d(2), (2, 3, 5), r"MaxPool2d\(2\) expects input \[N, C, H, W\] with H, W >= 2, got \(2, 3, 5\)"),
-    (MaxPool2d(2), (2, 3, 1, 5), r"MaxPool2d\(2\) expects input \[N, C, H, W\] with H, W >= 2, got \(2, 3, 1, 5\)"),
-])
+
+@pytest.mark.parametrize(
+    "module, shape, message",
+    [
+        (
+            Conv2d(3, 4, 3),
+            (2, 3, 5),
+            r"Conv2d\(3, 4, kernel_size=3, padding=0\) expects input \[N, 3, H, W\], "
+            r"got \(2, 3, 5\)",
+        ),
+        (
+            Conv2d(3, 4, 3),
+            (2, 1, 5, 5),
+            r"Conv2d\(3, 4, kernel_size=3, padding=0\) expects input \[N, 3, H, W\], "
+            r"got \(2, 1, 5, 5\)",
+        ),
+        (
+            Conv2d(1, 4, 5),
+            (2, 1, 4, 9),
+            r"Conv2d\(1, 4, kernel_size=5, padding=0\): input \(2, 1, 4, 9\) with padding 0 "
+            r"is smaller than the 5x5 kernel",
+        ),
+        (MaxPool2d(2), (2, 3, 5), r"MaxPool2d\(2\) expects input \[N, C, H, W\] with H, W >= 2, got \(2, 3, 5\)"),
+        (MaxPool2d(2), (2, 3, 1, 5), r"MaxPool2d\(2\) expects input \[N, C, H, W\] with H, W >= 2, got \(2, 3, 1, 5\)"),
+    ],
+)
 def test_bad_input_names_module_and_shapes(module, shape, message):
     with pytest.raises(ValueError, match=message):
         module.forward(torch.ones(shape))
@@ -136,8 +159,9 @@ def test_backward_before_forward_names_the_module(module):
         module.backward(torch.ones(1, 2, 2, 2))
 
 
-@pytest.mark.parametrize("module, shape", [(Conv2d(1, 2, 3), (2, 1, 5, 5)), (MaxPool2d(2), (2, 1, 4, 4)),
-                                           (Flatten(), (2, 1, 4, 4))])
+@pytest.mark.parametrize(
+    "module, shape", [(Conv2d(1, 2, 3), (2, 1, 5, 5)), (MaxPool2d(2), (2, 1, 4, 4)), (Flatten(), (2, 1, 4, 4))]
+)
 def test_wrong_gradient_shape_is_refused(module, shape):
     out = module.forward(torch.ones(shape))
     message = f"gradient of shape (3,), but its output has shape {tuple(out.shape)}"
@@ -146,7 +170,11 @@ def test_wrong_gradient_shape_is_refused(module, shape):
 
 
 def test_bad_hyperparameters_are_refused():
-    for make in (lambda: Conv2d(0, 2, 3), lambda: Conv2d(1, 2, 0), lambda: Conv2d(1, 2, 3, padding=-1),
-                 lambda: MaxPool2d(3)):
+    for make in (
+        lambda: Conv2d(0, 2, 3),
+        lambda: Conv2d(1, 2, 0),
+        lambda: Conv2d(1, 2, 3, padding=-1),
+        lambda: MaxPool2d(3),
+    ):
         with pytest.raises(ValueError):
             make()

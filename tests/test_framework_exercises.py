@@ -41,7 +41,8 @@ def test_softmax_to_7_decimals():
     logits = [1.0, 2.0, 3.0]
     total = sum(math.exp(v) for v in logits)
     assert softmax(torch.tensor([logits], dtype=torch.float64))[0].tolist() == pytest.approx(
-        [math.exp(v) / total for v in logits], abs=1e-7)
+        [math.exp(v) / total for v in logits], abs=1e-7
+    )
 
 
 LOGITS = [[2.0, 1.0, 0.0], [0.0, 2.0, 1.0], [1.0, 0.0, 3.0]]
@@ -82,7 +83,9 @@ def test_one_sgd_step_gives_the_expected_weights():
     layer.backward(loss.backward())
     SGD(layer.param(), lr=0.1, weight_decay=0.01).step()
     # by hand: dL/dlogits = (softmax - one_hot) / N; dW = dlogits^T x; db = column sums
-    logits = [[sum(w * v for w, v in zip(row, xs)) + b for row, b in zip(weight.tolist(), bias.tolist())] for xs in x.tolist()]
+    logits = [
+        [sum(w * v for w, v in zip(row, xs)) + b for row, b in zip(weight.tolist(), bias.tolist())] for xs in x.tolist()
+    ]
     probs = [[math.exp(v) / sum(math.exp(u) for u in row) for v in row] for row in logits]
     dlogits = [[(p - (j == t)) / 2 for j, p in enumerate(row)] for row, t in zip(probs, target.tolist())]
     for i in range(3):
@@ -99,8 +102,11 @@ def write_config(path: Path, text: str) -> Path:
 
 
 def test_one_epoch_lifts_accuracy_above_chance_and_writes_curves(tmp_path, mnist_dir):
-    config = write_config(tmp_path / "c.yaml", f"model: two_layer\nepochs: 1\nhidden: 32\nlr: 0.5\nbatch_size: 16\n"
-                                               f"data_dir: {mnist_dir}\nout_dir: {tmp_path / 'out'}\n")
+    config = write_config(
+        tmp_path / "c.yaml",
+        f"model: two_layer\nepochs: 1\nhidden: 32\nlr: 0.5\nbatch_size: 16\n"
+        f"data_dir: {mnist_dir}\nout_dir: {tmp_path / 'out'}\n",
+    )
     summary = runner.main(["--config", str(config)])
     assert summary["test_acc"] > 0.3 and summary["best_epoch"] == 1
     assert (tmp_path / "out" / "curves.csv").read_text().startswith("epoch,train_loss,train_acc,val_loss,val_acc")
@@ -108,7 +114,9 @@ def test_one_epoch_lifts_accuracy_above_chance_and_writes_curves(tmp_path, mnist
 
 
 def test_best_epoch_is_chosen_on_validation(tmp_path, mnist_dir, monkeypatch):
-    config = write_config(tmp_path / "c.yaml", f"model: softmax\nepochs: 3\ndata_dir: {mnist_dir}\nout_dir: {tmp_path}\n")
+    config = write_config(
+        tmp_path / "c.yaml", f"model: softmax\nepochs: 3\ndata_dir: {mnist_dir}\nout_dir: {tmp_path}\n"
+    )
     seen = []
     original = runner.accuracy
 
@@ -121,26 +129,30 @@ def test_best_epoch_is_chosen_on_validation(tmp_path, mnist_dir, monkeypatch):
     assert seen == [60, 60, 60, 200]  # validation every epoch, the test split once at the end
 
 
-@pytest.mark.parametrize("text, message", [
-    ("model: two_layer\nlearning_rate: 0.1\n", "unknown config key"),
-    ("lr: -0.1\n", "lr must be a number"),
-    ("model: cnn\n", "model must be"),
-    ("epochs: 0\n", "epochs must be a positive integer"),
-    ("epochs: true\n", "epochs must be a positive integer, got True"),
-    ("lr: true\n", "lr must be a number in (0, inf), got True"),
-    ("reg: -1\n", "reg must be a number in [0, inf), got -1"),
-    ("momentum: 1\n", "momentum must be a number in [0, 1), got 1"),
-    ("lr_decay: 0\n", "lr_decay must be a number in (0, 1], got 0"),
-    ("val_fraction: 1\n", "val_fraction must be a number in (0, 1), got 1"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model: two_layer\nlearning_rate: 0.1\n", "unknown config key"),
+        ("lr: -0.1\n", "lr must be a number"),
+        ("model: cnn\n", "model must be"),
+        ("epochs: 0\n", "epochs must be a positive integer"),
+        ("epochs: true\n", "epochs must be a positive integer, got True"),
+        ("lr: true\n", "lr must be a number in (0, inf), got True"),
+        ("reg: -1\n", "reg must be a number in [0, inf), got -1"),
+        ("momentum: 1\n", "momentum must be a number in [0, 1), got 1"),
+        ("lr_decay: 0\n", "lr_decay must be a number in (0, 1], got 0"),
+        ("val_fraction: 1\n", "val_fraction must be a number in (0, 1), got 1"),
+    ],
+)
 def test_bad_config_values_fail_at_once(tmp_path, text, message):
     with pytest.raises(SystemExit) as info:
         runner.main(["--config", str(write_config(tmp_path / "c.yaml", text))])
     assert str(info.value.code).startswith("error:") and message in str(info.value.code)
 
 
-@pytest.mark.parametrize("fraction, left", [("0.000001", "300 training and 0 validation"),
-                                             ("0.999", "0 training and 300 validation")])
+@pytest.mark.parametrize(
+    "fraction, left", [("0.000001", "300 training and 0 validation"), ("0.999", "0 training and 300 validation")]
+)
 def test_an_empty_training_or_validation_split_fails_at_once(tmp_path, mnist_dir, fraction, left):
     config = write_config(tmp_path / "c.yaml", f"data_dir: {mnist_dir}\nout_dir: {tmp_path}\n")
     with pytest.raises(SystemExit) as info:

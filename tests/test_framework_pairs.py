@@ -9,15 +9,19 @@ import pytest
 import torch
 import yaml
 
-from framework import CrossEntropy, Module, PairNet, WeightedLosses, gradcheck
 from compare import by_hand as runner
-from pairs.study import STUDY_CELLS
 from compare.twin import pair_twin
+from framework import CrossEntropy, Module, PairNet, WeightedLosses, gradcheck
+from pairs.study import STUDY_CELLS
 
 F64 = torch.float64
 TINY = {"trunk": "cnn", "weight_sharing": True, "aux_weight": 1.0, "channels": [3, 4], "hidden": [6], "head_hidden": 5}
-VARIANTS = [TINY | {"trunk": trunk, "weight_sharing": shared, "aux_weight": aux}
-            for trunk in ("cnn", "mlp") for shared in (True, False) for aux in (0.0, 0.5)]
+VARIANTS = [
+    TINY | {"trunk": trunk, "weight_sharing": shared, "aux_weight": aux}
+    for trunk in ("cnn", "mlp")
+    for shared in (True, False)
+    for aux in (0.0, 0.5)
+]
 
 
 def gen(seed=0):
@@ -115,12 +119,17 @@ def test_pairnet_bad_input():
         model.backward(torch.ones(4, 2))
     with pytest.raises(ValueError, match="one shared trunk or two separate ones, got 3"):
         PairNet([model.trunks[0]] * 3, model.head)
-    with pytest.raises(ValueError, match=re.escape("Conv2d(1, 3, kernel_size=3, padding=0): input (8, 1, 2, 2) with "
-                                                   "padding 0 is smaller than the 3x3 kernel")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Conv2d(1, 3, kernel_size=3, padding=0): input (8, 1, 2, 2) with padding 0 is smaller than the 3x3 kernel"
+        ),
+    ):
         model.forward(torch.ones(4, 2, 2, 2))
 
 
 # ---- a tiny siamese + aux fit on synthetic MNIST -------------------------------------------------------------------
+
 
 def test_tiny_fit_loss_decreases_and_step_0_gradients_match_torch(mnist_dir):
     (x, target, classes), _ = runner.standardised_pairs(100, 0, mnist_dir, dtype=F64)
@@ -139,6 +148,7 @@ def test_tiny_fit_loss_decreases_and_step_0_gradients_match_torch(mnist_dir):
 
 
 # ---- the runner -----------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cell", STUDY_CELLS)
 def test_recipe_is_the_fixed_config_and_builds_the_study_s_architecture(cell):
@@ -168,15 +178,23 @@ def test_one_round_on_synthetic_mnist(mnist_dir):
 
 def test_unknown_cell_and_bad_data_exit_with_one_error_line(monkeypatch, mnist_dir, error_of):
     code, line = error_of(runner.main, ["--cell", "cnn"])
-    assert code == 1 and re.match(r"^error: unknown cell 'cnn'; cells: cnn_aux_shared, .*mlp_noaux_separate, or all$", line)
+    assert code == 1 and re.match(
+        r"^error: unknown cell 'cnn'; cells: cnn_aux_shared, .*mlp_noaux_separate, or all$", line
+    )
     monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
     for argv, expected in (
-        (["--cell", "mlp_aux_shared", "--epochs", "1"], r"^error: data.n_pairs=1000: the train and the test set each "
-                                                        r"need 2000 distinct"),
+        (
+            ["--cell", "mlp_aux_shared", "--epochs", "1"],
+            r"^error: data.n_pairs=1000: the train and the test set each "
+            r"need 2000 distinct",
+        ),
         (["--cell", "mlp_aux_shared", "--rounds", "0"], r"^error: --rounds must be >= 1, got 0$"),
         (["--cell", "mlp_aux_shared", "--epochs", "-1"], r"^error: --epochs must be >= 1, got -1$"),
-        (["--cell", "mlp_aux_shared", "--study", str(mnist_dir / "missing.jsonl")], r"^error: --study .*missing.jsonl "
-                                                                                      r"is not a file"),
+        (
+            ["--cell", "mlp_aux_shared", "--study", str(mnist_dir / "missing.jsonl")],
+            r"^error: --study .*missing.jsonl "
+            r"is not a file",
+        ),
     ):
         code, line = error_of(runner.main, argv)
         assert code == 1 and re.match(expected, line), line
@@ -185,8 +203,10 @@ def test_unknown_cell_and_bad_data_exit_with_one_error_line(monkeypatch, mnist_d
 
 def test_summary_pairs_the_study_s_seeds(tmp_path):
     path = tmp_path / "benchmark.jsonl"
-    runs = [{"config": "fixed/mlp_aux_shared", "config_hash": "h", "seed": s, "metrics": {"acc": a}, "fit_seconds": 1.0}
-            for s, a in ((0, 0.80), (1, 0.82), (2, 0.90))]
+    runs = [
+        {"config": "fixed/mlp_aux_shared", "config_hash": "h", "seed": s, "metrics": {"acc": a}, "fit_seconds": 1.0}
+        for s, a in ((0, 0.80), (1, 0.82), (2, 0.90))
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in runs))
     study = runner.study_accuracies(path, "mlp_aux_shared")
     row = runner.summary("mlp_aux_shared", {0: 0.81, 1: 0.84}, 0.05, study)

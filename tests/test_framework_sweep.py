@@ -13,8 +13,10 @@ from framework.exercises import sweep
 
 def config_file(tmp_path: Path, mnist_dir: Path, extra: str = "") -> str:
     path = tmp_path / "tiny.yaml"
-    path.write_text(f"model: two_layer\nhidden: 16\nepochs: 1\nbatch_size: 32\ndata_dir: {mnist_dir}\n"
-                    f"out_dir: {tmp_path / 'out'}\n{extra}")
+    path.write_text(
+        f"model: two_layer\nhidden: 16\nepochs: 1\nbatch_size: 32\ndata_dir: {mnist_dir}\n"
+        f"out_dir: {tmp_path / 'out'}\n{extra}"
+    )
     return str(path)
 
 
@@ -37,7 +39,9 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def test_a_tiny_sweep_writes_figure_csv_and_table_without_the_test_split(tmp_path, mnist_dir, no_test_split, capsys):
-    summaries = runner.main(["--config", config_file(tmp_path, mnist_dir), "--sweep", "lr", "0.05", "2", "--seeds", "1"])
+    summaries = runner.main(
+        ["--config", config_file(tmp_path, mnist_dir), "--sweep", "lr", "0.05", "2", "--seeds", "1"]
+    )
     out = tmp_path / "out" / "sweep_lr"
     rows = read_csv(out / "curves.csv")
     assert [(r["lr"], r["seed"], r["epoch"]) for r in rows] == [("0.05", "0", "1"), ("2", "0", "1")]
@@ -52,8 +56,20 @@ def test_a_tiny_sweep_writes_figure_csv_and_table_without_the_test_split(tmp_pat
 
 
 def test_every_other_key_stays_as_the_config_and_overrides_give_it(tmp_path, mnist_dir, no_test_split):
-    runner.main(["--config", config_file(tmp_path, mnist_dir), "epochs=2", "reg=1e-4",
-                 "--sweep", "hidden", "8", "16", "--seeds", "2"])
+    runner.main(
+        [
+            "--config",
+            config_file(tmp_path, mnist_dir),
+            "epochs=2",
+            "reg=1e-4",
+            "--sweep",
+            "hidden",
+            "8",
+            "16",
+            "--seeds",
+            "2",
+        ]
+    )
     out = tmp_path / "out" / "sweep_hidden"
     rows = read_csv(out / "curves.csv")
     assert {(r["hidden"], r["seed"]) for r in rows} == {("8", "0"), ("8", "1"), ("16", "0"), ("16", "1")}
@@ -73,8 +89,9 @@ def test_a_sweep_value_trains_as_the_single_run_does(tmp_path, mnist_dir):
 
 
 def test_a_diverging_value_is_shown_as_diverged_not_a_crash(tmp_path, mnist_dir, no_test_split):
-    summaries = runner.main(["--config", config_file(tmp_path, mnist_dir, "epochs: 3\n"),
-                             "--sweep", "lr", "0.1", "1e12", "--seeds", "2"])
+    summaries = runner.main(
+        ["--config", config_file(tmp_path, mnist_dir, "epochs: 3\n"), "--sweep", "lr", "0.1", "1e12", "--seeds", "2"]
+    )
     stable, exploded = summaries
     assert stable["diverged"] == [] and len(stable["final"]) == 2
     assert len(exploded["diverged"]) == 2 and exploded["final"] == [] and all(e < 3 for e in exploded["diverged"])
@@ -85,42 +102,64 @@ def test_a_diverging_value_is_shown_as_diverged_not_a_crash(tmp_path, mnist_dir,
 
 
 def test_the_figure_marks_each_diverged_run_in_every_panel(monkeypatch, tmp_path):
-    rows = [{"lr": lr, "seed": 0, "epoch": e, "train_loss": loss, "train_acc": 0.5, "val_loss": loss, "val_acc": 0.5}
-            for lr, losses in ((0.1, [1.0, 0.5]), (9.0, [3.0, float("nan")])) for e, loss in enumerate(losses, 1)]
+    rows = [
+        {"lr": lr, "seed": 0, "epoch": e, "train_loss": loss, "train_acc": 0.5, "val_loss": loss, "val_acc": 0.5}
+        for lr, losses in ((0.1, [1.0, 0.5]), (9.0, [3.0, float("nan")]))
+        for e, loss in enumerate(losses, 1)
+    ]
     marked = []
-    monkeypatch.setattr(sweep, "divergence", lambda ax, run, metric, colour, label: marked.append((run[-1]["lr"], metric, label)))
+    monkeypatch.setattr(
+        sweep, "divergence", lambda ax, run, metric, colour, label: marked.append((run[-1]["lr"], metric, label))
+    )
     sweep.plot(rows, "lr", tmp_path / "f.png", "t")
     assert sorted(marked) == sorted((9.0, m, "lr=9.0 (1/1 diverged)") for m in sweep.METRICS)
 
 
 def test_partly_diverged_values_average_the_other_seeds():
     def run(value, seed, losses, accs):
-        return [{"lr": value, "seed": seed, "epoch": e + 1, "train_loss": l, "train_acc": 0.5, "val_loss": l,
-                 "val_acc": a} for e, (l, a) in enumerate(zip(losses, accs))]
-    rows = run(1.0, 0, [1.0, 0.5], [0.6, 0.8]) + run(1.0, 1, [1.0, float("nan")], [0.7, 0.1]) \
+        return [
+            {
+                "lr": value,
+                "seed": seed,
+                "epoch": e + 1,
+                "train_loss": loss,
+                "train_acc": 0.5,
+                "val_loss": loss,
+                "val_acc": acc,
+            }
+            for e, (loss, acc) in enumerate(zip(losses, accs))
+        ]
+
+    rows = (
+        run(1.0, 0, [1.0, 0.5], [0.6, 0.8])
+        + run(1.0, 1, [1.0, float("nan")], [0.7, 0.1])
         + run(1.0, 2, [0.9, 0.4], [0.7, 0.6])
+    )
     (summary,) = sweep.summary(rows, "lr")
     assert summary["diverged"] == [2] and summary["final"] == [0.8, 0.6] and summary["best"] == [0.8, 0.7]
     assert summary["best_epoch"] == [2, 1]
     assert "| 1.0 | 70.00 ± 14.14 | 75.00 ± 7.07 | 1.5 | 1/3 (epoch 2) |" in sweep.table([summary], "lr")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--sweep", "learning_rate", "0.1"], "unknown key 'learning_rate'"),
-    (["--sweep", "model", "softmax"], "'model' is not numeric"),
-    (["--sweep", "lr"], "--sweep lr: no values"),
-    (["--sweep", "lr", "0.1", "-1"], "--sweep lr: lr must be a number in (0, inf), got -1"),
-    (["--sweep", "hidden", "8", "1.5"], "hidden must be a positive integer, got 1.5"),
-    (["--sweep", "reg", "abc"], "reg must be a number in [0, inf), got 'abc'"),
-    (["--sweep", "lr", "0.1", "0.1"], "given twice"),
-    (["--sweep", "lr", "0.1", "--seeds", "0"], "--seeds must be >= 1, got 0"),
-    (["--seeds", "2"], "--seeds applies to a sweep only"),
-    (["--sweep", "seed", "1", "2"], "the seeds are varied by --seeds"),
-    (["--sweep", "lr", "0.1", "epochs=3"], "'epochs=3' is not a value; put key=value overrides before --sweep"),
-    (["--sweep", "lr", "[1, 2]"], "lr must be a number in (0, inf), got [1, 2]"),
-    (["--sweep", "lr", "[1,"], "is not a YAML value"),
-    (["model=softmax", "--sweep", "hidden", "8", "16"], "the softmax model has no hidden layer"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sweep", "learning_rate", "0.1"], "unknown key 'learning_rate'"),
+        (["--sweep", "model", "softmax"], "'model' is not numeric"),
+        (["--sweep", "lr"], "--sweep lr: no values"),
+        (["--sweep", "lr", "0.1", "-1"], "--sweep lr: lr must be a number in (0, inf), got -1"),
+        (["--sweep", "hidden", "8", "1.5"], "hidden must be a positive integer, got 1.5"),
+        (["--sweep", "reg", "abc"], "reg must be a number in [0, inf), got 'abc'"),
+        (["--sweep", "lr", "0.1", "0.1"], "given twice"),
+        (["--sweep", "lr", "0.1", "--seeds", "0"], "--seeds must be >= 1, got 0"),
+        (["--seeds", "2"], "--seeds applies to a sweep only"),
+        (["--sweep", "seed", "1", "2"], "the seeds are varied by --seeds"),
+        (["--sweep", "lr", "0.1", "epochs=3"], "'epochs=3' is not a value; put key=value overrides before --sweep"),
+        (["--sweep", "lr", "[1, 2]"], "lr must be a number in (0, inf), got [1, 2]"),
+        (["--sweep", "lr", "[1,"], "is not a YAML value"),
+        (["model=softmax", "--sweep", "hidden", "8", "16"], "the softmax model has no hidden layer"),
+    ],
+)
 def test_bad_sweeps_fail_with_one_error_line_before_any_training(tmp_path, mnist_dir, monkeypatch, args, message):
     monkeypatch.setattr(runner, "load_mnist", lambda *a, **k: pytest.fail("read data before the sweep was checked"))
     with pytest.raises(SystemExit) as info:

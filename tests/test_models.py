@@ -19,7 +19,6 @@ def model_of(name: str) -> PairClassifier:
     return PairClassifier(**yaml.safe_load(Path(f"configs/{name}.yaml").read_text())["model"])
 
 
-
 def test_every_study_config_exists_tuned_and_as_the_fixed_recipe():
     cells = set(STUDY) | {"baseline_cnn", "baseline_mlp"}
     assert {c.stem for c in CONFIGS} >= cells
@@ -29,8 +28,16 @@ def test_every_study_config_exists_tuned_and_as_the_fixed_recipe():
 @pytest.mark.parametrize("name", STUDY + ["baseline_cnn", "baseline_mlp"])
 def test_tuned_configs_keep_what_the_tuning_holds_fixed(name):
     tuned, fixed = (flat(yaml.safe_load(Path(f"configs/{d}{name}.yaml").read_text())) for d in ("", "fixed/"))
-    for key in ("seed_everything", "model.arch", "model.trunk", "model.weight_sharing", "model.channels", "model.hidden",
-                "data.n_pairs", "trainer.max_epochs"):
+    for key in (
+        "seed_everything",
+        "model.arch",
+        "model.trunk",
+        "model.weight_sharing",
+        "model.channels",
+        "model.hidden",
+        "data.n_pairs",
+        "trainer.max_epochs",
+    ):
         assert tuned.get(key) == fixed.get(key), key
     assert (tuned.get("model.aux_weight", 1.0) > 0) == (fixed.get("model.aux_weight", 1.0) > 0)
     assert "model.prediction" not in tuned and "data.val_pairs" not in tuned
@@ -69,9 +76,12 @@ def flat(tree: dict, prefix: str = "") -> dict:
 
 @pytest.mark.parametrize("trunk", ["cnn", "mlp"])
 def test_fixed_recipes_differ_only_in_the_factor_their_name_says(trunk):
-    load = lambda a, s: flat(yaml.safe_load(Path(f"configs/fixed/{trunk}_{a}_{s}.yaml").read_text()))  # noqa: E731
+    load = lambda a, s: flat(yaml.safe_load(Path(f"configs/fixed/{trunk}_{a}_{s}.yaml").read_text()))
     base = load("aux", "shared")
-    for (a, s), factor in {("noaux", "shared"): "model.aux_weight", ("aux", "separate"): "model.weight_sharing"}.items():
+    for (a, s), factor in {
+        ("noaux", "shared"): "model.aux_weight",
+        ("aux", "separate"): "model.weight_sharing",
+    }.items():
         other = load(a, s)
         assert other.keys() == base.keys()
         assert [k for k in base if base[k] != other[k]] == [factor]
@@ -102,9 +112,10 @@ def test_aux_weight_adds_the_mean_digit_cross_entropy():
     x, target, classes = batch()
     model = PairClassifier(aux_weight=0.5)
     logits, digits = model(x)
-    expected = F.cross_entropy(logits, target) + 0.5 * (
-        F.cross_entropy(digits[:, 0], classes[:, 0]) + F.cross_entropy(digits[:, 1], classes[:, 1])
-    ) / 2
+    expected = (
+        F.cross_entropy(logits, target)
+        + 0.5 * (F.cross_entropy(digits[:, 0], classes[:, 0]) + F.cross_entropy(digits[:, 1], classes[:, 1])) / 2
+    )
     assert torch.allclose(model.loss(logits, digits, target, classes), expected)
 
 
@@ -117,7 +128,9 @@ def test_target_weight_zero_trains_on_the_digits_alone():
     assert not torch.allclose(expected, F.cross_entropy(digits.reshape(-1, 10), classes.reshape(-1)))
 
 
-@pytest.mark.parametrize("kwargs", [{"target_weight": 0.0, "aux_weight": 0.0}, {"target_weight": 0.0, "arch": "baseline_cnn"}])
+@pytest.mark.parametrize(
+    "kwargs", [{"target_weight": 0.0, "aux_weight": 0.0}, {"target_weight": 0.0, "arch": "baseline_cnn"}]
+)
 def test_a_model_left_without_loss_is_refused(kwargs):
     with pytest.raises(ValueError, match="target_weight"):
         PairClassifier(**kwargs)
@@ -155,7 +168,7 @@ def test_best_configs_read_the_target_off_the_digits(name):
 def test_one_member_passes_its_outputs_through():
     x = torch.randn(6, 2, 14, 14)
     model = PairClassifier(prediction="digits").eval()
-    (logits, digits), = model.net.member_outputs(x)
+    ((logits, digits),) = model.net.member_outputs(x)
     assert all(torch.equal(a, b) for a, b in zip(model(x), (logits, digits)))
 
 

@@ -13,6 +13,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from pairs.data import generate_pair_sets
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # every test here runs train.py in a fresh process
 TINY = ["--data.n_pairs=40", "--data.batch_size=20", "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false"]
 
 
@@ -54,7 +55,9 @@ def write(path: Path, text: str) -> Path:
     ],
 )
 def test_bad_input_ends_with_one_line_cause(tmp_path, mnist_dir, args, cause, train):
-    run = train(tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY, *args)
+    run = train(
+        tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY, *args
+    )
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
     last = run.stderr.strip().splitlines()[-1]
@@ -95,8 +98,15 @@ REAL = Path(os.environ.get("MNIST_DIR", "data"))
 
 @pytest.mark.skipif(not (REAL / "t10k-labels-idx1-ubyte.gz").exists(), reason="needs the real MNIST in $MNIST_DIR")
 def test_real_mnist_baseline_convnet_reaches_at_most_25_percent_error(tmp_path, train):
-    run = train(tmp_path, "--config", str(ROOT / "configs/baseline_cnn.yaml"), f"--data.data_dir={REAL.resolve()}",
-                "--trainer.enable_progress_bar=false", "--trainer.logger=false", "--trainer.enable_checkpointing=false")
+    run = train(
+        tmp_path,
+        "--config",
+        str(ROOT / "configs/baseline_cnn.yaml"),
+        f"--data.data_dir={REAL.resolve()}",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.logger=false",
+        "--trainer.enable_checkpointing=false",
+    )
     assert run.returncode == 0, run.stderr
     accuracy = float(next(line for line in run.stdout.splitlines() if line.startswith("test accuracy")).split()[-1])
     assert 1 - accuracy <= 0.25
@@ -121,7 +131,11 @@ def fitted(tmp_path_factory, train, mnist_files) -> tuple[Path, Path, subprocess
     """Two epochs of the fixed cnn_aux_shared recipe on a synthetic MNIST, progress bar on: the folder it ran in,
     the MNIST folder, the run."""
     cwd, mnist = tmp_path_factory.mktemp("fit"), mnist_files.write(tmp_path_factory.mktemp("data") / "mnist")
-    return cwd, mnist, run_ok(train, cwd, "--config", str(FIXED), f"--data.data_dir={mnist}", *SMALL, "--trainer.max_epochs=2")
+    return (
+        cwd,
+        mnist,
+        run_ok(train, cwd, "--config", str(FIXED), f"--data.data_dir={mnist}", *SMALL, "--trainer.max_epochs=2"),
+    )
 
 
 def test_the_console_shows_the_run_not_noise(fitted):
@@ -159,7 +173,9 @@ def test_a_checkpoint_resumes_tests_and_predicts(fitted, tmp_path, train):
     cwd, mnist, _ = fitted
     data = [f"--data.data_dir={mnist}", *SMALL, "--trainer.enable_progress_bar=false"]
     first = next((cwd / "runs" / "cnn_aux_shared" / "version_0" / "checkpoints").glob("*.ckpt"))
-    resumed = run_ok(train, tmp_path, "fit", "--config", str(FIXED), *data, "--trainer.max_epochs=3", f"--ckpt_path={first}")
+    resumed = run_ok(
+        train, tmp_path, "fit", "--config", str(FIXED), *data, "--trainer.max_epochs=3", f"--ckpt_path={first}"
+    )
     assert "Restoring states from the checkpoint" in resumed.stderr
     resumed_dir = tmp_path / "runs" / "cnn_aux_shared" / "version_0"
     events = EventAccumulator(str(resumed_dir))
@@ -173,10 +189,11 @@ def test_a_checkpoint_resumes_tests_and_predicts(fitted, tmp_path, train):
 
     test_input, test_target = generate_pair_sets(40, torch.Generator().manual_seed(0), mnist)[3:5]
     torch.save(test_input, tmp_path / "pairs.pt")
-    run_ok(train, tmp_path, "predict", "--config", str(FIXED), f"--ckpt_path={last}", "--pairs=pairs.pt", "--output=out.pt")
+    run_ok(
+        train, tmp_path, "predict", "--config", str(FIXED), f"--ckpt_path={last}", "--pairs=pairs.pt", "--output=out.pt"
+    )
     predicted = torch.load(tmp_path / "out.pt")
     assert predicted["target"].shape == (40,) and predicted["classes"].shape == (40, 2)
     assert ((0 <= predicted["p_target"]) & (predicted["p_target"] <= 1)).all()
     accuracy = (predicted["target"] == test_target).float().mean().item()
     assert f"{accuracy:.4f}" == printed(tested, "test accuracy")  # raw pairs, standardised as in training
-

@@ -22,8 +22,26 @@ space:
   data.batch_size: {choices: [16, 32]}
   model.aux_weight: {low: 0.1, high: 10.0, log: true, only: aux}
 """
-QUICK = ["--trials", "3", "--seeds", "2", "--finalists", "2", "--fresh-seeds", "1", "--val-pairs", "20", "--workers", "1",
-         "--space", "space.yaml", "--storage", "store", "--output", "tuned"]
+QUICK = [
+    "--trials",
+    "3",
+    "--seeds",
+    "2",
+    "--finalists",
+    "2",
+    "--fresh-seeds",
+    "1",
+    "--val-pairs",
+    "20",
+    "--workers",
+    "1",
+    "--space",
+    "space.yaml",
+    "--storage",
+    "store",
+    "--output",
+    "tuned",
+]
 
 
 @pytest.fixture
@@ -45,8 +63,10 @@ def study_of(cell: str) -> optuna.Study:
 @pytest.mark.parametrize("trunk", ["cnn", "mlp"])
 def test_every_cell_of_a_trunk_gets_the_same_space(trunk):
     space = tuning.load_space(ROOT / "configs/search/space.yaml")
-    cells = {name: space.for_cell(tuning.cell_kinds(ROOT / f"configs/fixed/{name}.yaml", space))
-             for name in (f"{trunk}_{a}_{s}" for a in ("aux", "noaux") for s in ("shared", "separate"))}
+    cells = {
+        name: space.for_cell(tuning.cell_kinds(ROOT / f"configs/fixed/{name}.yaml", space))
+        for name in (f"{trunk}_{a}_{s}" for a in ("aux", "noaux") for s in ("shared", "separate"))
+    }
     aux_only = {key for key, (_, only) in space.params.items() if only == "aux"}
     assert aux_only == {"model.aux_weight"}
     reference = cells[f"{trunk}_noaux_shared"]
@@ -124,28 +144,34 @@ def test_a_storage_from_another_space_is_refused(workdir):
         tune.main([*QUICK, "--configs", "tiny_base", "--trials", "2"])
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "declares no parameters"),
-    ("space: {}", "declares no parameters"),
-    ("space: [", "is not valid YAML"),
-    ("space:\n  model.dropout: 0.5", "space key 'model.dropout': expected a mapping"),
-    ("space:\n  model.dropout: {low: 0.5, high: 0.1}", "space key 'model.dropout'"),
-    ("space:\n  model.dropout: {lo: 0.0, high: 0.5}", r"expected \{low, high"),
-    ("space:\n  model.dropout: {choices: []}", r"choices: \[non-empty list\]"),
-    ("space:\n  model.dropout: {low: 0.0, high: 0.5, only: cnn}", "only must be one of pairnet, aux"),
-    ("space:\n  model.nope: {low: 0.0, high: 0.5}", "has no key model.nope of the search space"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "declares no parameters"),
+        ("space: {}", "declares no parameters"),
+        ("space: [", "is not valid YAML"),
+        ("space:\n  model.dropout: 0.5", "space key 'model.dropout': expected a mapping"),
+        ("space:\n  model.dropout: {low: 0.5, high: 0.1}", "space key 'model.dropout'"),
+        ("space:\n  model.dropout: {lo: 0.0, high: 0.5}", r"expected \{low, high"),
+        ("space:\n  model.dropout: {choices: []}", r"choices: \[non-empty list\]"),
+        ("space:\n  model.dropout: {low: 0.0, high: 0.5, only: cnn}", "only must be one of pairnet, aux"),
+        ("space:\n  model.nope: {low: 0.0, high: 0.5}", "has no key model.nope of the search space"),
+    ],
+)
 def test_a_bad_space_is_one_error(workdir, text, message):
     Path("space.yaml").write_text(text)
     with pytest.raises(tuning.TuneError, match=message):
         tune.main(QUICK)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--configs", "nope"], "no config matches 'nope'; available: tiny_aux, tiny_base"),
-    (["--trials", "0"], "--trials must be >= 1"),
-    (["--trials", "2", "--finalists", "3"], "--finalists (3) cannot exceed --trials (2)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--configs", "nope"], "no config matches 'nope'; available: tiny_aux, tiny_base"),
+        (["--trials", "0"], "--trials must be >= 1"),
+        (["--trials", "2", "--finalists", "3"], "--finalists (3) cannot exceed --trials (2)"),
+    ],
+)
 def test_bad_arguments_are_one_error(workdir, capsys, args, message):
     with pytest.raises(SystemExit):
         tune.main([*QUICK, *args])

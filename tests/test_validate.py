@@ -23,8 +23,9 @@ def test_summary_gives_the_paired_difference_and_its_standard_error():
 def test_candidates_run_on_the_same_seeds(monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(validate, "score", lambda config, seed, val, overrides: calls.append((seed, overrides)) or 0.9)
-    monkeypatch.setattr("sys.argv", ["validate.py", "--config", "c.yaml", "--seeds", "101", "102", "--set", "a=1", "--set", "b=2"])
+    monkeypatch.setattr(
+        "sys.argv", ["validate.py", "--config", "c.yaml", "--seeds", "101", "102", "--set", "a=1", "--set", "b=2"]
+    )
     validate.main()
     assert calls == [(s, o) for o in ([], ["a=1"], ["b=2"]) for s in (101, 102)]
     assert capsys.readouterr().out.count("vs the config as is +0.00 ± 0.00") == 2
-

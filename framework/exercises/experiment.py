@@ -14,8 +14,16 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[
     return list(order.split(batch_size))
 
 
-def train_epoch(model: Module, loss: Module, optimizer, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                generator: torch.Generator, labels: torch.Tensor | None = None) -> tuple[float, float]:
+def train_epoch(
+    model: Module,
+    loss: Module,
+    optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    labels: torch.Tensor | None = None,
+) -> tuple[float, float]:
     """One epoch of mini-batch training: the mean loss and accuracy (against `labels`, default y) as trained."""
     labels = y if labels is None else labels
     model.train()

@@ -32,25 +32,25 @@ from framework.exercises import sweep as sweeps
 from framework.exercises.experiment import accuracy, evaluate, train_epoch, write_csv
 from pairs.mnist import MNISTError, load_mnist
 
-
 DEFAULTS = {
-    "model": "two_layer",    # softmax | two_layer
-    "hidden": 128,           # two_layer: hidden units
+    "model": "two_layer",  # softmax | two_layer
+    "hidden": 128,  # two_layer: hidden units
     "epochs": 10,
     "batch_size": 64,
     "lr": 0.1,
-    "lr_decay": 1.0,         # the learning rate is multiplied by this after every epoch
+    "lr_decay": 1.0,  # the learning rate is multiplied by this after every epoch
     "momentum": 0.0,
-    "reg": 1e-3,             # L2: reg * W added to the gradient of weights, never biases
+    "reg": 1e-3,  # L2: reg * W added to the gradient of weights, never biases
     "val_fraction": 0.2,
     "seed": 0,
-    "data_dir": None,        # default $MNIST_DIR, then ./data
-    "out_dir": None,         # default runs/framework/<config name>
+    "data_dir": None,  # default $MNIST_DIR, then ./data
+    "out_dir": None,  # default runs/framework/<config name>
 }
 
 
 class Interval(NamedTuple):
     """The numbers from low to high; each end included where its flag says so."""
+
     low: float
     high: float
     low_included: bool
@@ -138,16 +138,19 @@ def split(x: torch.Tensor, labels: torch.Tensor, val_fraction: float):
     """(train, validation) pairs of x and labels; validation is the tail."""
     n_train = round(len(x) * (1 - val_fraction))
     if not 0 < n_train < len(x):
-        raise ValueError(f"val_fraction={val_fraction} leaves {n_train} training and {len(x) - n_train} validation images "
-                         f"of {len(x)}; each needs at least one")
+        raise ValueError(
+            f"val_fraction={val_fraction} leaves {n_train} training and {len(x) - n_train} validation images "
+            f"of {len(x)}; each needs at least one"
+        )
     return (x[:n_train], labels[:n_train]), (x[n_train:], labels[n_train:])
 
 
 def build(config: dict, generator: torch.Generator) -> Sequential:
     if config["model"] == "softmax":
         return Sequential(Linear(784, 10, bias=False, generator=generator), ReLU())
-    return Sequential(Linear(784, config["hidden"], generator=generator), Sigmoid(),
-                      Linear(config["hidden"], 10, generator=generator))
+    return Sequential(
+        Linear(784, config["hidden"], generator=generator), Sigmoid(), Linear(config["hidden"], 10, generator=generator)
+    )
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
@@ -165,8 +168,9 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def trained(config: dict, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
-            label: str = "") -> Iterator[tuple[dict, Sequential]]:
+def trained(
+    config: dict, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor], label: str = ""
+) -> Iterator[tuple[dict, Sequential]]:
     """Train as the config says (initialisation and batch order from its seed); after every epoch, a progress line
     and (its row, the model). The row: training loss and accuracy as trained, validation loss and accuracy.
     Stops after an epoch whose training or validation loss is not finite: the run diverged."""
@@ -176,15 +180,26 @@ def trained(config: dict, train: tuple[torch.Tensor, torch.Tensor], val: tuple[t
     for epoch in range(1, config["epochs"] + 1):
         start = time.perf_counter()
         train_loss, train_acc = train_epoch(model, loss, optimizer, *train, config["batch_size"], generator)
-        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-               "val_loss": evaluate(model, loss, *val), "val_acc": accuracy(model, *val),
-               "seconds": time.perf_counter() - start}
-        print(f"{label}epoch {epoch:3d}/{config['epochs']}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
-              f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}  ({row['seconds']:.1f} s)", flush=True)
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "val_loss": evaluate(model, loss, *val),
+            "val_acc": accuracy(model, *val),
+            "seconds": time.perf_counter() - start,
+        }
+        print(
+            f"{label}epoch {epoch:3d}/{config['epochs']}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
+            f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}  ({row['seconds']:.1f} s)",
+            flush=True,
+        )
         yield row, model
         if sweeps.diverged(row):
-            print(f"{label}diverged: training loss {train_loss}, validation loss {row['val_loss']} at epoch {epoch}; "
-                  f"this run stops", flush=True)
+            print(
+                f"{label}diverged: training loss {train_loss}, validation loss {row['val_loss']} at epoch {epoch}; "
+                f"this run stops",
+                flush=True,
+            )
             return
         optimizer.lr *= config["lr_decay"]
 
@@ -229,8 +244,10 @@ def sweep_configs(config: dict, key: str, texts: list[str], seeds: int) -> list[
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     try:
-        configs = [[check({**config, key: parse_value(key, t), "seed": config["seed"] + i}) for i in range(seeds)]
-                   for t in texts]
+        configs = [
+            [check({**config, key: parse_value(key, t), "seed": config["seed"] + i}) for i in range(seeds)]
+            for t in texts
+        ]
     except ValueError as e:
         raise ValueError(f"--sweep {key}: {e}") from None
     values = [runs[0][key] for runs in configs]
@@ -268,12 +285,19 @@ def sweep(configs: list[list[dict]], key: str, name: str) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> dict | list[dict]:
     keys = "; ".join(f"{k} ({DEFAULTS[k]}{', in ' + str(INTERVALS[k]) if k in INTERVALS else ''})" for k in DEFAULTS)
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=f"config keys (default, range): {keys}")
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"config keys (default, range): {keys}",
+    )
     parser.add_argument("--config", type=Path, required=True, help="a YAML file of config keys (see below)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override config values")
-    parser.add_argument("--sweep", nargs="+", metavar=("KEY", "VALUE"),
-                        help="train once per value of this numeric key (validation only; the test split is not read)")
+    parser.add_argument(
+        "--sweep",
+        nargs="+",
+        metavar=("KEY", "VALUE"),
+        help="train once per value of this numeric key (validation only; the test split is not read)",
+    )
     parser.add_argument("--seeds", type=int, help="with --sweep: seeds per value (default 3)")
     args = parser.parse_intermixed_args(argv)
     try:

@@ -15,22 +15,25 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from framework import LossMSE, Linear, Sequential, Sigmoid, Tanh, adjoint_test, jacobian, taylor_test
+from framework import Linear, LossMSE, Sequential, Sigmoid, Tanh, adjoint_test, jacobian, taylor_test
 from framework.gradcheck import ratios
 
-
-EPSILONS = [0.5 ** k for k in range(1, 16)]
+EPSILONS = [0.5**k for k in range(1, 16)]
 
 
 def network(g: torch.Generator) -> Sequential:
-    return Sequential(Linear(4, 8, dtype=torch.float64, generator=g), Tanh(), Linear(8, 3, dtype=torch.float64, generator=g),
-                      Sigmoid())
+    return Sequential(
+        Linear(4, 8, dtype=torch.float64, generator=g),
+        Tanh(),
+        Linear(8, 3, dtype=torch.float64, generator=g),
+        Sigmoid(),
+    )
 
 
 def gradient_test(g: torch.Generator) -> list:
     model, loss = network(g), LossMSE()
     x, target, d = (torch.randn(5, n, dtype=torch.float64, generator=g) for n in (4, 3, 4))
-    f = lambda z: loss.forward(model.forward(z), target)  # noqa: E731
+    f = lambda z: loss.forward(model.forward(z), target)
     f(x)
     grad = model.backward(loss.backward())
     return taylor_test(f, x, d, (d * grad).sum(), EPSILONS)
@@ -44,9 +47,11 @@ def jacobian_test(g: torch.Generator) -> list:
 
 
 def print_table(name: str, rows: list) -> None:
-    print(f"\n{name}\n| eps | first-order residual | ratio | second-order residual | ratio |\n|---:|---:|---:|---:|---:|")
+    print(
+        f"\n{name}\n| eps | first-order residual | ratio | second-order residual | ratio |\n|---:|---:|---:|---:|---:|"
+    )
     for row, r in zip(rows, [(None, None), *ratios(rows)]):
-        fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+        fmt = lambda v: "" if v is None else f"{v:.3f}"
         print(f"| {row[0]:.2e} | {row[1]:.3e} | {fmt(r[0])} | {row[2]:.3e} | {fmt(r[1])} |")
 
 
@@ -57,8 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     g = torch.Generator().manual_seed(args.seed)
-    tests = {"gradient test (f = MSE loss of a network)": gradient_test(g),
-             "Jacobian test (f = the network's output)": jacobian_test(g)}
+    tests = {
+        "gradient test (f = MSE loss of a network)": gradient_test(g),
+        "Jacobian test (f = the network's output)": jacobian_test(g),
+    }
     fig = Figure(figsize=(11, 4.2))
     axes = fig.subplots(1, 2)
     for ax, (name, rows) in zip(axes, tests.items()):
