@@ -91,20 +91,7 @@ def test_a_killed_benchmark_resumes(workdir):
     command = [
         sys.executable,
         str(ROOT / "benchmark.py"),
-        "--configs",
-        "tiny_*",
-        "--seeds",
-        "3",
-        "--workers",
-        "1",
-        "--epochs",
-        "3",
-        "--results",
-        "r.jsonl",
-        "--report",
-        "r.md",
-        "--figure",
-        "r.png",
+        *"--configs tiny_* --seeds 3 --workers 1 --epochs 3 --results r.jsonl --report r.md --figure r.png".split(),
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -262,20 +249,7 @@ def test_sigterm_stops_the_benchmark_like_ctrl_c(workdir):
     command = [
         sys.executable,
         str(ROOT / "benchmark.py"),
-        "--configs",
-        "tiny_*",
-        "--seeds",
-        "20",
-        "--workers",
-        "2",
-        "--epochs",
-        "3",
-        "--results",
-        "r.jsonl",
-        "--report",
-        "r.md",
-        "--figure",
-        "r.png",
+        *"--configs tiny_* --seeds 20 --workers 2 --epochs 3 --results r.jsonl --report r.md --figure r.png".split(),
     ]
     process = subprocess.Popen(
         command,

@@ -75,19 +75,7 @@ def test_speed_races_only_after_both_sides_agree(tmp_path, command):
 
 def test_parity_on_the_disk_task(tmp_path, command):
     out = ok(
-        command(
-            ROOT,
-            "-m",
-            "compare.parity",
-            "--tasks",
-            "disk",
-            "--seeds",
-            "1",
-            "--epochs",
-            "2",
-            "--out",
-            str(tmp_path / "versus"),
-        )
+        command(ROOT, *"-m compare.parity --tasks disk --seeds 1 --epochs 2 --out".split(), str(tmp_path / "versus"))
     )
     assert "| disk |" in out and (tmp_path / "versus" / "loss_curves.png").is_file()
 
@@ -98,15 +86,7 @@ def test_parity_on_mnist_and_on_a_study_cell(tmp_path, command):
     out = ok(
         command(
             ROOT,
-            "-m",
-            "compare.parity",
-            "--tasks",
-            "mnist",
-            "--seeds",
-            "1",
-            "--epochs",
-            "1",
-            "--out",
+            *"-m compare.parity --tasks mnist --seeds 1 --epochs 1 --out".split(),
             str(tmp_path / "versus"),
             env=env,
         )
@@ -120,14 +100,7 @@ def test_parity_on_mnist_and_on_a_study_cell(tmp_path, command):
 def test_the_study_by_hand(command):
     out = ok(
         command(
-            ROOT,
-            "-m",
-            "compare.by_hand",
-            "--cell",
-            "mlp_aux_shared",
-            "--epochs",
-            "1",
-            env={"MNIST_DIR": str(REAL.resolve())},
+            ROOT, *"-m compare.by_hand --cell mlp_aux_shared --epochs 1".split(), env={"MNIST_DIR": str(REAL.resolve())}
         )
     )
     assert "| mlp_aux_shared |" in out
@@ -137,11 +110,7 @@ def test_framework_mnist_runner(tmp_path, mnist_dir, command):
     out = ok(
         command(
             ROOT,
-            "-m",
-            "framework.exercises.mnist",
-            "--config",
-            "configs/framework/softmax.yaml",
-            "epochs=1",
+            *"-m framework.exercises.mnist --config configs/framework/softmax.yaml epochs=1".split(),
             f"data_dir={mnist_dir}",
             f"out_dir={tmp_path / 'out'}",
         )
@@ -153,15 +122,7 @@ def test_framework_toys_runner(tmp_path, command):
     ok(
         command(
             ROOT,
-            "-m",
-            "framework.exercises.toys",
-            "--datasets",
-            "disk",
-            "--seeds",
-            "1",
-            "--epochs",
-            "2",
-            "--figure",
+            *"-m framework.exercises.toys --datasets disk --seeds 1 --epochs 2 --figure".split(),
             str(tmp_path / "toys.png"),
         )
     )
