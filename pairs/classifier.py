@@ -18,6 +18,7 @@ from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from pairs import figures
+from pairs.data import target as target_of
 from pairs.models import Ensemble, PairNet, baseline_cnn, baseline_mlp, count_parameters, p_first_le_second
 
 Fraction = restricted_number_type("Fraction", float, [(">=", 0), ("<", 1)])
@@ -133,10 +134,19 @@ class PairClassifier(LightningModule):
         self.register_buffer("input_std", torch.tensor(1.0))
 
     def stage_metrics(self) -> MetricCollection:
-        """loss, target accuracy, and (with digit outputs) digit accuracy and accuracy of P(d1 <= d2) > 1/2."""
+        """loss, target accuracy, and with digit outputs: digit accuracy over both positions and at each position,
+        the target accuracy of P(d1 <= d2) > 1/2 (`acc_from_digits`) and of comparing the two argmax digits
+        (`acc_from_argmax`)."""
         metrics: dict[str, Metric | MetricCollection] = {"loss": MeanMetric(), "acc": BinaryAccuracy()}
         if self.has_digits:
-            metrics |= {"digit_acc": MulticlassAccuracy(10, average="micro"), "acc_from_digits": BinaryAccuracy()}
+            digit_acc = lambda: MulticlassAccuracy(10, average="micro")
+            metrics |= {
+                "digit_acc": digit_acc(),
+                "digit_acc_first": digit_acc(),
+                "digit_acc_second": digit_acc(),
+                "acc_from_digits": BinaryAccuracy(),
+                "acc_from_argmax": BinaryAccuracy(),
+            }
         return MetricCollection(metrics, compute_groups=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -202,8 +212,13 @@ class PairClassifier(LightningModule):
         metrics["loss"].update(out["loss"])
         metrics["acc"].update(out["logits"].argmax(1), out["target"])
         if self.has_digits:
-            metrics["digit_acc"].update(out["digits"].reshape(-1, 10), out["classes"].reshape(-1))
-            metrics["acc_from_digits"].update(p_first_le_second(out["digits"]), out["target"])
+            digits, classes = out["digits"], out["classes"]
+            metrics["digit_acc"].update(digits.reshape(-1, 10), classes.reshape(-1))
+            metrics["digit_acc_first"].update(digits[:, 0], classes[:, 0])
+            metrics["digit_acc_second"].update(digits[:, 1], classes[:, 1])
+            metrics["acc_from_digits"].update(p_first_le_second(digits), out["target"])
+            predicted = digits.argmax(-1)
+            metrics["acc_from_argmax"].update(target_of(predicted), out["target"])
         values = {}
         for name, value in metrics.compute().items():
             values[f"{stage}/{name}"] = value

@@ -307,7 +307,7 @@ def fake_runs():
 
 def test_report_tables():
     text = report.render(fake_runs())
-    assert "| cnn_aux_shared | 1,000 | 2 | 91.0 ± 1.4 | 90.0 ± 0.0 | 90.0 ± 0.0 | 2.0 |" in text
+    assert "| cnn_aux_shared | 1,000 | 2 | 91.0 ± 1.4 | 90.0 ± 0.0 | – | – | 90.0 ± 0.0 | – | 2.0 |" in text
     assert "| weight sharing | 91.0 ± 1.4 | 85.5 ± 0.7 |" in text
     assert "| no weight sharing | 88.5 ± 0.7 | 84.0 ± 0.0 |" in text
     # weight sharing with aux: diffs 0.02, 0.03 -> +2.5 points; aux with sharing: 0.05, 0.06 -> +5.5

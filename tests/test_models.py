@@ -204,3 +204,29 @@ def test_predict_step_standardises_raw_pairs_with_the_training_statistics_it_kee
     assert torch.equal(predicted["target"], logits.argmax(1)) and torch.equal(predicted["classes"], digits.argmax(-1))
     assert torch.allclose(predicted["p_target"], logits.softmax(1)[:, 1])
     assert {"input_mean", "input_std"} <= set(model.state_dict())  # checkpoints carry them
+
+
+def test_per_digit_metrics_by_hand(monkeypatch):
+    """Four pairs with known digit predictions: accuracy at each position, both, and the argmax comparison."""
+    model = PairClassifier()
+    classes = torch.tensor([[1, 2], [3, 3], [5, 4], [0, 9]])
+    predicted = torch.tensor([[1, 2], [3, 4], [4, 4], [7, 9]])  # first right 2/4, second right 3/4
+    digits = F.one_hot(predicted, 10).float() * 10
+    target = (classes[:, 0] <= classes[:, 1]).long()  # 1, 1, 0, 1
+    batch = {
+        "loss": torch.zeros(4),
+        "logits": torch.zeros(4, 2),
+        "x": torch.zeros(4, 2, 14, 14),
+        "target": target,
+        "classes": classes,
+        "digits": digits,
+    }
+    model.epoch_outputs["test"].append(batch)
+    logged = {}
+    monkeypatch.setattr(model, "log", lambda name, value, **kwargs: logged.__setitem__(name, float(value)))
+    model.log_stage("test")
+    assert logged["test/digit_acc_first"] == 0.5 and logged["test/digit_acc_second"] == 0.75
+    assert logged["test/digit_acc"] == 0.625
+    # argmax comparisons: 1<=2 yes, 3<=4 yes, 4<=4 yes (truth: 5<=4 no), 7<=9 yes -> 3 of 4 right
+    assert logged["test/acc_from_argmax"] == 0.75
+    assert logged["test/acc"] == 0.25  # the zero logits predict class 0 everywhere; one target is 0
