@@ -5,7 +5,9 @@ class Module:
     """A layer with a hand-written backward.
 
     forward(*input) returns the output and keeps what backward needs; backward(*gradwrtoutput) returns
-    the gradient with respect to the input and *accumulates* parameter gradients until zero_grad().
+    the gradient with respect to the input and *accumulates* parameter gradients until zero_grad(). Each takes
+    and returns a tensor or a tuple of tensors: a module of several outputs returns a tuple from forward, and
+    its backward takes one gradient per output, spread out or as that one tuple.
     """
 
     training = True
@@ -60,21 +62,36 @@ class Module:
         return f"{type(self).__name__}()"
 
 
+def spread(values: tuple) -> tuple:
+    """Arguments of forward or backward as a tuple, whether they came spread out or as one tuple."""
+    return values[0] if len(values) == 1 and isinstance(values[0], tuple) else values
+
+
+def one_or_tuple(values: tuple):
+    """A single value as itself, several as their tuple: what forward and backward return."""
+    return values[0] if len(values) == 1 else values
+
+
 class Sequential(Module):
-    """Modules applied in order; backward runs them in reverse."""
+    """Modules applied in order; backward runs them in reverse. A tuple one module returns is the next one's
+    arguments, in both directions."""
 
     def __init__(self, *modules: Module):
         self.modules = list(modules)
 
-    def forward(self, x):
+    def forward(self, *input):
+        values = spread(input)
         for module in self.modules:
-            x = module.forward(x)
-        return x
+            out = module.forward(*values)
+            values = out if isinstance(out, tuple) else (out,)
+        return one_or_tuple(values)
 
-    def backward(self, grad):
+    def backward(self, *gradwrtoutput):
+        grads = spread(gradwrtoutput)
         for module in reversed(self.modules):
-            grad = module.backward(grad)
-        return grad
+            out = module.backward(*grads)
+            grads = out if isinstance(out, tuple) else (out,)
+        return one_or_tuple(grads)
 
     def param(self) -> list:
         return [pair for module in self.modules for pair in module.param()]

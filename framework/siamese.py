@@ -1,7 +1,7 @@
 """Two-input networks: one trunk shared by both digits of a pair (or one trunk each), a head on their joint
 outputs, and a loss made of weighted terms on several outputs."""
 
-from framework.module import Module
+from framework.module import Module, spread
 
 
 class PairNet(Module):
@@ -11,7 +11,8 @@ class PairNet(Module):
     2i and 2i + 1 (the order of classes.reshape(-1)); the head sees the two digits' outputs as [B, 2, D].
     One trunk (weight sharing) runs both digits stacked along the batch in one pass, so its gradients sum over
     the two digits by construction; two trunks each run their own digit.
-    backward(grad_target[, grad_digits]) returns d/dx; grad_digits None means no loss on the digits.
+    backward(grad_target[, grad_digits]), or the tuple of the two, returns d/dx; grad_digits None means no loss on
+    the digits.
     """
 
     def __init__(self, trunks: list[Module], head: Module):
@@ -34,7 +35,8 @@ class PairNet(Module):
             digits = digits.view(2 * n, -1)
         return self.head.forward(digits.view(n, 2, -1)), digits
 
-    def backward(self, grad_target, grad_digits=None):
+    def backward(self, *gradwrtoutput):
+        grad_target, grad_digits = (*spread(gradwrtoutput), None)[:2]
         shape = self.saved("input_shape")
         n = shape[0]
         grad = self.head.backward(grad_target).reshape(2 * n, -1)

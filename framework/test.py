@@ -17,11 +17,12 @@ import torch
 
 if not __package__:  # run as a file, `python framework/test.py`, the spec's way: the package beside it importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from framework import SGD, Linear, LossMSE, ReLU, Sequential, Tanh  # noqa: E402
+from framework import SGD, Linear, LossMSE, ReLU, Sequential, Sigmoid, Tanh  # noqa: E402
 from framework.exercises.experiment import accuracy, train_epoch  # noqa: E402
 from pairs.errors import run_main  # noqa: E402
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
+OUTPUT_ACTIVATIONS = {"none": None, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
 def generate_disc_set(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,12 +31,13 @@ def generate_disc_set(n: int, generator: torch.Generator) -> tuple[torch.Tensor,
     return x, ((x - 0.5).pow(2).sum(1) < 1 / (2 * math.pi)).long()
 
 
-def build(outputs: int, activation: str, generator: torch.Generator) -> Sequential:
-    """The spec's network: 2 inputs, three hidden layers of 25 units, `outputs` outputs."""
-    act = ACTIVATIONS[activation]
+def build(outputs: int, activation: str, generator: torch.Generator, output_activation: str = "none") -> Sequential:
+    """The spec's network: 2 inputs, three hidden layers of 25 units, `outputs` outputs, and optionally an
+    activation on the outputs (the sigmoid of the project 1 write-up)."""
+    act, last = ACTIVATIONS[activation], OUTPUT_ACTIVATIONS[output_activation]
     sizes = [2, 25, 25, 25]
     layers = [m for a, b in zip(sizes, sizes[1:]) for m in (Linear(a, b, generator=generator), act())]
-    return Sequential(*layers, Linear(25, outputs, generator=generator))
+    return Sequential(*layers, Linear(25, outputs, generator=generator), *([last()] if last else []))
 
 
 def targets(labels: torch.Tensor, outputs: int) -> torch.Tensor:
@@ -43,35 +45,58 @@ def targets(labels: torch.Tensor, outputs: int) -> torch.Tensor:
     return torch.eye(2)[labels] if outputs == 2 else labels.float().view(-1, 1)
 
 
-def train(model, x, labels, epochs: int, batch_size: int, lr: float, momentum: float, generator, log_every: int = 0):
-    """Mini-batch SGD on MSE, reshuffled every epoch; logs the mean epoch loss every `log_every` epochs."""
+def train(
+    model,
+    x,
+    labels,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    momentum: float,
+    generator,
+    log_every: int = 0,
+    test: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> None:
+    """Mini-batch SGD on MSE, reshuffled every epoch; every `log_every` epochs (and at the last) logs the mean
+    epoch loss and the training accuracy, and the test accuracy when `test` is given (logged only: the last
+    epoch's model is the one reported, whatever these say)."""
     loss, optimizer = LossMSE(), SGD(model.param(), lr=lr, momentum=momentum)
-    y = targets(labels, model.modules[-1].out_features)
+    outputs = next(m.out_features for m in reversed(model.modules) if isinstance(m, Linear))
+    y = targets(labels, outputs)
     for epoch in range(1, epochs + 1):
-        mean_loss, _ = train_epoch(model, loss, optimizer, x, y, batch_size, generator, labels)
+        mean_loss, train_acc = train_epoch(model, loss, optimizer, x, y, batch_size, generator, labels)
         if log_every and (epoch % log_every == 0 or epoch == epochs):
-            print(f"epoch {epoch:4d}  loss {mean_loss:.5f}")
+            test_acc = f"  test acc {100 * accuracy(model, *test):.2f}%" if test else ""
+            print(f"epoch {epoch:4d}  loss {mean_loss:.5f}  train acc {100 * train_acc:.2f}%{test_acc}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--outputs", type=int, choices=(1, 2), default=2, help="2 (one-hot) or 1 output unit")
-    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="of the hidden layers")
+    parser.add_argument(
+        "--output-activation",
+        choices=sorted(OUTPUT_ACTIVATIONS),
+        default="none",
+        help="on the output layer (default none: the spec's linear outputs)",
+    )
     parser.add_argument("--epochs", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=20)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.0)
-    parser.add_argument("--log-every", type=int, default=50, help="epochs between loss lines (0: none)")
+    parser.add_argument(
+        "--log-every", type=int, default=50, help="epochs between lines of loss, training and test accuracy (0: none)"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="seeds seed..seed+rounds-1, then mean and std")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for name in ("epochs", "batch_size", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.lr <= 0:
         parser.error("--lr must be > 0")
-    torch.set_grad_enabled(False)
-    errors = [run(args, seed) for seed in range(args.seed, args.seed + args.rounds)]
+    with torch.set_grad_enabled(False):  # the framework needs no autograd; scoped, so a caller keeps its own
+        errors = [run(args, seed) for seed in range(args.seed, args.seed + args.rounds)]
     if args.rounds > 1:
         test = torch.tensor([e[1] for e in errors])
         print(
@@ -89,9 +114,20 @@ def run(args: argparse.Namespace, seed: int) -> tuple[float, float]:
     )
     mean, std = train_x.mean(0), train_x.std(0)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-    model = build(args.outputs, args.activation, generator)
+    model = build(args.outputs, args.activation, generator, args.output_activation)
     start = time.perf_counter()
-    train(model, train_x, train_labels, args.epochs, args.batch_size, args.lr, args.momentum, generator, args.log_every)
+    train(
+        model,
+        train_x,
+        train_labels,
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.momentum,
+        generator,
+        args.log_every,
+        (test_x, test_labels),
+    )
     train_error, test_error = (
         100 * (1 - accuracy(model, x, labels)) for x, labels in ((train_x, train_labels), (test_x, test_labels))
     )

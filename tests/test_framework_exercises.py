@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from framework import SGD, CrossEntropy, Linear, ReLU, Sigmoid
+from framework import test as disk
 from framework.exercises import mnist as runner
 from framework.exercises import taylor, toys
 from framework.exercises.experiment import batches, classes
@@ -203,3 +204,13 @@ def test_taylor_command_prints_ratios_and_saves_the_plot(tmp_path, capsys):
     last = [line for line in out.splitlines() if line.startswith("| 3.05e-05")]
     assert len(last) == 2 and all(" 2.000 " in line and " 4.0" in line for line in last)
     assert matplotlib.image.imread(tmp_path / "t.png").ndim == 3
+
+
+def test_the_disk_task_s_output_activation_and_per_epoch_accuracy(capsys):
+    model = disk.build(2, "relu", torch.Generator().manual_seed(0), "sigmoid")
+    assert type(model.modules[-1]).__name__ == "Sigmoid" and type(model.modules[-2]).__name__ == "Linear"
+    assert type(disk.build(1, "tanh", torch.Generator(), "none").modules[-1]).__name__ == "Linear"
+    disk.main(["--epochs", "3", "--log-every", "1", "--output-activation", "tanh"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 3 and all("train acc" in line and "test acc" in line for line in lines)
+    assert torch.is_grad_enabled()

@@ -11,7 +11,7 @@ import yaml
 
 from compare import by_hand as runner
 from compare.twin import pair_twin
-from framework import CrossEntropy, Module, PairNet, WeightedLosses, gradcheck
+from framework import CrossEntropy, Module, PairNet, Sequential, WeightedLosses, gradcheck
 from pairs.study import STUDY_CELLS
 
 F64 = torch.float64
@@ -93,6 +93,20 @@ def test_shared_trunk_gradient_is_the_sum_of_two_copies_gradients():
     trunk_grads = [g for _, g in separate.param()]
     for (_, g), first, second in zip(shared.param()[:n], trunk_grads[:n], trunk_grads[n : 2 * n], strict=True):
         assert torch.allclose(g, first + second, rtol=0, atol=1e-12)
+
+
+def test_sequential_carries_the_pairnet_s_tuples_both_ways():
+    """forward returns (target logits, digit logits); backward takes their gradients spread out or as that tuple."""
+    x, grads = tiny_pairs()[0], (torch.randn(4, 2, dtype=F64), torch.randn(8, 10, dtype=F64))
+    bare = runner.build(TINY, gen(), dtype=F64)
+    wrapped = Sequential(copy.deepcopy(bare))
+    out, wrapped_out = bare.forward(x), wrapped.forward(x)
+    assert isinstance(wrapped_out, tuple) and all(torch.equal(a, b) for a, b in zip(out, wrapped_out, strict=True))
+    dx = bare.backward(*grads)
+    assert torch.equal(wrapped.backward(grads), dx)  # the tuple forward returned, as one argument
+    wrapped.zero_grad()
+    assert torch.equal(wrapped.backward(*grads), dx)  # or spread out
+    assert torch.equal(bare.backward(grads[0]), bare.backward(grads[0], None))  # no loss on the digits
 
 
 def test_weighted_losses():
