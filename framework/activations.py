@@ -1,5 +1,6 @@
-"""Element-wise activations, each backward beside its forward."""
+"""Element-wise activations and the softmax, each backward beside its forward."""
 
+from framework.losses import softmax
 from framework.module import Module
 
 
@@ -55,3 +56,16 @@ class Sigmoid(Activation):
 
     def derivative(self, x, y):
         return y * (1 - y)
+
+
+class Softmax(Module):
+    """softmax over the last dimension; backward applies J^T with J = diag(s) - s s^T, row by row."""
+
+    def forward(self, x):
+        self.output = softmax(x)
+        return self.output
+
+    def backward(self, grad):
+        s = self.saved("output")
+        grad = self.check_grad(grad, s.shape)
+        return s * (grad - (grad * s).sum(-1, keepdim=True))

@@ -3,6 +3,8 @@
 Use float64 tensors. Put modules with randomness (Dropout) in eval mode first.
 """
 
+import math
+
 from torch import empty
 
 from framework.module import Module
@@ -37,8 +39,9 @@ def scalar_output(module: Module, x, loss=None, target=None, generator=None):
     return (lambda: (u * module.forward(x)).sum()), (lambda: u)
 
 
-def gradcheck(module: Module, x, loss=None, target=None, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              generator=None) -> dict:
+def gradcheck(
+    module: Module, x, loss=None, target=None, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, generator=None
+) -> dict:
     """Compare the analytic input and parameter gradients with central differences on every entry.
 
     Returns {name: largest absolute error}; raises GradcheckError naming the first tensor that fails.
@@ -58,22 +61,42 @@ def gradcheck(module: Module, x, loss=None, target=None, eps: float = 1e-6, atol
         bad = error > atol + rtol * numeric.abs()
         if bad.any():
             i = int(bad.view(-1).nonzero()[0])
-            raise GradcheckError(f"{module!r}: {name} gradient entry {i} is {analytic[name].view(-1)[i].item():.6g}, "
-                                 f"central differences give {numeric.view(-1)[i].item():.6g}")
+            raise GradcheckError(
+                f"{module!r}: {name} gradient entry {i} is {analytic[name].view(-1)[i].item():.6g}, "
+                f"central differences give {numeric.view(-1)[i].item():.6g}"
+            )
     return errors
 
 
-def jacobian(module: Module, x):
-    """The Jacobian d module(x) / dx as a matrix [outputs, inputs], one backward per output entry."""
+def jacobian(module: Module, x, parameter=None):
+    """The Jacobian d module(x) / dx, or d module(x) / d parameter for one of the tensors of module.param(), as a
+    matrix [outputs, entries], one backward per output entry."""
+    grad = next(g for p, g in module.param() if p is parameter) if parameter is not None else None
     y = module.forward(x)
-    rows = empty(y.numel(), x.numel(), dtype=x.dtype)
+    rows = empty(y.numel(), x.numel() if grad is None else grad.numel(), dtype=x.dtype)
     for i in range(y.numel()):
         unit = empty(y.shape, dtype=x.dtype).zero_()
         unit.view(-1)[i] = 1.0
+        module.zero_grad()
         module.forward(x)
-        rows[i] = module.backward(unit).reshape(-1)
+        input_grad = module.backward(unit)
+        rows[i] = (input_grad if grad is None else grad).reshape(-1)
     module.zero_grad()
     return rows
+
+
+def as_function_of(f, tensor):
+    """f() as a function of the value of `tensor` (an input or a parameter f reads), set in place and restored."""
+
+    def of_value(value):
+        saved = tensor.clone()
+        tensor.copy_(value)
+        try:
+            return f()
+        finally:
+            tensor.copy_(saved)
+
+    return of_value
 
 
 def taylor_test(f, x, d, derivative, epsilons) -> list:
@@ -90,14 +113,16 @@ def taylor_test(f, x, d, derivative, epsilons) -> list:
 
 
 def ratios(rows: list) -> list:
-    """Successive ratios of both residuals: about 2 and 4 when eps halves."""
-    return [(a[1] / b[1], a[2] / b[2]) for a, b in zip(rows, rows[1:])]
+    """Successive ratios of both residuals: about 2 and 4 when eps halves; nan where a residual is exactly 0."""
+    return [tuple(a[k] / b[k] if b[k] else math.nan for k in (1, 2)) for a, b in zip(rows, rows[1:])]
 
 
 def jvp(module: Module, x, v, h: float = 1e-3):
     """J v by Richardson-extrapolated central differences (error O(h^4)), independent of backward."""
+
     def central(step):
         return (module.forward(x + step * v) - module.forward(x - step * v)) / (2 * step)
+
     return (4 * central(h / 2) - central(h)) / 3
 
 

@@ -3,8 +3,9 @@ unreachable cluster) ends in one `error:` line and a non-zero exit; anything els
 stays visible."""
 
 import sys
-from argparse import ArgumentError
+from argparse import ArgumentError, ArgumentParser
 from collections.abc import Callable
+from typing import NoReturn
 
 import yaml
 
@@ -19,6 +20,14 @@ USAGE, FAILURE = 2, 1  # exit codes: a command line that cannot work; any other 
 
 class Failure(RuntimeError):
     """A failure the project detects and explains itself: missing or corrupt data, an unreachable cluster."""
+
+
+class OneLineParser(ArgumentParser):
+    """argparse whose usage errors are one line, `error: ... (see --help)`, with exit status 2, as every other
+    expected failure is one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"error: {message} (see --help)\n")
 
 
 def expected() -> tuple[type[BaseException], ...]:

@@ -11,18 +11,16 @@ import argparse
 import math
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
 import torch
+from matplotlib.figure import Figure
 
 from framework import SGD, CrossEntropy, Linear, Sequential, Tanh
 from framework.exercises.experiment import accuracy, predict, train_epoch
 from framework.exercises.figures import decision_regions
 from framework.test import generate_disc_set
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 
 def gaussians(n: int, g: torch.Generator, classes: int = 5, radius: float = 2.5, std: float = 0.5):
@@ -31,6 +29,29 @@ def gaussians(n: int, g: torch.Generator, classes: int = 5, radius: float = 2.5,
     angle = 2 * math.pi * labels.float() / classes
     means = radius * torch.stack([angle.cos(), angle.sin()], 1)
     return means + std * torch.randn(n, 2, generator=g), labels
+
+
+def spread_means(count: int, features: int, seed: int, scale: float = 2.0, min_distance: float = 3.0) -> torch.Tensor:
+    """`count` points [count, features] drawn from N(0, scale^2 I), each kept only if at least `min_distance` from
+    every point kept before it."""
+    g = torch.Generator().manual_seed(seed)
+    means: list[torch.Tensor] = []
+    while len(means) < count:
+        mean = scale * torch.randn(features, generator=g)
+        if all((mean - kept).norm() >= min_distance for kept in means):
+            means.append(mean)
+    return torch.stack(means)
+
+
+GMM_CLASSES = 5
+GMM_MEANS = spread_means(3 * GMM_CLASSES, 5, seed=3)  # fixed, as the course's mixture is: 3 components per class
+
+
+def interleaved_gmm(n: int, g: torch.Generator, std: float = 0.6):
+    """5 classes in 5-D, each a mixture of 3 Gaussians among the other classes' (component j belongs to class
+    j mod 5): not linearly separable, unlike `gaussians`."""
+    component = torch.randint(0, len(GMM_MEANS), (n,), generator=g)
+    return GMM_MEANS[component] + std * torch.randn(n, GMM_MEANS.shape[1], generator=g), component % GMM_CLASSES
 
 
 def swiss_roll(n: int, g: torch.Generator, turns: float = 1.5, noise: float = 0.2):
@@ -45,8 +66,11 @@ def swiss_roll(n: int, g: torch.Generator, turns: float = 1.5, noise: float = 0.
 def peaks_function(x: torch.Tensor) -> torch.Tensor:
     """MATLAB's peaks(x, y), a smooth surface with three maxima and two minima."""
     a, b = x[:, 0], x[:, 1]
-    return (3 * (1 - a) ** 2 * torch.exp(-a ** 2 - (b + 1) ** 2) - 10 * (a / 5 - a ** 3 - b ** 5) * torch.exp(-a ** 2 - b ** 2)
-            - torch.exp(-(a + 1) ** 2 - b ** 2) / 3)
+    return (
+        3 * (1 - a) ** 2 * torch.exp(-(a**2) - (b + 1) ** 2)
+        - 10 * (a / 5 - a**3 - b**5) * torch.exp(-(a**2) - b**2)
+        - torch.exp(-((a + 1) ** 2) - b**2) / 3
+    )
 
 
 GRID = torch.cartesian_prod(torch.linspace(-3, 3, 300), torch.linspace(-3, 3, 300))
@@ -59,14 +83,22 @@ def peaks(n: int, g: torch.Generator):
     return x, torch.bucketize(peaks_function(x), PEAK_LEVELS)
 
 
-DATASETS = {"disk": (generate_disc_set, 2), "gaussians": (gaussians, 5), "swiss_roll": (swiss_roll, 2), "peaks": (peaks, 5)}
+Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+DATASETS: dict[str, tuple[Sampler, int]] = {
+    "disk": (generate_disc_set, 2),
+    "gaussians": (gaussians, 5),
+    "swiss_roll": (swiss_roll, 2),
+    "peaks": (peaks, 5),
+}
 
 
-def build(kind: str, classes: int, g: torch.Generator) -> Sequential:
-    """`linear`: 2 -> classes; `tanh`: 2 -> 10 -> 7 -> classes with tanh."""
+def build(kind: str, classes: int, g: torch.Generator, features: int = 2) -> Sequential:
+    """`linear`: features -> classes; `tanh`: features -> 10 -> 7 -> classes with tanh."""
     if kind == "linear":
-        return Sequential(Linear(2, classes, generator=g))
-    return Sequential(Linear(2, 10, generator=g), Tanh(), Linear(10, 7, generator=g), Tanh(), Linear(7, classes, generator=g))
+        return Sequential(Linear(features, classes, generator=g))
+    return Sequential(
+        Linear(features, 10, generator=g), Tanh(), Linear(10, 7, generator=g), Tanh(), Linear(7, classes, generator=g)
+    )
 
 
 def run(dataset: str, kind: str, seed: int, epochs: int, batch_size: int, lr: float):
@@ -94,7 +126,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if min(args.seeds, args.epochs, args.batch_size) < 1 or args.lr <= 0:
         parser.error("--seeds, --epochs and --batch-size must be >= 1 and --lr > 0")
-    fig, axes = plt.subplots(2, len(args.datasets), figsize=(3.2 * len(args.datasets), 6.4), squeeze=False)
+    fig = Figure(figsize=(3.2 * len(args.datasets), 6.4))
+    axes = fig.subplots(2, len(args.datasets), squeeze=False)
     summary = {}
     print("| data set | linear softmax, test accuracy % | tanh 2-10-7-C, test accuracy % |\n|---|---:|---:|")
     for column, dataset in enumerate(args.datasets):
@@ -105,8 +138,13 @@ def main(argv: list[str] | None = None) -> dict:
                 model, (mean, scale), (x, y), acc = run(dataset, kind, seed, args.epochs, args.batch_size, args.lr)
                 accuracies.append(100 * acc)
                 if seed == 0:
-                    decision_regions(axes[row, column], lambda points: predict(model, (points - mean) / scale), x[:400],
-                                     y[:400], f"{dataset}, {kind}: {100 * acc:.1f}%")
+                    decision_regions(
+                        axes[row, column],
+                        lambda points: predict(model, (points - mean) / scale),
+                        x[:400],
+                        y[:400],
+                        f"{dataset}, {kind}: {100 * acc:.1f}%",
+                    )
             summary[dataset, kind] = accuracies
             std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
             cells.append(f"{statistics.mean(accuracies):.2f} ± {std:.2f}")
