@@ -33,6 +33,7 @@ from framework.exercises import mnist as framework_mnist
 from framework.exercises.experiment import batches, train_epoch
 from framework.exercises.figures import decision_regions
 from pairs.errors import run_main
+from pairs.stats import mean_std
 
 GOALS = {"gradient": 1e-10, "loss": 1e-6}  # largest relative errors allowed in the parity run
 
@@ -220,12 +221,7 @@ def main(argv: list[str] | None = None) -> None:
             ax.plot(epochs, mean, color=color, ls="-" if who == "framework" else "--", label=who)
             ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
             errors = {split: [100 * r["errors"][who][split] for r in runs] for split in ("train", "test")}
-            cells.append(
-                " / ".join(
-                    f"{statistics.mean(v):.2f} ± {statistics.stdev(v) if len(v) > 1 else 0:.2f}"
-                    for v in errors.values()
-                )
-            )
+            cells.append(" / ".join(mean_std(v, scale=1.0, digits=2) for v in errors.values()))
         speed = " / ".join(
             f"{1000 * statistics.mean(r['epoch_seconds'][who] for r in runs):.0f} ms" for who in ("framework", "torch")
         )

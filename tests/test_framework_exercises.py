@@ -145,29 +145,26 @@ def test_best_epoch_is_chosen_on_validation(tmp_path, mnist_dir, monkeypatch):
         ("val_fraction: 1\n", "val_fraction must be a number in (0, 1), got 1"),
     ],
 )
-def test_bad_config_values_fail_at_once(tmp_path, text, message):
-    with pytest.raises(SystemExit) as info:
-        runner.main(["--config", str(write_config(tmp_path / "c.yaml", text))])
-    assert str(info.value.code).startswith("error:") and message in str(info.value.code)
+def test_bad_config_values_fail_at_once(tmp_path, text, message, error_of):
+    code, line = error_of(runner.main, ["--config", str(write_config(tmp_path / "c.yaml", text))])
+    assert line.startswith("error:") and message in line
 
 
 @pytest.mark.parametrize(
     "fraction, left", [("0.000001", "300 training and 0 validation"), ("0.999", "0 training and 300 validation")]
 )
-def test_an_empty_training_or_validation_split_fails_at_once(tmp_path, mnist_dir, fraction, left):
+def test_an_empty_training_or_validation_split_fails_at_once(tmp_path, mnist_dir, fraction, left, error_of):
     config = write_config(tmp_path / "c.yaml", f"data_dir: {mnist_dir}\nout_dir: {tmp_path}\n")
-    with pytest.raises(SystemExit) as info:
-        runner.main(["--config", str(config), f"val_fraction={fraction}"])
-    message = str(info.value.code)
+    code, line = error_of(runner.main, ["--config", str(config), f"val_fraction={fraction}"])
+    message = line
     assert message.startswith("error: val_fraction") and left in message and "\n" not in message
 
 
-def test_missing_mnist_fails_with_the_folder(tmp_path, monkeypatch):
+def test_missing_mnist_fails_with_the_folder(tmp_path, monkeypatch, error_of):
     monkeypatch.setattr("pairs.mnist.MIRRORS", ())
     config = write_config(tmp_path / "c.yaml", f"data_dir: {tmp_path / 'none'}\n")
-    with pytest.raises(SystemExit) as info:
-        runner.main(["--config", str(config)])
-    assert str(tmp_path / "none") in str(info.value.code) and "MNIST_DIR" in str(info.value.code)
+    code, line = error_of(runner.main, ["--config", str(config)])
+    assert str(tmp_path / "none") in line and "MNIST_DIR" in line
 
 
 @pytest.mark.parametrize("name", list(toys.DATASETS))

@@ -160,20 +160,22 @@ def test_partly_diverged_values_average_the_other_seeds():
         (["model=softmax", "--sweep", "hidden", "8", "16"], "the softmax model has no hidden layer"),
     ],
 )
-def test_bad_sweeps_fail_with_one_error_line_before_any_training(tmp_path, mnist_dir, monkeypatch, args, message):
+def test_bad_sweeps_fail_with_one_error_line_before_any_training(
+    tmp_path, mnist_dir, monkeypatch, args, message, error_of
+):
     monkeypatch.setattr(runner, "load_mnist", lambda *a, **k: pytest.fail("read data before the sweep was checked"))
-    with pytest.raises(SystemExit) as info:
-        runner.main(["--config", config_file(tmp_path, mnist_dir), *args])
-    text = str(info.value.code)
+    code, line = error_of(runner.main, ["--config", config_file(tmp_path, mnist_dir), *args])
+    text = line
     assert text.startswith("error:") and message in text and "\n" not in text
     assert not (tmp_path / "out").exists()
 
 
-def test_a_val_fraction_that_leaves_no_split_fails_before_any_training(tmp_path, mnist_dir, monkeypatch):
+def test_a_val_fraction_that_leaves_no_split_fails_before_any_training(tmp_path, mnist_dir, monkeypatch, error_of):
     monkeypatch.setattr(runner, "trained", lambda *a, **k: pytest.fail("trained before every split was checked"))
-    with pytest.raises(SystemExit) as info:
-        runner.main(["--config", config_file(tmp_path, mnist_dir), "--sweep", "val_fraction", "0.2", "0.999"])
-    assert str(info.value.code).startswith("error: val_fraction=0.999 leaves 0 training")
+    code, line = error_of(
+        runner.main, ["--config", config_file(tmp_path, mnist_dir), "--sweep", "val_fraction", "0.2", "0.999"]
+    )
+    assert line.startswith("error: val_fraction=0.999 leaves 0 training")
 
 
 def test_numeric_keys_read_exponents_as_numbers_and_other_keys_stay_yaml(tmp_path):

@@ -17,7 +17,6 @@ accuracies (printed and Markdown) under <out_dir>/sweep_<key>/, with diverged ru
 import argparse
 import copy
 import math
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,8 @@ from matplotlib.figure import Figure
 from framework import SGD, CrossEntropy, Linear, ReLU, Sequential, Sigmoid
 from framework.exercises import sweep as sweeps
 from framework.exercises.experiment import accuracy, evaluate, train_epoch, write_csv
-from pairs.mnist import MNISTError, load_mnist
+from pairs.errors import run_main
+from pairs.mnist import load_mnist
 
 DEFAULTS = {
     "model": "two_layer",  # softmax | two_layer
@@ -300,17 +300,14 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
     )
     parser.add_argument("--seeds", type=int, help="with --sweep: seeds per value (default 3)")
     args = parser.parse_intermixed_args(argv)
-    try:
-        if args.seeds is not None and not args.sweep:
-            raise ValueError("--seeds applies to a sweep only; add --sweep KEY VALUE... (one run uses seed=)")
-        config = load_config(args.config, args.overrides)
-        if args.sweep:
-            seeds = 3 if args.seeds is None else args.seeds
-            return sweep(sweep_configs(config, args.sweep[0], args.sweep[1:], seeds), args.sweep[0], args.config.stem)
-        return run(config, args.config.stem)
-    except (ValueError, MNISTError) as e:
-        sys.exit(f"error: {e}")
+    if args.seeds is not None and not args.sweep:
+        raise ValueError("--seeds applies to a sweep only; add --sweep KEY VALUE... (one run uses seed=)")
+    config = load_config(args.config, args.overrides)
+    if args.sweep:
+        seeds = 3 if args.seeds is None else args.seeds
+        return sweep(sweep_configs(config, args.sweep[0], args.sweep[1:], seeds), args.sweep[0], args.config.stem)
+    return run(config, args.config.stem)
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

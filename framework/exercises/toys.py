@@ -9,7 +9,6 @@ regions of seed 0 as a PNG.
 
 import argparse
 import math
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from framework import SGD, CrossEntropy, Linear, Sequential, Tanh
 from framework.exercises.experiment import accuracy, predict, train_epoch
 from framework.exercises.figures import decision_regions
 from framework.test import generate_disc_set
+from pairs.stats import mean_std
 
 
 def gaussians(n: int, g: torch.Generator, classes: int = 5, radius: float = 2.5, std: float = 0.5):
@@ -146,8 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
                         f"{dataset}, {kind}: {100 * acc:.1f}%",
                     )
             summary[dataset, kind] = accuracies
-            std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-            cells.append(f"{statistics.mean(accuracies):.2f} ± {std:.2f}")
+            cells.append(mean_std(accuracies, scale=1.0, digits=2))
         print(f"| {dataset} | {cells[0]} | {cells[1]} |", flush=True)
     print()
     fig.suptitle(f"decision regions of seed 0 (test accuracy); mean over {args.seeds} seeds in the table")
