@@ -114,7 +114,7 @@ def execute(
 def add_options(parser: argparse.ArgumentParser) -> None:
     """The options that choose where fits run: --workers, --threads, --ray."""
     parser.add_argument(
-        "--workers", type=int, default=default_threads(1), help="parallel worker processes (default: one per core)"
+        "--workers", type=int, default=os.cpu_count() or 1, help="parallel worker processes (default: one per core)"
     )
     parser.add_argument("--threads", type=int, help="torch threads per fit (default cores // workers; with --ray, 1)")
     parser.add_argument(
