@@ -1,16 +1,24 @@
 """Every study configuration over many seeds: mean ± std tables and the paired effects of each factor.
 
-Seed s fixes round s (data draw and initialisation) for every config. Each run is tested once, at its last
-epoch. Finished runs are appended to a JSONL file as they end; rerunning skips them, so an interrupted
+Seed s fixes round s (data draw, initialisation and batch order) for every config. Each run is tested once, at
+its last epoch. Finished runs are appended to a JSONL file as they end; rerunning skips them, so an interrupted
 benchmark resumes where it stopped.
 
     python benchmark.py                                  # the ten study configs, seeds 0..9
     python benchmark.py --configs 'cnn_*' --seeds 20 --epochs 10 --workers 2
+    python benchmark.py --configs 'cnn_*' 'mlp_*' 'fixed/cnn_*' 'fixed/mlp_*' --precision 0.5
+                                                         # add seeds until every paired effect is within ±0.5
+    python benchmark.py --vary data init order --configs cnn_aux_shared
+                                                         # where the spread across seeds comes from
     python benchmark.py --report-only                    # re-render the report from the results file
+
+--precision stops on the width of the intervals only, never on significance: stopping once an effect looks
+significant would bias the intervals and the conclusions.
 """
 
 import argparse
 import fnmatch
+import math
 import sys
 import time
 from pathlib import Path
@@ -18,12 +26,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pairs import executors, report, results, runs, study
-from pairs.errors import run_main
+from pairs.errors import OneLineParser, run_main
 from pairs.files import write_atomically
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--configs",
         nargs="+",
@@ -37,6 +45,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     seeds.add_argument("--seed-list", type=int, nargs="+", metavar="SEED", help="run exactly these seeds")
     parser.add_argument("--epochs", type=int, help="override every config's max_epochs")
+    parser.add_argument(
+        "--precision",
+        type=float,
+        metavar="P",
+        help=f"add seeds in blocks of {study.SEED_BLOCK}, the same for every config, until the 95%% interval of "
+        "every paired effect in the report (weight sharing and auxiliary loss in each 2x2, tuned - fixed) has a "
+        "half-width <= P points, or --max-seeds are run. It stops on precision only, never on significance",
+    )
+    parser.add_argument(
+        "--max-seeds",
+        type=int,
+        metavar="N",
+        help=f"with --precision, the most seeds (default {study.MAX_SEEDS}, at most {len(study.TEST_SEEDS)})",
+    )
+    parser.add_argument(
+        "--vary",
+        nargs="+",
+        default=[],
+        choices=list(study.SOURCES),
+        metavar="SOURCE",
+        help="where the spread comes from, for one config: for each SOURCE (data: the pair draw, init: the initial "
+        "weights, order: the batch order) run the config with that source alone varied by the seed, the other two "
+        "held at seed 0; the config's own runs on the same seeds (all three varied) run too",
+    )
     executors.add_options(parser)
     parser.add_argument("--results", type=Path, default=Path("results/benchmark.jsonl"))
     parser.add_argument("--report", type=Path, default=Path("results/benchmark.md"))
@@ -57,35 +89,84 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.configs = runs.select(args.configs or study.CELLS)
     except ValueError as e:
         parser.error(str(e))
+    check_vary(args, parser)
+    check_precision(args, parser)
     return args
 
 
+def check_precision(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """--precision is a number of points > 0 and forms a paired effect of the configs; --max-seeds goes with it, at
+    least the seeds asked for and at most the test seeds (default study.MAX_SEEDS)."""
+    if args.precision is None:
+        if args.max_seeds is not None:
+            parser.error("--max-seeds goes with --precision")
+        return
+    if not (math.isfinite(args.precision) and args.precision > 0):
+        parser.error(f"--precision must be a number of points > 0, got {args.precision}")
+    args.max_seeds = study.MAX_SEEDS if args.max_seeds is None else args.max_seeds
+    if not len(args.seed_list) <= args.max_seeds <= len(study.TEST_SEEDS):
+        parser.error(
+            f"--max-seeds must be at least the {len(args.seed_list)} seeds asked for and at most the "
+            f"{len(study.TEST_SEEDS)} test seeds, got {args.max_seeds}"
+        )
+    if not args.report_only and not measured(dict.fromkeys(args.configs, [])):
+        parser.error(
+            "--precision needs configs that form a paired effect: two cells of a weight sharing x auxiliary loss "
+            "2x2 (e.g. 'cnn_*'), or a config and its fixed recipe (cnn_aux_shared fixed/cnn_aux_shared)"
+        )
+
+
+def check_vary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """--vary takes exactly one config, and neither --precision nor --report-only."""
+    if not args.vary:
+        return
+    for option in ("precision", "report_only"):
+        if getattr(args, option):
+            parser.error(f"--vary does not go with --{option.replace('_', '-')}: run them as two commands")
+    if len(args.configs) != 1:
+        parser.error(f"--vary takes exactly one config, got {len(args.configs)}: {', '.join(args.configs)}")
+
+
+def measured(grouped: dict[str, list[dict]]) -> list[report.Effect]:
+    """The report's paired effects whose two configs are both in `grouped`."""
+    return [e for e in report.effects(grouped) if e.a in grouped and e.b in grouped]
+
+
 def recorded(records: list[dict], patterns: list[str] | None) -> list[dict]:
-    """The runs of the configs matching the names or globs (all without), the last record of each (config, seed)."""
+    """The runs of the configs matching the names or globs (all without), with their runs that vary one source; the
+    last record of each (name, seed)."""
     latest = {(r["config"], r["seed"]): r for r in records}
     if patterns is None:
         return list(latest.values())
     return [
         r
-        for (config, _), r in latest.items()
-        if any(fnmatch.fnmatch(config, p.removesuffix(".yaml")) for p in patterns)
+        for (name, _), r in latest.items()
+        if any(fnmatch.fnmatch(study.VARIED.sub(r"\g<config>", name), p.removesuffix(".yaml")) for p in patterns)
     ]
 
 
-def run_grid(args: argparse.Namespace) -> list[dict]:
-    """Train and test every (config, seed) not yet in the results file with this code; the runs asked for."""
-    if args.fresh and args.results.exists():
-        args.results.unlink()
+def run_grid(args: argparse.Namespace, seeds: list[int]) -> list[dict]:
+    """Train and test every run asked for on `seeds` (each config, and with --vary each source varied alone) not yet
+    in the results file with this code; the runs asked for."""
     results.drop_torn_tail(args.results)
     done, code = results.done(results.load(args.results)), runs.code_version()
     paths = {name: str(study.CONFIGS / f"{name}.yaml") for name in args.configs}
-    hashes = {name: runs.config_hash(runs.cli_args(path, args.epochs, None)) for name, path in paths.items()}
-    wanted = {(hashes[name], seed, code) for name in args.configs for seed in args.seed_list}
+    kinds = [(name, vary) for name in args.configs for vary in (None, *args.vary)]
+    hashes = {
+        (name, vary): runs.config_hash(runs.cli_args(paths[name], args.epochs, None), vary) for name, vary in kinds
+    }
+    wanted = {(hashes[kind], seed, code) for kind in kinds for seed in seeds}
     todo = [
-        runs.Task(name, tuple(runs.cli_args(paths[name], args.epochs, args.tensorboard, seed)), seed, hashes[name])
-        for seed in args.seed_list
-        for name in args.configs
-        if (hashes[name], seed, code) not in done
+        runs.Task(
+            study.run_name(name, vary),
+            tuple(runs.cli_args(paths[name], args.epochs, args.tensorboard, seed, vary)),
+            seed,
+            hashes[name, vary],
+            vary,
+        )
+        for seed in seeds
+        for name, vary in kinds
+        if (hashes[name, vary], seed, code) not in done
     ]
     skipped = len(wanted) - len(todo)
     if todo:
@@ -106,13 +187,36 @@ def run_grid(args: argparse.Namespace) -> list[dict]:
     return [r for r in results.load(args.results) if (r["config_hash"], r["seed"], r.get("code")) in wanted]
 
 
+def until_precise(args: argparse.Namespace) -> list[dict]:
+    """Run the configs on the seeds asked for, then on blocks of further seeds, the same for every config, until
+    every paired effect's 95% interval is within ±precision points or max_seeds are run; the runs. One line on
+    stderr after each block: the seeds done and the widest interval left."""
+    seeds = list(args.seed_list)
+    while True:
+        records = run_grid(args, seeds)
+        widest = max(measured(report.by_config(records)), key=report.Effect.half_width)
+        print(
+            f"{len(seeds)} seeds done; widest interval left: {report.width(widest)} (asked ±{args.precision:g})",
+            file=sys.stderr,
+        )
+        if widest.half_width() <= args.precision or len(seeds) >= args.max_seeds:
+            return records
+        more = [s for s in study.TEST_SEEDS if s not in seeds]
+        seeds += more[: min(study.SEED_BLOCK, args.max_seeds - len(seeds))]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     executors.stop_on_sigterm()
-    records = recorded(results.load(args.results), args.configs) if args.report_only else run_grid(args)
+    if args.report_only:
+        records = recorded(results.load(args.results), args.configs)
+    else:
+        if args.fresh and args.results.exists():
+            args.results.unlink()
+        records = until_precise(args) if args.precision else run_grid(args, args.seed_list)
     if not records:
         sys.exit(f"no finished runs of these configs and seeds in {args.results}")
-    text = report.render(records)
+    text = report.render(records, precision=args.precision, max_seeds=args.max_seeds)
     write_atomically(args.report, text + "\n")
     report.figure(records, args.figure)
     print(text)

@@ -108,6 +108,8 @@ class PairDataModule(LightningDataModule):
         rotate: random rotation of each training digit, up to this many degrees either way.
         swap: exchange the two digits of a random half of the training pairs (target recomputed; ties stay 1).
         fresh_pairs: pair the training digits afresh every epoch (target recomputed from the classes).
+        order_seed: the seed of the training batch order (and of the fresh pairing); default: the global RNG, i.e.
+            the round's seed.
     """
 
     train_set: TrainingPairs | None  # None until setup()
@@ -125,6 +127,7 @@ class PairDataModule(LightningDataModule):
         rotate: NonNegativeFloat = 0.0,
         swap: bool = False,
         fresh_pairs: bool = False,
+        order_seed: int | None = None,
     ):
         super().__init__()
         if not 0 <= val_pairs < n_pairs:
@@ -168,7 +171,8 @@ class PairDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None  # Lightning calls setup() first
         n, size, fresh = len(self.train_set), self.hparams.batch_size, self.hparams.fresh_pairs
-        sampler = EpochBatches(lambda: augment.pair_batches(n, size, fresh), math.ceil(n / size))
+        order = None if self.hparams.order_seed is None else torch.Generator().manual_seed(self.hparams.order_seed)
+        sampler = EpochBatches(lambda: augment.pair_batches(n, size, fresh, order), math.ceil(n / size))
         return DataLoader(self.train_set, sampler=sampler, batch_size=None)
 
     def val_dataloader(self) -> DataLoader | list:

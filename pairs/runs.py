@@ -17,7 +17,7 @@ import lightning
 import torch
 
 from pairs.cli import PairCLI
-from pairs.study import CONFIGS, NOT_STUDY
+from pairs.study import CONFIGS, NOT_STUDY, SOURCES
 
 PACKAGE = Path(__file__).resolve().parent
 QUIET = [
@@ -41,17 +41,29 @@ PRESENTATION = (
 
 @dataclass(frozen=True)
 class Task:
-    """One fit: the config's name, its LightningCLI arguments and the round's seed."""
+    """One fit: the name it is recorded under, its LightningCLI arguments, the round's seed, and the one source of
+    randomness (study.SOURCES) the seed varies, the other two held at 0 (None: the seed varies all three)."""
 
     name: str
     args: tuple[str, ...]
     seed: int
     config_hash: str = ""
+    vary: str | None = None
 
 
-def cli_args(path: str, epochs: int | None, tensorboard: str | None, seed: int = 0) -> list[str]:
+def seed_args(seed: int, vary: str | None = None) -> list[str]:
+    """The arguments that seed a run: `seed` seeds data draw, initial weights and batch order; with `vary`, only that
+    source, the other two seeded with 0."""
+    if vary is None:
+        return [f"--seed_everything={seed}"]
+    return [f"--{key}={seed if source == vary else 0}" for source, key in SOURCES.items()]
+
+
+def cli_args(
+    path: str, epochs: int | None, tensorboard: str | None, seed: int = 0, vary: str | None = None
+) -> list[str]:
     """The LightningCLI arguments of one benchmark run of the config at `path`; TensorBoard logs, if asked for,
-    go to DIR/<config>/seed_<seed>."""
+    go to DIR/<config>/seed_<seed> (seed_<seed>_vary_<source> for a run that varies one source)."""
     args = ["--config", path, *QUIET]
     if epochs is not None:
         args.append(f"--trainer.max_epochs={epochs}")
@@ -60,7 +72,7 @@ def cli_args(path: str, epochs: int | None, tensorboard: str | None, seed: int =
             "--trainer.logger.class_path=lightning.pytorch.loggers.TensorBoardLogger",
             f"--trainer.logger.init_args.save_dir={tensorboard}",
             "--trainer.logger.init_args.default_hp_metric=false",
-            f"--trainer.logger.init_args.version=seed_{seed}",
+            f"--trainer.logger.init_args.version=seed_{seed}{f'_vary_{vary}' if vary else ''}",
         ]
     return args
 
@@ -100,12 +112,15 @@ def quiet() -> Iterator[None]:
                 logger.setLevel(level)
 
 
-def config_hash(args: list[str]) -> str:
-    """A hash of the resolved configuration, seed and presentation-only keys left out."""
+def config_hash(args: list[str], vary: str | None = None) -> str:
+    """A hash of the resolved configuration, with seed_everything, the seed of the source `vary` varies and the
+    presentation-only keys left out. The kinds of run of one config (every source varied, or data, init or order
+    alone) still hash apart, by the data seeds they hold at 0 or leave out."""
     with quiet():
-        cli = PairCLI([*args, "--seed_everything=0"], save_config_callback=None)
+        cli = PairCLI([*args, *seed_args(0, vary)], save_config_callback=None)
     config = cli.config.clone()
-    for key in ("config", "seed_everything", *PRESENTATION):
+    varied = SOURCES[vary] if vary else "seed_everything"
+    for key in ("config", "seed_everything", varied, *PRESENTATION):
         config.pop(key, None)
     return hashlib.sha256(cli.parser.dump(config, skip_validation=True).encode()).hexdigest()[:12]
 
@@ -141,9 +156,9 @@ def validation_args(val_pairs: int) -> list[str]:
 
 
 def fitted(task: Task, validate_once: bool = False) -> tuple[PairCLI, float]:
-    """The task's CLI after its fit with the task's seed (data draw and initialisation), and the fit's seconds;
-    `validate_once`: the validation loop runs only after the last epoch."""
-    cli = PairCLI([*task.args, f"--seed_everything={task.seed}"], save_config_callback=None)
+    """The task's CLI after its fit with the task's seed (data draw, initialisation, batch order; or the one source
+    it varies), and the fit's seconds; `validate_once`: the validation loop runs only after the last epoch."""
+    cli = PairCLI([*task.args, *seed_args(task.seed, task.vary)], save_config_callback=None)
     if validate_once:
         cli.trainer.check_val_every_n_epoch = cli.trainer.max_epochs
     start = time.perf_counter()
@@ -166,7 +181,8 @@ def validate(task: Task) -> dict:
 
 
 def run(task: Task) -> dict:
-    """Fit with the task's seed (data draw and initialisation), test the last epoch once, return the record."""
+    """Fit with the task's seed (data draw, initialisation, batch order; or the one source it varies), test the last
+    epoch once, return the record."""
     with quiet():
         cli, fit_seconds = fitted(task)
         metrics = cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=None, verbose=False)[0]
@@ -175,6 +191,7 @@ def run(task: Task) -> dict:
         "config_hash": task.config_hash,
         "seed": task.seed,
         "params": cli.model.n_params,
+        "test_pairs": len(cli.datamodule.test_set),
         "metrics": {k.removeprefix("test/"): round(float(v), 6) for k, v in metrics.items()},
         "fit_seconds": round(fit_seconds, 3),
         "threads": torch.get_num_threads(),

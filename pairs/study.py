@@ -17,7 +17,20 @@ PROTOCOLS = {"": "tuned", "fixed/": "fixed recipe"}  # config-name prefix -> how
 TEST_SEEDS = range(0, 100)  # benchmark.py's rounds; its default is the first BENCHMARK_SEEDS
 SELECTION_SEEDS = range(100, 1_000_000)  # tune.py's search and re-scoring seeds, scripts/validate.py's seeds
 BENCHMARK_SEEDS = 10
+SEED_BLOCK, MAX_SEEDS = 10, 60  # benchmark.py --precision: seeds added at a time, and its default most seeds
 TUNING_FIRST_SEED = SELECTION_SEEDS.start  # search seeds 100.., fresh re-scoring seeds right after them
+
+# The three sources of a run's randomness, each with the argument that seeds it. A run's seed seeds all three (the
+# data seed and the batch order follow seed_everything by default); `benchmark.py --vary` varies one alone. "init"
+# is everything drawn from the global RNG: initial weights, and dropout and augmentations if a config has them.
+SOURCES = {"data": "data.seed", "init": "seed_everything", "order": "data.order_seed"}
+VARIED = re.compile(rf"^(?P<config>.+) \(vary (?P<source>{'|'.join(SOURCES)})\)$")  # run_name's, read back
+
+
+def run_name(config: str, source: str | None = None) -> str:
+    """The name a run is recorded under: its config's, or for a run that varies only `source`, 'config (vary
+    source)'."""
+    return config if source is None else f"{config} (vary {source})"
 
 
 def check_seeds(seeds: list[int], allowed: range, use: str) -> list[int]:

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +34,9 @@ def bench(*args: str, results_file: str = "r.jsonl") -> None:
             *args,
         ]
     )
+
+
+OUTPUTS = "--results r.jsonl --report r.md --figure r.png"
 
 
 def lines(path="r.jsonl"):
@@ -159,22 +163,12 @@ GOOD = '{"config": "a", "config_hash": "h", "seed": 0, "metrics": {"acc": 0.5}, 
         (GOOD.replace("0.5", '"high"'), r"r.jsonl:2: field 'metrics' must map names to numbers"),
     ],
 )
-def test_a_malformed_line_in_the_middle_is_one_error_naming_file_and_line(workdir, capsys, line, message):
+def test_a_malformed_line_in_the_middle_is_one_error_naming_file_and_line(workdir, error_of, line, message):
     Path("r.jsonl").write_text(f"{GOOD}\n{line}\n{GOOD}\n")
     with pytest.raises(results.ResultsError, match=message):
         results.load(Path("r.jsonl"))
-    with pytest.raises(SystemExit):
-        subprocess_main(["--report-only", "--results", "r.jsonl"])
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: r.jsonl:2:")
-
-
-def subprocess_main(args: list[str]) -> None:
-    """benchmark.py's __main__ path in this process: errors become one `error:` line."""
-    try:
-        benchmark.main(args)
-    except (results.ResultsError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(1) from e
+    code, last = error_of(benchmark.main, ["--report-only", "--results", "r.jsonl"])
+    assert code == 1 and last.startswith("error: r.jsonl:2:")
 
 
 def test_a_torn_last_line_is_set_aside_and_the_run_resumes(workdir, capsys):
@@ -336,3 +330,264 @@ def test_tensorboard_logs_only_when_asked(workdir):
     runs = sorted(p.relative_to("tb").as_posix() for p in Path("tb").glob("*/*"))
     assert runs == ["tiny_base/seed_0", "tiny_base/seed_1", "tiny_pair/seed_0", "tiny_pair/seed_1"]
     assert all(list(Path("tb", run).glob("events.out.tfevents.*")) for run in runs)
+
+
+# ---- seeds until the answer is resolved: the precision loop, on records made up per (config, seed) -------------
+
+
+@pytest.fixture
+def tuned_and_fixed(workdir, tiny_config):
+    """configs/cnn_aux_shared.yaml and configs/fixed/cnn_aux_shared.yaml beside the tiny ones: one paired effect."""
+    (workdir / "configs" / "fixed").mkdir()
+    (workdir / "configs" / "cnn_aux_shared.yaml").write_text(tiny_config("pairnet"))
+    (workdir / "configs" / "fixed" / "cnn_aux_shared.yaml").write_text(tiny_config("pairnet", 1))
+    return workdir
+
+
+def made_up_fits(monkeypatch, interrupt_after: int | None = None) -> list[tuple[str, int]]:
+    """Fits replaced by records whose tuned − fixed difference is +5 ± 1 points, alternating with the seed: its 95%
+    half-width is 0.75 points over 10 seeds, 0.48 over 20. Returns the (name, seed) of every fit, as they happen."""
+    fits, code = [], runs.code_version()
+
+    def execute(tasks, workers, threads, **kwargs):
+        for task in tasks:
+            if len(fits) == interrupt_after:
+                raise KeyboardInterrupt
+            fits.append((task.name, task.seed))
+            acc = 0.80 if task.name.startswith("fixed/") else 0.85 + 0.01 * (-1) ** task.seed
+            yield {
+                "config": task.name,
+                "config_hash": task.config_hash,
+                "seed": task.seed,
+                "code": code,
+                "metrics": {"acc": acc},
+                "fit_seconds": 1.0,
+            }
+
+    monkeypatch.setattr(executors, "execute", execute)
+    return fits
+
+
+def precise(*args: str) -> None:
+    benchmark.main(["--configs", "cnn_aux_shared", "fixed/cnn_aux_shared", "--workers", "1", *OUTPUTS.split(), *args])
+
+
+def test_seeds_are_added_in_blocks_until_every_interval_is_narrow_enough(tuned_and_fixed, monkeypatch, capsys):
+    fits = made_up_fits(monkeypatch)
+    precise("--seed-list", "3", "4", "11", "--precision", "0.6")
+    seeds = {name: sorted(s for n, s in fits if n == name) for name in ("cnn_aux_shared", "fixed/cnn_aux_shared")}
+    first = [3, 4, 11]
+    second = [0, 1, 2, 5, 6, 7, 8, 9, 10, 12]  # the next ten unused test seeds
+    third = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22]
+    assert seeds["cnn_aux_shared"] == seeds["fixed/cnn_aux_shared"] == sorted(first + second + third)
+    assert [s for n, s in fits if n == "cnn_aux_shared"] == first + second + third  # block by block
+    progress = [line for line in capsys.readouterr().err.splitlines() if "seeds done" in line]
+    assert progress[0].startswith("3 seeds done; widest interval left: the effect of tuning on cnn_aux_shared: ±")
+    assert [line.split(";")[0] for line in progress] == ["3 seeds done", "13 seeds done", "23 seeds done"]
+    assert progress[-1].endswith("±0.44 points (asked ±0.6)")
+    text = Path("r.md").read_text()
+    assert "Every paired effect's 95% interval is within ±0.6 points with 23 seeds" in text
+    assert "| cnn_aux_shared | 80.0 ± 0.0 | 85.0 ± 1.0 | +5.0 | [+4.6, +5.5] | 23 |" in text
+
+
+def test_the_loop_stops_at_the_most_seeds_and_says_what_is_still_wide(tuned_and_fixed, monkeypatch, capsys):
+    fits = made_up_fits(monkeypatch)
+    precise("--precision", "0.1", "--max-seeds", "25")
+    assert sorted(s for n, s in fits if n == "fixed/cnn_aux_shared") == list(range(25))
+    assert (
+        "25 seeds done; widest interval left: the effect of tuning on cnn_aux_shared: ±0.4" in capsys.readouterr().err
+    )
+    text = Path("r.md").read_text()
+    assert "The maximum of 25 seeds was reached; still wider than ±0.1 points:" in text
+    assert "- the effect of tuning on cnn_aux_shared: ±0.4" in text
+    assert "| +5.0 | [+4.6, +5.5] | 25 |" in text and "| unresolved |" in text
+
+
+def test_a_rerun_of_the_precision_loop_resumes_without_refitting(tuned_and_fixed, monkeypatch):
+    made_up_fits(monkeypatch, interrupt_after=25)  # in the second block of seeds
+    with pytest.raises(SystemExit, match="rerun the same command to resume"):
+        precise("--precision", "0.6")
+    assert len(lines()) == 25
+    fits = made_up_fits(monkeypatch)
+    precise("--precision", "0.6")
+    assert len(fits) == 40 - 25 and len(lines()) == 40
+    assert sorted(fits) == sorted(
+        {(r["config"], r["seed"]) for r in lines()} - {(r["config"], r["seed"]) for r in lines()[:25]}
+    )
+    fits = made_up_fits(monkeypatch)
+    precise("--precision", "0.6")
+    assert fits == [] and "within ±0.6 points with 20 seeds" in Path("r.md").read_text()
+
+
+# ---- replication on disjoint halves of the seeds, and the conclusions that follow ---------------------------------
+
+# tuned − fixed differences per seed 0..7, in accuracy: all about +2 points; about 0; resolved over all eight seeds
+# but not on the odd ones
+REPLICATED = [0.020, 0.021, 0.019, 0.020, 0.022, 0.018, 0.020, 0.021]
+UNRESOLVED = [0.020, -0.020, 0.010, -0.010, 0.015, -0.025, 0.005, 0.000]
+CONFLICTING = [0.030, 0.050, 0.031, -0.020, 0.029, 0.040, 0.030, -0.010]
+
+
+def tuned_against_fixed(differences: dict[str, list[float]]) -> list[dict]:
+    """Records of each config and its fixed recipe (80%) whose difference on seed s is differences[config][s]."""
+    return [
+        {"config": name, "config_hash": name, "seed": seed, "fit_seconds": 1.0, "metrics": {"acc": acc}}
+        for config, diffs in differences.items()
+        for seed, diff in enumerate(diffs)
+        for name, acc in ((config, 0.80 + diff), (f"fixed/{config}", 0.80))
+    ]
+
+
+def test_each_effect_is_marked_by_its_interval_and_its_two_halves():
+    made = {"cnn_aux_shared": REPLICATED, "cnn_aux_separate": UNRESOLVED, "cnn_noaux_shared": CONFLICTING}
+    text = report.render(tuned_against_fixed(made))
+    rows = {line.split(" | ")[0]: line for line in text.split("## Tuned against the fixed recipe")[1].splitlines()}
+    # config: mean, CI, seeds, even seeds, odd seeds, mark; the odd seeds of the conflicting one, 0.05, -0.02, 0.04,
+    # -0.01: mean 0.015, sd 0.0351, t(0.975, 3) = 3.182 -> ±5.6 points
+    expected = {
+        "cnn_aux_shared": "+2.0 | [+1.9, +2.1] | 8 | +2.0 [+1.8, +2.2] | +2.0 [+1.8, +2.2] | replicated",
+        "cnn_aux_separate": "-0.1 | [-1.4, +1.3] | 8 | +1.3 [+0.2, +2.3] | -1.4 [-3.1, +0.4] | unresolved",
+        "cnn_noaux_shared": "+2.3 | [+0.2, +4.3] | 8 | +3.0 [+2.9, +3.1] | +1.5 [-4.1, +7.1] | conflicting",
+    }
+    for config, cells in expected.items():
+        assert rows[f"| {config}"].endswith(f"| {cells} |")
+    said = text.split("## Conclusions")[1]
+    assert (
+        "- **replicated**: tuning helps cnn_aux_shared by +2.0 points [+1.9, +2.1] over 8 seeds, and both halves "
+        "confirm it (even seeds +2.0 [+1.8, +2.2], odd seeds +2.0 [+1.8, +2.2])."
+    ) in said
+    assert (
+        "- **unresolved**: the effect of tuning on cnn_aux_separate, -0.1 points [-1.4, +1.3], cannot be told "
+        "from 0 with 8 seeds."
+    ) in said
+    assert (
+        "- **conflicting**: tuning helps cnn_noaux_shared by +2.3 points [+0.2, +4.3] over 8 seeds, but the "
+        "halves do not both confirm it"
+    ) in said
+    assert "cnn_aux_separate by" not in said and "helps the effect" not in said  # no direction for an unresolved one
+
+
+def test_an_interval_wider_than_the_precision_asked_is_unresolved_and_a_loss_is_said_to_hurt():
+    made = {"cnn_aux_shared": REPLICATED, "cnn_noaux_shared": [-d for d in REPLICATED]}
+    text = report.render(tuned_against_fixed(made), precision=0.1)
+    assert "| +2.0 | [+1.9, +2.1] | 8 | +2.0 [+1.8, +2.2] | +2.0 [+1.8, +2.2] | unresolved |" in text
+    assert (
+        "- **unresolved**: the effect of tuning on cnn_aux_shared, +2.0 points [+1.9, +2.1], is not yet within "
+        "±0.1 points with 8 seeds."
+    ) in text
+    assert "**replicated**: tuning hurts cnn_noaux_shared by -2.0 points" in report.render(tuned_against_fixed(made))
+    runs = report.by_config(tuned_against_fixed({"cnn_aux_shared": CONFLICTING}))
+    (effect,) = [e for e in report.effects(runs) if e.group == report.TUNING]
+    assert [effect.mark(), effect.mark(precision=2.5), effect.mark(precision=1.0)] == [
+        "conflicting",
+        "conflicting",
+        "unresolved",
+    ]
+
+
+def test_the_effects_of_a_2x2_are_computed_once_with_their_labels_and_seeds():
+    found = {(e.group, e.label, e.given): e for e in report.effects(report.by_config(fake_runs()))}
+    assert list(found) == [
+        ("CNN trunk, tuned", "weight sharing (shared − separate)", "auxiliary loss"),
+        ("CNN trunk, tuned", "weight sharing (shared − separate)", "no auxiliary loss"),
+        ("CNN trunk, tuned", "auxiliary loss (aux − no aux)", "weight sharing"),
+        ("CNN trunk, tuned", "auxiliary loss (aux − no aux)", "no weight sharing"),
+    ]
+    sharing = found["CNN trunk, tuned", "weight sharing (shared − separate)", "auxiliary loss"]
+    assert (sharing.a, sharing.b) == ("cnn_aux_shared", "cnn_aux_separate")
+    assert sharing.diffs == pytest.approx({0: 0.02, 1: 0.03})
+
+
+# ---- where the spread comes from ------------------------------------------------------------------------------
+
+
+def spread_runs(total: list[float], test_pairs: int | None = 500) -> list[dict]:
+    """cnn_aux_shared's own runs with accuracies `total` and its runs varying one source alone, seeds 0..4."""
+    accuracy = {
+        "cnn_aux_shared (vary data)": [0.90, 0.91, 0.92, 0.93, 0.94],  # variance 2.5 points²
+        "cnn_aux_shared (vary init)": [0.90, 0.90, 0.91, 0.91, 0.92],  # 0.7
+        "cnn_aux_shared (vary order)": [0.90, 0.90, 0.90, 0.90, 0.91],  # 0.2
+        "cnn_aux_shared": total,
+    }
+    extra = {} if test_pairs is None else {"test_pairs": test_pairs}
+    return [
+        {"config": name, "config_hash": name, "seed": seed, "fit_seconds": 1.0, "metrics": {"acc": acc}, **extra}
+        for name, values in accuracy.items()
+        for seed, acc in enumerate(values)
+    ]
+
+
+def test_the_spread_table_sums_the_sources_and_checks_the_sum_against_the_total():
+    runs = spread_runs([0.88, 0.90, 0.92, 0.91, 0.89])  # variance 2.5 points², 4 degrees of freedom
+    text = report.render(runs).split("## Where the spread comes from")[1]
+    assert "| data: the pair draw (training and test pairs) | 5 | 2.50 | 1.58 |" in text
+    assert "| init: initial weights (and dropout, augmentations) | 5 | 0.70 | 0.84 |" in text
+    assert "| order: the training batch order | 5 | 0.20 | 0.45 |" in text
+    assert "| sum of the 3 above |  | 3.40 | 1.84 |" in text
+    # chi-square interval: 4 × 2.5 / chi2(0.975, 4) = 10 / 11.143, 10 / chi2(0.025, 4) = 10 / 0.4844
+    assert "| total: all three vary (the config's own runs) | 5 | 2.50 [0.90, 20.64] | 1.58 |" in text
+    p = statistics.mean(r["metrics"]["acc"] for r in runs)
+    floor = f"| binomial floor p(1 − p)/n_test, p = {100 * p:.1f} %, n_test = 500 |  | {1e4 * p * (1 - p) / 500:.2f} |"
+    assert floor in text
+    assert (
+        "Check: the sum of the three, 3.40 points², lies within the 95% chi-square interval of the total "
+        "variance, [0.90, 20.64] (4 degrees of freedom)"
+    ) in text
+    tight = report.render(spread_runs([0.90, 0.90, 0.90, 0.90, 0.901], test_pairs=None))
+    assert "lies outside the 95% chi-square interval" in tight and "n_test = 1,000" in tight
+    assert "needs all three sources varied; missing: order" in report.render(
+        [r for r in runs if r["config"] != "cnn_aux_shared (vary order)"]
+    )
+
+
+@pytest.mark.slow
+def test_each_source_of_randomness_varies_alone(workdir):
+    assert runs.seed_args(3, "data") == ["--data.seed=3", "--seed_everything=0", "--data.order_seed=0"]
+    assert runs.seed_args(3, "order") == ["--data.seed=0", "--seed_everything=0", "--data.order_seed=3"]
+    bench("--workers", "1", "--configs", "tiny_pair", "--vary", "data", "init", "order")
+    made = {(r["config"], r["seed"]): r for r in lines()}
+    kinds = ["tiny_pair", *(f"tiny_pair (vary {source})" for source in ("data", "init", "order"))]
+    assert sorted(made) == sorted((kind, seed) for kind in kinds for seed in (0, 1))
+    assert len({made[kind, 0]["config_hash"] for kind in kinds}) == 4  # each kind of run keyed apart
+    at_zero = [made[kind, 0]["metrics"] for kind in kinds[1:]]
+    assert at_zero[0] == at_zero[1] == at_zero[2]  # seed 0 holds all three sources at 0: the same fit
+    assert len({str(made[kind, 1]["metrics"]) for kind in kinds[1:]} | {str(at_zero[0])}) == 4
+    assert {r["test_pairs"] for r in made.values()} == {60}
+    text = Path("r.md").read_text()
+    assert "### tiny_pair" in text and "| total: all three vary (the config's own runs) | 2 |" in text
+    assert "n_test = 60" in text and "Check: the sum of the three" in text
+    Path("r.md").unlink()
+    benchmark.main(["--report-only", "--configs", "tiny_pair", *OUTPUTS.split()])
+    assert "## Where the spread comes from" in Path("r.md").read_text()  # --configs NAME keeps its varied runs
+
+
+# ---- bad input: one error line, nothing run, no record lost -------------------------------------------------------
+
+
+PAIR = "--configs cnn_aux_shared fixed/cnn_aux_shared"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (f"{PAIR} --precision 0", "--precision must be a number of points > 0, got 0.0"),
+        (f"{PAIR} --precision -1", "--precision must be a number of points > 0, got -1.0"),
+        (f"{PAIR} --precision nan", "--precision must be a number of points > 0, got nan"),
+        (f"{PAIR} --precision half", "argument --precision: invalid float value: 'half'"),
+        (f"{PAIR} --precision 0.5 --seeds 20 --max-seeds 15", "--max-seeds must be at least the 20 seeds asked for"),
+        (f"{PAIR} --precision 0.5 --max-seeds 101", "and at most the 100 test seeds, got 101"),
+        (f"{PAIR} --max-seeds 20", "--max-seeds goes with --precision"),
+        ("--precision 0.5 --configs tiny_*", "--precision needs configs that form a paired effect"),
+        ("--vary weights --configs tiny_pair", "argument --vary: invalid choice: 'weights'"),
+        ("--vary init --configs tiny_*", "--vary takes exactly one config, got 2: tiny_base, tiny_pair"),
+        ("--vary init --configs tiny_pair tiny_base", "--vary takes exactly one config, got 2"),
+        ("--vary init --configs tiny_pair --precision 0.5", "--vary does not go with --precision"),
+        ("--vary init --configs tiny_pair --report-only", "--vary does not go with --report-only"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_runs_nothing(tuned_and_fixed, monkeypatch, error_of, args, message):
+    Path("r.jsonl").write_text(GOOD + "\n")
+    monkeypatch.setattr(executors, "execute", lambda *a, **k: pytest.fail("ran fits on bad input"))
+    code, line = error_of(benchmark.main, [*args.split(), *OUTPUTS.split(), "--fresh"])
+    assert code == 2 and line.startswith("error: ") and message in line
+    assert Path("r.jsonl").read_text() == GOOD + "\n" and not Path("r.md").exists()

@@ -1,9 +1,14 @@
-"""Pair semantics of the reference generator and the DataModule's standardisation."""
+"""Pair semantics of the reference generator, the DataModule's standardisation and its batch order."""
+
+import hashlib
 
 import pytest
 import torch
+from lightning.pytorch import Callback
 from torch.nn import functional as F
 
+from pairs import augment, runs
+from pairs.cli import PairCLI
 from pairs.data import PairDataModule, generate_pair_sets, mnist_to_pairs
 from pairs.mnist import load_mnist
 
@@ -109,3 +114,70 @@ def test_a_shift_must_leave_part_of_the_digit_in_view():
     PairDataModule(shift=13)
     with pytest.raises(ValueError, match=r"^data\.shift must be in \[0, 13\] pixels \(the digits are 14 px\), got 14$"):
         PairDataModule(shift=14)
+
+
+def epochs(dm: PairDataModule, n: int = 2) -> list[torch.Tensor]:
+    """The digit-index pairs of `n` epochs of a fresh training loader, in order."""
+    sampler = dm.train_dataloader().sampler
+    return [torch.cat(list(sampler)) for _ in range(n)]
+
+
+def rows(pairs: torch.Tensor) -> list[tuple[int, ...]]:
+    return sorted(map(tuple, pairs.tolist()))
+
+
+def test_order_seed_draws_the_batch_order_apart_from_the_global_rng(mnist_dir):
+    plain, ordered = datamodule(mnist_dir), datamodule(mnist_dir, order_seed=3)
+    torch.manual_seed(5)
+    global_order = epochs(plain)
+    torch.manual_seed(5)
+    assert all(torch.equal(a, torch.cat(augment.pair_batches(80, 32, False))) for a in global_order)  # as before
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    own_order = epochs(ordered)
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG untouched
+    torch.manual_seed(6)
+    assert all(torch.equal(a, b) for a, b in zip(epochs(ordered), own_order))  # whatever the round's seed
+    assert not torch.equal(own_order[0], own_order[1]) and not torch.equal(own_order[0], global_order[0])
+    assert rows(own_order[0]) == rows(global_order[0])  # the same pairs, in another order
+    assert torch.equal(ordered.train_set.digits, plain.train_set.digits)
+    assert torch.equal(ordered.test_set.tensors[0], plain.test_set.tensors[0])
+
+
+class TrainingBatches(Callback):
+    """Keeps the digit classes of every training batch of a fit."""
+
+    def __init__(self):
+        self.classes: list[torch.Tensor] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.classes.append(batch[2])
+
+
+def fit_batches(config, *args: str) -> list[torch.Tensor]:
+    """The digit classes of each epoch's training batches in a two-epoch fit of `config` with seed 0."""
+    recorder = TrainingBatches()
+    with runs.quiet():
+        cli = PairCLI(
+            ["--config", str(config), *runs.QUIET, "--trainer.max_epochs=2", "--seed_everything=0", *args],
+            save_config_callback=None,
+        )
+        cli.trainer.callbacks.append(recorder)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    per_epoch = len(recorder.classes) // 2
+    return [torch.cat(recorder.classes[:per_epoch]), torch.cat(recorder.classes[per_epoch:])]
+
+
+def test_a_fit_without_order_seed_keeps_its_batches_and_order_seed_changes_only_their_order(
+    tmp_path, mnist_dir, tiny_config, monkeypatch
+):
+    monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
+    augmented, plain = tmp_path / "augmented.yaml", tmp_path / "plain.yaml"
+    augmented.write_text(tiny_config("pairnet", 1, True))  # shifts, swaps, fresh pairs: draws between the orders
+    plain.write_text(tiny_config("pairnet"))
+    classes = torch.cat(fit_batches(augmented)).numpy().tobytes()
+    # taken at commit 1baa46b, before order_seed existed: the SHA-256 of both epochs' batch classes, in order
+    assert hashlib.sha256(classes).hexdigest()[:16] == "6d4b1dade8a96fb7"
+    before, after = fit_batches(plain), fit_batches(plain, "--data.order_seed=0")
+    for epoch_before, epoch_after in zip(before, after):
+        assert rows(epoch_before) == rows(epoch_after) and not torch.equal(epoch_before, epoch_after)
