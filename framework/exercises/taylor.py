@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from framework import Linear, LossMSE, Sequential, Sigmoid, Tanh, adjoint_test, jacobian, taylor_test
 from framework.gradcheck import ratios
+from pairs.errors import run_main
 
 EPSILONS = [0.5**k for k in range(1, 16)]
 
@@ -88,4 +89,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

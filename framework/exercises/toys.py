@@ -20,6 +20,7 @@ from framework import SGD, CrossEntropy, Linear, Sequential, Tanh
 from framework.exercises.experiment import accuracy, predict, train_epoch
 from framework.exercises.figures import decision_regions
 from framework.test import generate_disc_set
+from pairs.errors import run_main
 from pairs.stats import mean_std
 
 
@@ -158,4 +159,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)
