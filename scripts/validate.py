@@ -17,15 +17,19 @@ import time
 import torch
 
 from pairs import runs
-from pairs.errors import run_main
+from pairs.errors import OneLineParser, run_main
 from pairs.stats import mean_std
 from pairs.study import SELECTION_SEEDS, check_seeds
 
 
+def candidate_args(config: str, val_pairs: int, overrides: list[str]) -> list[str]:
+    """The LightningCLI arguments of one candidate: the config, the validation split, the candidate's overrides."""
+    return [*runs.cli_args(config, None, None), *runs.validation_args(val_pairs), *(f"--{item}" for item in overrides)]
+
+
 def score(config: str, seed: int, val_pairs: int, overrides: list[str]) -> float:
     """Validation accuracy at the last epoch of one fit."""
-    args = [*runs.cli_args(config, None, None), *runs.validation_args(val_pairs), *(f"--{item}" for item in overrides)]
-    return runs.validate(runs.Task(config, tuple(args), seed))["val_acc"]
+    return runs.validate(runs.Task(config, tuple(candidate_args(config, val_pairs, overrides)), seed))["val_acc"]
 
 
 def summary(scores: list[float], baseline: list[float] | None) -> str:
@@ -39,7 +43,7 @@ def summary(scores: list[float], baseline: list[float] | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument(
         "--seeds",
@@ -48,7 +52,12 @@ def main(argv: list[str] | None = None) -> None:
         default=list(SELECTION_SEEDS[:3]),
         help=f"seeds of the fits (default 100 101 102; choosing seeds start at {SELECTION_SEEDS.start})",
     )
-    parser.add_argument("--val-pairs", type=int, default=200)
+    parser.add_argument(
+        "--val-pairs",
+        type=int,
+        default=200,
+        help="training pairs held out for validation (default 200; at least 1, fewer than n_pairs)",
+    )
     parser.add_argument(
         "--set",
         nargs="*",
@@ -58,10 +67,18 @@ def main(argv: list[str] | None = None) -> None:
         help="a candidate's LightningCLI overrides; repeat --set for more candidates",
     )
     args = parser.parse_args(argv)
+    if args.val_pairs < 1:
+        parser.error(f"--val-pairs must be >= 1 (the candidates are scored on them), got {args.val_pairs}")
+    malformed = [item for overrides in args.set for item in overrides if "=" not in item]
+    if malformed:
+        parser.error(f"--set {malformed[0]!r} is not KEY=VALUE; e.g. --set model.dropout=0.1")
     try:
         check_seeds(args.seeds, SELECTION_SEEDS, "choosing a candidate")
     except ValueError as e:
         parser.error(str(e))
+    for overrides in [[], *args.set]:  # every candidate's config resolves before the first fit starts
+        with runs.quiet():
+            runs.config_hash(candidate_args(args.config, args.val_pairs, overrides))
     baseline = None
     for overrides in [[], *args.set]:
         name = " ".join(overrides) or "as is"

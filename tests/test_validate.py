@@ -1,5 +1,7 @@
 """scripts/validate.py: candidates are scored on validation pairs only, and compared seed by seed."""
 
+import pytest
+
 from pairs.data import PairDataModule
 from scripts import validate
 
@@ -22,6 +24,7 @@ def test_summary_gives_the_paired_difference_and_its_standard_error():
 
 def test_candidates_run_on_the_same_seeds(monkeypatch, capsys):
     calls = []
+    monkeypatch.setattr(validate.runs, "config_hash", lambda args: "h")  # c.yaml is not read here
     monkeypatch.setattr(validate, "score", lambda config, seed, val, overrides: calls.append((seed, overrides)) or 0.9)
     monkeypatch.setattr(
         "sys.argv", ["validate.py", "--config", "c.yaml", "--seeds", "101", "102", "--set", "a=1", "--set", "b=2"]
@@ -29,3 +32,21 @@ def test_candidates_run_on_the_same_seeds(monkeypatch, capsys):
     validate.main()
     assert calls == [(s, o) for o in ([], ["a=1"], ["b=2"]) for s in (101, 102)]
     assert capsys.readouterr().out.count("vs the config as is +0.00 ± 0.00") == 2
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--val-pairs", "0"], "--val-pairs must be >= 1"),
+        (["--set", "model.dropout"], "is not KEY=VALUE"),
+        (["--set", "model.nope=1"], "model.nope"),
+        (["--val-pairs", "60"], "data.val_pairs must be in [0, n_pairs=60)"),
+        (["--seeds", "3"], "seed 3 cannot be used for choosing a candidate"),
+    ],
+)
+def test_bad_input_fails_before_any_fit(monkeypatch, mnist_dir, error_of, extra, words):
+    monkeypatch.setattr(validate.runs, "validate", lambda task: pytest.fail("a fit ran before the input was checked"))
+    argv = ["--config", "configs/cnn_aux_shared.yaml", "--seeds", "100", *extra]
+    argv += ["--set", *(f"data.data_dir={mnist_dir}", *TINY)] if "--set" not in extra else []
+    code, line = error_of(validate.main, argv)
+    assert code != 0 and line.startswith("error:") and words in line, line
