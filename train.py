@@ -98,13 +98,16 @@ class TrainCLI(PairCLI):
                 ) from e
 
     def before_instantiate_classes(self) -> None:
-        """test and predict write no checkpoint; predict writes no logs."""
+        """test and predict write no checkpoint; predict writes no logs; a run without a logger saves its config
+        nowhere (Lightning would write config.yaml into the current folder and refuse to overwrite it next time)."""
         super().before_instantiate_classes()
         config = self.config[self.subcommand]
         if self.subcommand != "fit":
             config.trainer.enable_checkpointing = False
         if self.subcommand == "predict":
-            config.trainer.logger, self.save_config_callback = False, None
+            config.trainer.logger = False
+        if self.subcommand == "predict" or config.trainer.logger in (False, None):
+            self.save_config_callback = None
 
     def fit(self, model: PairClassifier, datamodule: PairDataModule, **kwargs) -> None:
         """Fit (resuming from --ckpt_path if given), then test the last epoch's weights once and print a summary."""
