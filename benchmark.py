@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pairs import executors, report, results, runs, study
+from pairs import executors, paths, report, results, runs, study
 from pairs.errors import OneLineParser, run_main
 from pairs.files import write_atomically
 
@@ -91,6 +91,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(str(e))
     check_vary(args, parser)
     check_precision(args, parser)
+    try:
+        for flag in ("results", "report", "figure"):
+            paths.writable_file(getattr(args, flag), f"--{flag}")
+        if args.tensorboard:
+            paths.writable_folder(Path(args.tensorboard), "--tensorboard")
+    except ValueError as e:
+        parser.error(str(e))
     return args
 
 

@@ -24,14 +24,14 @@ import matplotlib.pyplot as plt
 import optuna
 from tqdm import tqdm
 
-from pairs import executors, runs, tuning
-from pairs.errors import run_main
+from pairs import executors, paths, runs, tuning
+from pairs.errors import OneLineParser, run_main
 from pairs.files import write_atomically
 from pairs.study import CONFIGS, FIXED, SELECTION_SEEDS, TUNING_FIRST_SEED, check_seeds
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--configs",
         nargs="+",
@@ -63,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     executors.settle_options(args, parser)
     try:
         args.configs = runs.select(args.configs, FIXED)
+        paths.writable_folder(args.storage, "--storage")
+        paths.writable_folder(args.output, "--output")
     except ValueError as e:
         parser.error(str(e))
     return args
