@@ -152,28 +152,36 @@ def recorded(records: list[dict], patterns: list[str] | None) -> list[dict]:
     ]
 
 
-def run_grid(args: argparse.Namespace, seeds: list[int]) -> list[dict]:
-    """Train and test every run asked for on `seeds` (each config, and with --vary each source varied alone) not yet
-    in the results file with this code; the runs asked for."""
+def config_path(name: str) -> str:
+    return str(study.CONFIGS / f"{name}.yaml")
+
+
+def run_hashes(args: argparse.Namespace) -> dict[tuple[str, str | None], str]:
+    """The config hash of every kind of run asked for: each config, and with --vary each source varied alone."""
+    kinds = [(name, vary) for name in args.configs for vary in (None, *args.vary)]
+    return {
+        (name, vary): runs.config_hash(runs.cli_args(config_path(name), args.epochs, None), vary)
+        for name, vary in kinds
+    }
+
+
+def run_grid(args: argparse.Namespace, seeds: list[int], hashes: dict[tuple[str, str | None], str]) -> list[dict]:
+    """Train and test every kind of run in `hashes` on `seeds` not yet in the results file with this code; the runs
+    asked for."""
     results.drop_torn_tail(args.results)
     done, code = results.done(results.load(args.results)), runs.code_version()
-    paths = {name: str(study.CONFIGS / f"{name}.yaml") for name in args.configs}
-    kinds = [(name, vary) for name in args.configs for vary in (None, *args.vary)]
-    hashes = {
-        (name, vary): runs.config_hash(runs.cli_args(paths[name], args.epochs, None), vary) for name, vary in kinds
-    }
-    wanted = {(hashes[kind], seed, code) for kind in kinds for seed in seeds}
+    wanted = {(config_hash, seed, code) for config_hash in hashes.values() for seed in seeds}
     todo = [
         runs.Task(
             study.run_name(name, vary),
-            tuple(runs.cli_args(paths[name], args.epochs, args.tensorboard, seed, vary)),
+            tuple(runs.cli_args(config_path(name), args.epochs, args.tensorboard, seed, vary)),
             seed,
-            hashes[name, vary],
+            config_hash,
             vary,
         )
         for seed in seeds
-        for name, vary in kinds
-        if (hashes[name, vary], seed, code) not in done
+        for (name, vary), config_hash in hashes.items()
+        if (config_hash, seed, code) not in done
     ]
     skipped = len(wanted) - len(todo)
     if todo:
@@ -194,13 +202,13 @@ def run_grid(args: argparse.Namespace, seeds: list[int]) -> list[dict]:
     return [r for r in results.load(args.results) if (r["config_hash"], r["seed"], r.get("code")) in wanted]
 
 
-def until_precise(args: argparse.Namespace) -> list[dict]:
+def until_precise(args: argparse.Namespace, hashes: dict[tuple[str, str | None], str]) -> list[dict]:
     """Run the configs on the seeds asked for, then on blocks of further seeds, the same for every config, until
     every paired effect's 95% interval is within ±precision points or max_seeds are run; the runs. One line on
     stderr after each block: the seeds done and the widest interval left."""
     seeds = list(args.seed_list)
     while True:
-        records = run_grid(args, seeds)
+        records = run_grid(args, seeds, hashes)
         widest = max(measured(report.by_config(records)), key=report.Effect.half_width)
         print(
             f"{len(seeds)} seeds done; widest interval left: {report.width(widest)} (asked ±{args.precision:g})",
@@ -220,7 +228,8 @@ def main(argv: list[str] | None = None) -> None:
     else:
         if args.fresh and args.results.exists():
             args.results.unlink()
-        records = until_precise(args) if args.precision else run_grid(args, args.seed_list)
+        hashes = run_hashes(args)  # once: each builds the config's CLI
+        records = until_precise(args, hashes) if args.precision else run_grid(args, args.seed_list, hashes)
     if not records:
         sys.exit(f"no finished runs of these configs and seeds in {args.results}")
     text = report.render(records, precision=args.precision, max_seeds=args.max_seeds)
