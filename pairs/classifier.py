@@ -70,9 +70,9 @@ class PairClassifier(LightningModule):
         target_weight: weight of the target loss; 0 trains the trunk on the individual digits alone (needs
             `arch: pairnet` and aux_weight > 0).
         label_smoothing: label smoothing of the digit loss (the target loss is never smoothed).
-        channels: conv widths of the `cnn` trunk.
-        hidden: hidden widths of the trunk's (or `baseline_mlp`'s) dense part.
-        head_hidden: hidden width of the comparison head.
+        channels: conv widths (each >= 1, at least one) of the `cnn` and `vgg` trunks.
+        hidden: hidden widths (each >= 1; none: a linear layer) of the trunk's (or `baseline_mlp`'s) dense part.
+        head_hidden: hidden width (>= 1) of the comparison head.
         prediction: `head` (a learnt comparison head) or `digits` (no head: the target is P(d1 <= d2) computed
             from the two digit distributions, and its cross-entropy trains the trunk through that formula).
         batch_norm: batch norm after every conv / dense layer.
@@ -92,9 +92,9 @@ class PairClassifier(LightningModule):
         aux_weight: NonNegativeFloat = 1.0,
         target_weight: NonNegativeFloat = 1.0,
         label_smoothing: Fraction = 0.0,  # type: ignore[valid-type]  # a class jsonargparse makes at run time
-        channels: list[int] = [32, 64],
-        hidden: list[int] = [128],
-        head_hidden: int = 64,
+        channels: list[PositiveInt] = [32, 64],
+        hidden: list[PositiveInt] = [128],
+        head_hidden: PositiveInt = 64,
         batch_norm: bool = False,
         dropout: Fraction = 0.0,  # type: ignore[valid-type]  # a class jsonargparse makes at run time
         prediction: Literal["head", "digits"] = "head",

@@ -1,6 +1,7 @@
 """The LightningCLI of the study, shared by train.py and benchmark.py."""
 
 import logging
+import math
 import os
 import sys
 import warnings
@@ -8,6 +9,7 @@ from argparse import ArgumentError
 from pathlib import Path
 
 import yaml
+from jsonargparse import Namespace
 from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
 from torch.optim import Optimizer
@@ -21,6 +23,27 @@ LOGGER = {
 }
 COSINE = "torch.optim.lr_scheduler.CosineAnnealingLR"
 GPUS = {"gpu": (CUDAAccelerator, MPSAccelerator), "cuda": (CUDAAccelerator,), "mps": (MPSAccelerator,)}
+
+
+def check_numbers(config: Namespace) -> None:
+    """Refuse the numbers Lightning and torch accept but no run can use: a NaN or an infinity anywhere, fewer than
+    one epoch (-1 is Lightning's "forever"), a learning rate <= 0, a momentum outside [0, 1)."""
+    for key, value in config.items():
+        for number in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(number, float) and not math.isfinite(number):
+                raise ValueError(f"{key} is {number}: every number of a run must be finite")
+    epochs = config.trainer.max_epochs
+    if epochs is not None and epochs < 1:
+        raise ValueError(f"trainer.max_epochs is {epochs}: a run needs 1 or more epochs")
+    optimizer = config.get("optimizer")
+    arguments = optimizer.get("init_args") if isinstance(optimizer, Namespace) else None
+    if arguments is None:
+        return
+    lr, momentum = arguments.get("lr"), arguments.get("momentum")
+    if lr is not None and lr <= 0:
+        raise ValueError(f"optimizer.init_args.lr is {lr}: the learning rate must be > 0")
+    if momentum is not None and not 0 <= momentum < 1:
+        raise ValueError(f"optimizer.init_args.momentum is {momentum}: it must be in [0, 1)")
 
 
 class NoTips(logging.Filter):
@@ -90,8 +113,7 @@ class PairCLI(LightningCLI):
         config = self.config.get(str(self.config.get("subcommand")), self.config)
         if not config.get("config"):
             raise ValueError("--config is required, e.g. python train.py --config configs/cnn_aux_shared.yaml")
-        if config.trainer.max_epochs == 0:
-            raise ValueError("trainer.max_epochs is 0: nothing would be trained; use 1 or more")
+        check_numbers(config)
         accelerator = config.trainer.accelerator
         if accelerator in GPUS and not any(backend.is_available() for backend in GPUS[accelerator]):
             raise ValueError(

@@ -36,6 +36,8 @@ def convnet(
     same=False: valid convs, each followed by max-pool 2 (LeNet-like). same=True: padded convs with a
     max-pool 2 after every second one (VGG-like).
     """
+    if not channels:
+        raise ValueError("a conv trunk needs at least one conv layer: give channels one width or more, e.g. [32, 64]")
     side, layers = DIGIT_SIZE, []
     for i, (a, b) in enumerate(zip([c_in, *channels], channels)):
         layers += [nn.Conv2d(a, b, 3, padding=int(same)), *([nn.BatchNorm2d(b)] if batch_norm else []), nn.ReLU()]

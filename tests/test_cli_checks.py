@@ -28,9 +28,34 @@ def test_config_is_required():
         train.main(["--trainer.max_epochs", "1"])
 
 
-def test_zero_epochs_are_refused():
-    with pytest.raises(ValueError, match="max_epochs is 0"):
-        PairCLI(["--config", str(FIXED), "--trainer.max_epochs=0", *QUIET])
+@pytest.mark.parametrize(
+    ("arg", "refusal"),
+    [
+        ("--trainer.max_epochs=0", "max_epochs is 0"),
+        ("--trainer.max_epochs=-1", "max_epochs is -1"),
+        ("--model.aux_weight=inf", "model.aux_weight is inf"),
+        ("--data.rotate=inf", "data.rotate is inf"),
+        ("--optimizer.init_args.lr=0", "lr is 0.0: the learning rate must be > 0"),
+        ("--optimizer.init_args.lr=-0.1", "lr is -0.1"),
+        ("--model.channels=[]", "at least one conv layer"),
+    ],
+)
+def test_numbers_no_run_can_use_are_refused(arg, refusal):
+    with pytest.raises(ValueError, match=refusal):
+        PairCLI(["--config", str(FIXED), arg, *QUIET])
+
+
+@pytest.mark.parametrize("momentum", ["1.0", "-0.5"])
+def test_a_momentum_outside_0_1_is_refused(momentum):
+    sgd = ["--optimizer=SGD", "--optimizer.lr=0.1", f"--optimizer.momentum={momentum}"]
+    with pytest.raises(ValueError, match=f"momentum is {float(momentum)}: it must be in"):
+        PairCLI(["--config", str(FIXED), *sgd, *QUIET])
+
+
+@pytest.mark.parametrize("arg", ["--model.hidden=[0]", "--model.channels=[32,0]", "--model.head_hidden=0"])
+def test_zero_widths_are_refused(arg):
+    with pytest.raises(ArgumentError, match="PositiveInt"):
+        PairCLI(["--config", str(FIXED), arg, *QUIET])
 
 
 @pytest.mark.skipif(CUDAAccelerator.is_available() or MPSAccelerator.is_available(), reason="this machine has a GPU")
