@@ -18,20 +18,18 @@ significant would bias the intervals and the conclusions.
 
 import argparse
 import fnmatch
-import math
 import sys
 import time
-from pathlib import Path
 
 from tqdm import tqdm
 
-from pairs import executors, paths, report, results, runs, study
-from pairs.errors import OneLineParser, run_main
+from pairs import executors, options, report, results, runs, study
+from pairs.errors import run_main
 from pairs.files import write_atomically
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = options.parser(__doc__)
     parser.add_argument(
         "--configs",
         nargs="+",
@@ -40,14 +38,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "every config in the results file)",
     )
     seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=options.integer(1), default=study.BENCHMARK_SEEDS, help="run seeds 0..N-1")
     seeds.add_argument(
-        "--seeds", type=int, default=study.BENCHMARK_SEEDS, help=f"run seeds 0..N-1 (default {study.BENCHMARK_SEEDS})"
+        "--seed-list", type=options.integer(0), nargs="+", metavar="SEED", help="run exactly these seeds, each once"
     )
-    seeds.add_argument("--seed-list", type=int, nargs="+", metavar="SEED", help="run exactly these seeds")
-    parser.add_argument("--epochs", type=int, help="override every config's max_epochs")
+    parser.add_argument("--epochs", type=options.integer(1), help="override every config's max_epochs")
     parser.add_argument(
         "--precision",
-        type=float,
+        type=options.number(options.POSITIVE),
         metavar="P",
         help=f"add seeds in blocks of {study.SEED_BLOCK}, the same for every config, until the 95%% interval of "
         "every paired effect in the report (weight sharing and auxiliary loss in each 2x2, tuned - fixed) has a "
@@ -55,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-seeds",
-        type=int,
+        type=options.integer(1),
         metavar="N",
         help=f"with --precision, the most seeds (default {study.MAX_SEEDS}, at most {len(study.TEST_SEEDS)})",
     )
@@ -70,18 +68,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "held at seed 0; the config's own runs on the same seeds (all three varied) run too",
     )
     executors.add_options(parser)
-    parser.add_argument("--results", type=Path, default=Path("results/benchmark.jsonl"))
-    parser.add_argument("--report", type=Path, default=Path("results/benchmark.md"))
-    parser.add_argument("--figure", type=Path, default=Path("results/benchmark.png"))
-    parser.add_argument("--tensorboard", metavar="DIR", help="also log every run to TensorBoard under DIR")
+    parser.add_argument(
+        "--results", type=options.output_file, default="results/benchmark.jsonl", help="the journal: one run a line"
+    )
+    parser.add_argument("--report", type=options.output_file, default="results/benchmark.md", help="the tables")
+    parser.add_argument("--figure", type=options.output_file, default="results/benchmark.png", help="the figure")
+    parser.add_argument(
+        "--tensorboard", type=options.output_folder, metavar="DIR", help="also log every run to TensorBoard under DIR"
+    )
     parser.add_argument("--fresh", action="store_true", help="start over: discard the results file's runs")
     parser.add_argument("--report-only", action="store_true", help="render the report from the file; train nothing")
     args = parser.parse_args(argv)
     args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
-    if not args.seed_list:
-        parser.error("no seeds to run: --seeds must be >= 1")
-    if args.epochs is not None and args.epochs < 1:
-        parser.error("--epochs must be >= 1")
     executors.settle_options(args, parser)
     try:
         study.check_seeds(args.seed_list, study.TEST_SEEDS, "benchmark rounds")
@@ -91,13 +89,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(str(e))
     check_vary(args, parser)
     check_precision(args, parser)
-    try:
-        for flag in ("results", "report", "figure"):
-            paths.writable_file(getattr(args, flag), f"--{flag}")
-        if args.tensorboard:
-            paths.writable_folder(Path(args.tensorboard), "--tensorboard")
-    except ValueError as e:
-        parser.error(str(e))
     return args
 
 
@@ -108,8 +99,6 @@ def check_precision(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         if args.max_seeds is not None:
             parser.error("--max-seeds goes with --precision")
         return
-    if not (math.isfinite(args.precision) and args.precision > 0):
-        parser.error(f"--precision must be a number of points > 0, got {args.precision}")
     args.max_seeds = study.MAX_SEEDS if args.max_seeds is None else args.max_seeds
     if not len(args.seed_list) <= args.max_seeds <= len(study.TEST_SEEDS):
         parser.error(

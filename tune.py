@@ -24,14 +24,14 @@ import matplotlib.pyplot as plt
 import optuna
 from tqdm import tqdm
 
-from pairs import executors, paths, runs, tuning
-from pairs.errors import OneLineParser, run_main
+from pairs import executors, options, runs, tuning
+from pairs.errors import run_main
 from pairs.files import write_atomically
 from pairs.study import CONFIGS, FIXED, SELECTION_SEEDS, TUNING_FIRST_SEED, check_seeds
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = options.parser(__doc__)
     parser.add_argument(
         "--configs",
         nargs="+",
@@ -39,32 +39,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME",
         help=f"cells to tune: names or globs in {FIXED}/ (default: all)",
     )
-    parser.add_argument("--trials", type=int, default=20, help="trials per cell (default 20)")
-    parser.add_argument("--seeds", type=int, default=5, help="search seeds per trial (default 5)")
-    parser.add_argument("--finalists", type=int, default=3, help="best trials re-scored on fresh seeds (default 3)")
-    parser.add_argument("--fresh-seeds", type=int, default=5, help="fresh seeds per finalist (default 5)")
-    parser.add_argument("--val-pairs", type=int, default=200, help="training pairs held out for validation")
-    parser.add_argument("--epochs", type=int, help="override every cell's max_epochs (for quick trials)")
+    positive = options.integer(1)
+    parser.add_argument("--trials", type=positive, default=20, help="trials per cell")
+    parser.add_argument("--seeds", type=positive, default=5, help="search seeds per trial")
+    parser.add_argument("--finalists", type=positive, default=3, help="best trials re-scored on fresh seeds")
+    parser.add_argument("--fresh-seeds", type=positive, default=5, help="fresh seeds per finalist")
+    parser.add_argument("--val-pairs", type=positive, default=200, help="training pairs held out for validation")
+    parser.add_argument("--epochs", type=positive, help="override every cell's max_epochs (for quick trials)")
     parser.add_argument("--space", type=Path, default=CONFIGS / "search" / "space.yaml")
     parser.add_argument(
         "--storage",
-        type=Path,
-        default=Path("results/tune"),
+        type=options.output_folder,
+        default="results/tune",
         help="folder of the Optuna journals (one per cell), plots and summary",
     )
-    parser.add_argument("--output", type=Path, default=CONFIGS, help="folder the tuned configs go to")
+    parser.add_argument(
+        "--output", type=options.output_folder, default=str(CONFIGS), help="folder the tuned configs go to"
+    )
     executors.add_options(parser)
     args = parser.parse_args(argv)
-    for name in ("trials", "seeds", "finalists", "fresh_seeds", "val_pairs", "epochs"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.finalists > args.trials:
         parser.error(f"--finalists ({args.finalists}) cannot exceed --trials ({args.trials})")
     executors.settle_options(args, parser)
     try:
         args.configs = runs.select(args.configs, FIXED)
-        paths.writable_folder(args.storage, "--storage")
-        paths.writable_folder(args.output, "--output")
     except ValueError as e:
         parser.error(str(e))
     return args

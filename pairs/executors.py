@@ -6,12 +6,14 @@ import itertools
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any, Protocol, Self
 
 import torch
 
+from pairs import options
 from pairs.cluster import ClusterError, address
 from pairs.runs import Task, run
 
@@ -114,9 +116,14 @@ def execute(
 def add_options(parser: argparse.ArgumentParser) -> None:
     """The options that choose where fits run: --workers, --threads, --ray."""
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="parallel worker processes (default: one per core)"
+        "--workers",
+        type=options.integer(1),
+        default=os.cpu_count() or 1,
+        help="parallel worker processes (default: one per core; more than the cores is slower, not faster)",
     )
-    parser.add_argument("--threads", type=int, help="torch threads per fit (default cores // workers; with --ray, 1)")
+    parser.add_argument(
+        "--threads", type=options.integer(1), help="torch threads per fit (default cores // workers; with --ray, 1)"
+    )
     parser.add_argument(
         "--ray",
         nargs="?",
@@ -128,11 +135,17 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settle_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """Check the options of `add_options` and fill in their defaults: threads from workers, the Ray address."""
-    for name in ("workers", "threads"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1")
+    """Fill in the defaults of `add_options` (threads from workers, the Ray address); warn when local workers times
+    threads exceed the cores (each fit then runs slower than alone, e.g. 2 workers x 2 threads on 2 cores: 4x)."""
+    cores = os.cpu_count() or 1
     args.threads = args.threads or (1 if args.ray is not None else default_threads(args.workers))
+    if args.ray is None and args.workers * args.threads > cores:
+        fit = min(args.workers, cores)
+        print(
+            f"warning: {args.workers} workers x {args.threads} threads on {cores} cores: the fits share the cores and "
+            f"each runs slower; e.g. --workers {fit} --threads {cores // fit} fills the cores without sharing",
+            file=sys.stderr,
+        )
     if args.ray is not None:
         try:
             args.ray = address(args.ray)

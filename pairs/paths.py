@@ -5,22 +5,23 @@ import tempfile
 from pathlib import Path
 
 
-def writable_folder(path: Path, flag: str) -> None:
+def writable_folder(path: Path, flag: str = "") -> None:
     """`path` is, or can be created as, a folder this process can write in; else a ValueError naming `flag`."""
+    name = f"{flag} {path}".strip()
     if path.exists() and not path.is_dir():
-        raise ValueError(f"{flag} {path} is a file, not a folder; give a folder")
+        raise ValueError(f"{name} is a file, not a folder; give a folder")
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
-        raise ValueError(f"{flag} {path}: {existing} is a file, not a folder; give a path under a folder")
+        raise ValueError(f"{name}: {existing} is a file, not a folder; give a path under a folder")
     try:
         with tempfile.TemporaryFile(dir=existing):  # what the run will do there: create a file
             pass
     except OSError as e:
-        raise ValueError(f"{flag} {path}: cannot write in {existing} ({e.strerror or e}); give a writable path") from e
+        raise ValueError(f"{name}: cannot write in {existing} ({e.strerror or e}); give a writable path") from e
 
 
-def writable_file(path: Path, flag: str) -> None:
+def writable_file(path: Path, flag: str = "") -> None:
     """`path` is, or can be created as, a file this process can write; else a ValueError naming `flag`."""
     if path.is_dir():
-        raise ValueError(f"{flag} {path} is a folder; give a file path")
+        raise ValueError(f"{f'{flag} {path}'.strip()} is a folder; give a file path")
     writable_folder(path.parent, flag)

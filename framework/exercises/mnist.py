@@ -14,13 +14,11 @@ read. Writes every curve (CSV), one figure (mean ± std per value) and a table o
 accuracies (printed and Markdown) under <out_dir>/sweep_<key>/, with diverged runs shown as such.
 """
 
-import argparse
 import copy
-import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import cast
 
 import torch
 import yaml
@@ -29,8 +27,10 @@ from matplotlib.figure import Figure
 from framework import SGD, CrossEntropy, Linear, ReLU, Sequential, Sigmoid
 from framework.exercises import sweep as sweeps
 from framework.exercises.experiment import accuracy, evaluate, train_epoch, write_csv
+from pairs import options, paths
 from pairs.errors import run_main
 from pairs.mnist import load_mnist
+from pairs.options import Interval
 
 DEFAULTS = {
     "model": "two_layer",  # softmax | two_layer
@@ -48,28 +48,12 @@ DEFAULTS = {
 }
 
 
-class Interval(NamedTuple):
-    """The numbers from low to high; each end included where its flag says so."""
-
-    low: float
-    high: float
-    low_included: bool
-    high_included: bool
-
-    def holds(self, x: float) -> bool:
-        above = self.low <= x if self.low_included else self.low < x
-        return above and (x <= self.high if self.high_included else x < self.high)
-
-    def __str__(self) -> str:
-        return f"{'[' if self.low_included else '('}{self.low:g}, {self.high:g}{']' if self.high_included else ')'}"
-
-
 INTERVALS = {
-    "lr": Interval(0, math.inf, False, False),
+    "lr": options.POSITIVE,
     "lr_decay": Interval(0, 1, False, True),
-    "momentum": Interval(0, 1, True, False),
-    "reg": Interval(0, math.inf, True, False),
-    "val_fraction": Interval(0, 1, False, False),
+    "momentum": options.FRACTION,
+    "reg": options.NON_NEGATIVE,
+    "val_fraction": options.OPEN_UNIT,
 }
 
 
@@ -98,9 +82,7 @@ def parse_value(key: str, text: str):
 
 def load_config(path: Path, overrides: list[str]) -> dict:
     """DEFAULTS updated by the YAML file and then by key=value overrides; unknown keys and bad values fail."""
-    if not path.is_file():
-        raise ValueError(f"config file {path} does not exist")
-    given = yaml.safe_load(path.read_text()) or {}
+    given = options.load_mapping(path)
     given = {k: parse_value(k, v) if isinstance(v, str) else v for k, v in given.items()}
     for item in overrides:
         key, sep, value = item.partition("=")
@@ -112,6 +94,7 @@ def load_config(path: Path, overrides: list[str]) -> dict:
         raise ValueError(f"unknown config key(s) {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
     config = check(DEFAULTS | given)
     config["out_dir"] = Path(config["out_dir"] or Path("runs/framework") / path.stem)
+    paths.writable_folder(config["out_dir"], "out_dir")
     return config
 
 
@@ -124,7 +107,7 @@ def check(config: dict) -> dict:
             raise ValueError(f"{key} must be a {'positive' if least else 'non-negative'} integer, got {config[key]!r}")
     for key, interval in INTERVALS.items():
         if not (is_number(config[key], (int, float)) and interval.holds(config[key])):
-            raise ValueError(f"{key} must be a number in {interval}, got {config[key]!r}")
+            raise ValueError(f"{key} must be a number {interval}, got {config[key]!r}")
     return config
 
 
@@ -284,12 +267,8 @@ def sweep(configs: list[list[dict]], key: str, name: str) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> dict | list[dict]:
-    keys = "; ".join(f"{k} ({DEFAULTS[k]}{', in ' + str(INTERVALS[k]) if k in INTERVALS else ''})" for k in DEFAULTS)
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"config keys (default, range): {keys}",
-    )
+    keys = "; ".join(f"{k} ({DEFAULTS[k]}{', ' + str(INTERVALS[k]) if k in INTERVALS else ''})" for k in DEFAULTS)
+    parser = options.parser(__doc__, epilog=f"config keys (default, range): {keys}")
     parser.add_argument("--config", type=Path, required=True, help="a YAML file of config keys (see below)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override config values")
     parser.add_argument(
@@ -298,7 +277,7 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
         metavar=("KEY", "VALUE"),
         help="train once per value of this numeric key (validation only; the test split is not read)",
     )
-    parser.add_argument("--seeds", type=int, help="with --sweep: seeds per value (default 3)")
+    parser.add_argument("--seeds", type=options.integer(1), help="with --sweep: seeds per value (default 3)")
     args = parser.parse_intermixed_args(argv)
     if args.seeds is not None and not args.sweep:
         raise ValueError("--seeds applies to a sweep only; add --sweep KEY VALUE... (one run uses seed=)")

@@ -1,0 +1,127 @@
+"""Command-line options that check their values where they enter: numbers finite and in range, output paths
+writable, config files parsed to a mapping. A bad value is a usage error that names the option, and every
+option's range shows in --help."""
+
+import argparse
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import yaml
+
+from pairs import paths
+from pairs.errors import OneLineParser
+
+
+class Interval(NamedTuple):
+    """The numbers from low to high; each end included where its flag says so."""
+
+    low: float
+    high: float
+    low_included: bool = True
+    high_included: bool = False
+
+    def holds(self, x: float) -> bool:
+        above = self.low <= x if self.low_included else self.low < x
+        return above and (x <= self.high if self.high_included else x < self.high)
+
+    def __str__(self) -> str:
+        """`>= 1`, `> 0` or `in [0, 1)`: the words after "a number"."""
+        if self.high == math.inf:
+            return f"{'>=' if self.low_included else '>'} {self.low:g}"
+        return f"in {'[' if self.low_included else '('}{self.low:g}, {self.high:g}{']' if self.high_included else ')'}"
+
+
+POSITIVE = Interval(0, math.inf, False)
+NON_NEGATIVE = Interval(0, math.inf)
+FRACTION = Interval(0, 1)  # [0, 1): a momentum, a dropout rate
+OPEN_UNIT = Interval(0, 1, False)  # (0, 1): a share of the data
+
+
+def number(interval: Interval, integer: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number (an integer where asked) in `interval`. Its range shows in --help."""
+    kind = "an integer" if integer else "a number"
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not math.isfinite(value) or not interval.holds(value):
+            raise argparse.ArgumentTypeError(f"{text} is not {kind} {interval}")
+        return value
+
+    parse.__name__ = f"{'integer' if integer else 'number'} {interval}"
+    return parse
+
+
+def integer(least: int) -> Callable[[str], float]:
+    """An argparse type: an integer >= least."""
+    return number(Interval(least, math.inf), integer=True)
+
+
+def output_file(text: str) -> Path:
+    """An argparse type: a file path this process can write (a folder, or a path under a file, is refused)."""
+    try:
+        paths.writable_file(Path(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return Path(text)
+
+
+def output_folder(text: str) -> Path:
+    """An argparse type: a folder this process can create or write in (a file is refused)."""
+    try:
+        paths.writable_folder(Path(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return Path(text)
+
+
+output_file.__name__, output_folder.__name__ = "writable file", "writable folder"
+
+
+def distinct(values: list, flag: str) -> list:
+    """`values`, once none is given twice; else a ValueError naming `flag` and the repeat."""
+    repeats = sorted({v for v in values if values.count(v) > 1}, key=values.index)
+    if repeats:
+        raise ValueError(f"{flag}: {', '.join(map(str, repeats))} given twice; give each once")
+    return values
+
+
+def load_mapping(path: Path, what: str = "config") -> dict:
+    """The YAML file at `path` as a mapping (empty file: {}); a missing file, a YAML error (with its line and
+    column) or another shape is a ValueError naming the file."""
+    if not path.is_file():
+        raise ValueError(f"{what} file {path} does not exist{' (it is a folder)' if path.is_dir() else ''}")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        kind = type(loaded).__name__
+        raise ValueError(f"{path}: a YAML mapping of {what} keys expected (key: value lines), got a {kind}")
+    return loaded
+
+
+class Help(argparse.RawDescriptionHelpFormatter):
+    """The description as written; each option's help followed by its range and default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        notes = []
+        kind = getattr(action.type, "__name__", "")
+        if " " in kind:  # the types above: a range or a path's kind
+            notes.append(kind)
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in (action.help or ""):
+            notes.append("default %(default)s")
+        return f"{action.help or ''} ({'; '.join(notes)})".strip() if notes else action.help or ""
+
+
+def parser(description: str | None, **kwargs) -> OneLineParser:
+    """The parser of an entry point: one-line usage errors (exit 2), ranges and defaults in --help."""
+    return OneLineParser(description=description, formatter_class=Help, **kwargs)
