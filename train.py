@@ -21,14 +21,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from jsonargparse import DefaultHelpFormatter
+from jsonargparse import DefaultHelpFormatter, Namespace
 from jsonargparse.typing import Path_fc, Path_fr
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger
 from torch.utils.data import DataLoader, TensorDataset
 
+from pairs import options, paths
 from pairs.classifier import PairClassifier
-from pairs.cli import PairCLI
+from pairs.cli import PairCLI, PairParser
 from pairs.data import PairDataModule
 from pairs.errors import run_main
 from pairs.files import atomic
@@ -48,12 +49,21 @@ PARSER = {
 }
 
 
+class TrainParser(PairParser):
+    """PairParser whose config files must each be a YAML mapping: another shape names the file."""
+
+    def parse_path(self, path: str | os.PathLike, *args, **kwargs):
+        options.load_mapping(Path(path))
+        return super().parse_path(path, *args, **kwargs)
+
+
 class TrainCLI(PairCLI):
     """PairCLI with train.py's subcommands: fit (then test the last epoch once), test a checkpoint, predict pairs."""
 
     def __init__(self, args: list[str]):
         self.results: dict[str, float] = {}
-        super().__init__(args, run=True, parser_kwargs=PARSER | {name: PARSER for name in SUBCOMMANDS})
+        parsers = PARSER | {name: PARSER for name in SUBCOMMANDS}
+        super().__init__(args, run=True, parser_kwargs=parsers, parser_class=TrainParser)
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -80,9 +90,16 @@ class TrainCLI(PairCLI):
         return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args: list[str]) -> None:
-        """Parse; test and predict need a readable checkpoint."""
+        """Parse; the log folders must be writable; test and predict need a readable checkpoint."""
         super().parse_arguments(parser, args)
         command = self.config.subcommand
+        trainer = self.config[command].trainer
+        logger = trainer.logger.get("init_args") if isinstance(trainer.logger, Namespace) else None
+        folders = {"trainer.default_root_dir": trainer.default_root_dir}
+        folders["trainer.logger.init_args.save_dir"] = logger.get("save_dir") if logger else None
+        for key, folder in folders.items():
+            if folder:
+                paths.writable_folder(Path(folder), key)
         ckpt_path = self.config[command].ckpt_path
         if command != "fit" and not ckpt_path:
             raise ValueError(

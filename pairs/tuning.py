@@ -28,7 +28,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from pairs import runs
+from pairs import options, runs
 from pairs.cli import PairCLI
 from pairs.files import write_atomically
 
@@ -79,12 +79,10 @@ def distribution(key: str, spec: object) -> tuple[BaseDistribution, str | None]:
 def load_space(path: Path) -> Space:
     """The search space declared in the YAML file at `path`; any malformed part is an error naming it."""
     try:
-        text = yaml.safe_load(path.read_text())
-    except FileNotFoundError as e:
-        raise TuneError(f"search space {path} not found; pass --space with an existing file") from e
-    except yaml.YAMLError as e:
-        raise TuneError(f"search space {path} is not valid YAML: {' '.join(str(e).split())}") from e
-    if not isinstance(text, dict) or not isinstance(text.get("space"), dict) or not text["space"]:
+        text = options.load_mapping(path, "search space")
+    except ValueError as e:
+        raise TuneError(f"{e}; pass --space with a search space such as configs/search/space.yaml") from e
+    if not isinstance(text.get("space"), dict) or not text["space"]:
         raise TuneError(f"search space {path} declares no parameters: it needs a non-empty `space:` mapping")
     if set(text) - {"fixed", "space"} or not isinstance(text.get("fixed", {}), dict):
         raise TuneError(f"search space {path}: expected the keys `fixed:` (a mapping) and `space:`, got {sorted(text)}")

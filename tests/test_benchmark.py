@@ -147,7 +147,7 @@ def test_unknown_config_lists_the_available_ones(workdir):
 def test_zero_seeds_is_an_error(workdir, capsys):
     with pytest.raises(SystemExit):
         benchmark.main(["--configs", "tiny_pair", "--seeds", "0"])
-    assert "--seeds must be >= 1" in capsys.readouterr().err
+    assert "argument --seeds: 0 is not an integer >= 1" in capsys.readouterr().err
 
 
 GOOD = '{"config": "a", "config_hash": "h", "seed": 0, "metrics": {"acc": 0.5}, "fit_seconds": 1}'
@@ -570,10 +570,10 @@ PAIR = "--configs cnn_aux_shared fixed/cnn_aux_shared"
 @pytest.mark.parametrize(
     "args, message",
     [
-        (f"{PAIR} --precision 0", "--precision must be a number of points > 0, got 0.0"),
-        (f"{PAIR} --precision -1", "--precision must be a number of points > 0, got -1.0"),
-        (f"{PAIR} --precision nan", "--precision must be a number of points > 0, got nan"),
-        (f"{PAIR} --precision half", "argument --precision: invalid float value: 'half'"),
+        (f"{PAIR} --precision 0", "argument --precision: 0 is not a number > 0"),
+        (f"{PAIR} --precision -1", "argument --precision: -1 is not a number > 0"),
+        (f"{PAIR} --precision nan", "argument --precision: nan is not a number > 0"),
+        (f"{PAIR} --precision half", "argument --precision: 'half' is not a number"),
         (f"{PAIR} --precision 0.5 --seeds 20 --max-seeds 15", "--max-seeds must be at least the 20 seeds asked for"),
         (f"{PAIR} --precision 0.5 --max-seeds 101", "and at most the 100 test seeds, got 101"),
         (f"{PAIR} --max-seeds 20", "--max-seeds goes with --precision"),

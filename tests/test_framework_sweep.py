@@ -151,7 +151,7 @@ def test_partly_diverged_values_average_the_other_seeds():
         (["--sweep", "hidden", "8", "1.5"], "hidden must be a positive integer, got 1.5"),
         (["--sweep", "reg", "abc"], "reg must be a number >= 0, got 'abc'"),
         (["--sweep", "lr", "0.1", "0.1"], "given twice"),
-        (["--sweep", "lr", "0.1", "--seeds", "0"], "--seeds must be >= 1, got 0"),
+        (["--sweep", "lr", "0.1", "--seeds", "0"], "argument --seeds: 0 is not an integer >= 1"),
         (["--seeds", "2"], "--seeds applies to a sweep only"),
         (["--sweep", "seed", "1", "2"], "the seeds are varied by --seeds"),
         (["--sweep", "lr", "0.1", "epochs=3"], "'epochs=3' is not a value; put key=value overrides before --sweep"),

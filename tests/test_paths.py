@@ -23,7 +23,7 @@ def test_benchmark_output_files(workdir, error_of, monkeypatch, case, flag):
     (workdir / "file").write_text("")
     monkeypatch.setattr(benchmark.executors, "execute", lambda *a, **k: pytest.fail("trained before the check"))
     code, line = error_of(benchmark.main, ["--configs", "tiny_*", "--seeds", "1", flag, str(BAD[case](workdir))])
-    assert code == 2 and line.startswith(f"error: {flag} ") and WORDS[case] in line, line
+    assert code == 2 and line.startswith(f"error: argument {flag}: ") and WORDS[case] in line, line
     assert not (workdir / "results").exists()
 
 
@@ -38,4 +38,4 @@ def test_output_folders(workdir, error_of, case, flag, main):
     target = workdir / "file" if case == "a folder as a file" else BAD[case](workdir)
     argv = ["--configs", "tiny_*", "--seeds", "1"]
     code, line = error_of(main, [*argv, flag, str(target)])
-    assert code == 2 and line.startswith(f"error: {flag} ") and FOLDER_WORDS[case] in line, line
+    assert code == 2 and line.startswith(f"error: argument {flag}: ") and FOLDER_WORDS[case] in line, line

@@ -149,7 +149,7 @@ def test_a_storage_from_another_space_is_refused(workdir):
     [
         ("", "declares no parameters"),
         ("space: {}", "declares no parameters"),
-        ("space: [", "is not valid YAML"),
+        ("space: [", "line 1, column 9: not valid YAML"),
         ("space:\n  model.dropout: 0.5", "space key 'model.dropout': expected a mapping"),
         ("space:\n  model.dropout: {low: 0.5, high: 0.1}", "space key 'model.dropout'"),
         ("space:\n  model.dropout: {lo: 0.0, high: 0.5}", r"expected \{low, high"),
@@ -168,7 +168,7 @@ def test_a_bad_space_is_one_error(workdir, text, message):
     "args, message",
     [
         (["--configs", "nope"], "no config matches 'nope'; available: tiny_aux, tiny_base"),
-        (["--trials", "0"], "--trials must be >= 1"),
+        (["--trials", "0"], "argument --trials: 0 is not an integer >= 1"),
         (["--trials", "2", "--finalists", "3"], "--finalists (3) cannot exceed --trials (2)"),
     ],
 )

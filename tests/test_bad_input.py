@@ -1,0 +1,121 @@
+"""Every entry point against every class of bad input: one `error:` line naming what was wrong, exit status 1 or 2,
+no traceback, and nothing written. A class that an entry point has no input for is absent from its row; the
+counts go to docs/development.md.
+
+Placeholders in an argv: {folder} an existing folder, {file} an existing file, {unwritable} a path under /proc
+(unwritable even for root, as CI runs), {bad_yaml} a file that is not YAML, {list_yaml} YAML of a list."""
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::jsonargparse._deprecated.JsonargparseDeprecationWarning")
+CLASSES = (
+    "a folder as an output file",
+    "a file as an output folder",
+    "an unwritable folder",
+    "unparsable YAML",
+    "YAML of the wrong shape",
+    "NaN",
+    "inf",
+    "zero",
+    "negative",
+    "an empty list",
+    "a duplicate",
+)
+TINY = "--config configs/tiny_pair.yaml --trainer.logger false"
+TUNE = "--configs tiny_base --trials 1 --seeds 1 --finalists 1 --fresh-seeds 1"
+MNIST = "--config configs/two_layer.yaml"
+
+TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (argv, what the error line names)
+    "train": {
+        "a folder as an output file": (
+            "predict --config configs/tiny_pair.yaml --ckpt_path {file} --pairs {file} --output {folder}",
+            '"output"',
+        ),
+        "a file as an output folder": ("--config configs/tiny_pair.yaml --trainer.default_root_dir {file}", "root_dir"),
+        "an unwritable folder": (
+            "--config configs/tiny_pair.yaml --trainer.logger.init_args.save_dir {unwritable}",
+            "save_dir",
+        ),
+        "unparsable YAML": ("--config {bad_yaml}", "bad.yaml, line 3"),
+        "YAML of the wrong shape": ("--config {list_yaml}", "list.yaml"),
+        "NaN": (f"{TINY} --optimizer.init_args.lr nan", '"lr"'),
+        "inf": (f"{TINY} --model.aux_weight inf", "model.aux_weight"),
+        "zero": (f"{TINY} --model.head_hidden 0", "model.head_hidden"),
+        "negative": (f"{TINY} --data.val_pairs -1", "data.val_pairs"),
+        "an empty list": (f"{TINY} --model.channels []", "channels"),
+    },
+    "benchmark": {
+        "a folder as an output file": ("--configs tiny_pair --results {folder}", "--results"),
+        "a file as an output folder": ("--configs tiny_pair --tensorboard {file}", "--tensorboard"),
+        "an unwritable folder": ("--configs tiny_pair --report {unwritable}", "--report"),
+        "NaN": ("--configs tiny_pair tiny_base --precision nan", "--precision"),
+        "inf": ("--configs tiny_pair tiny_base --precision inf", "--precision"),
+        "zero": ("--configs tiny_pair --seeds 0", "--seeds"),
+        "negative": ("--configs tiny_pair --seed-list -1", "--seed-list"),
+        "an empty list": ("--configs", "--configs"),
+        "a duplicate": ("--configs tiny_pair --seed-list 0 1 0", "seed 0"),
+    },
+    "tune": {
+        "a file as an output folder": (f"{TUNE} --storage {{file}}", "--storage"),
+        "an unwritable folder": (f"{TUNE} --output {{unwritable}}", "--output"),
+        "unparsable YAML": (f"{TUNE} --space {{bad_yaml}}", "bad.yaml, line 3"),
+        "YAML of the wrong shape": (f"{TUNE} --space {{list_yaml}}", "list.yaml"),
+        "zero": (f"{TUNE} --workers 0", "--workers"),
+        "negative": (f"{TUNE} --val-pairs -5", "--val-pairs"),
+        "an empty list": ("--configs", "--configs"),
+    },
+    "framework.exercises.mnist": {
+        "a file as an output folder": (f"{MNIST} out_dir={{file}}", "out_dir"),
+        "an unwritable folder": (f"{MNIST} out_dir={{unwritable}}", "out_dir"),
+        "unparsable YAML": ("--config {bad_yaml}", "bad.yaml, line 3"),
+        "YAML of the wrong shape": ("--config {list_yaml}", "list.yaml"),
+        "NaN": (f"{MNIST} lr=nan", "lr"),
+        "inf": (f"{MNIST} lr=inf", "lr"),
+        "zero": (f"{MNIST} hidden=0", "hidden"),
+        "negative": (f"{MNIST} reg=-1", "reg"),
+        "an empty list": (f"{MNIST} --sweep lr", "--sweep lr"),
+        "a duplicate": (f"{MNIST} --sweep lr 0.1 0.1", "given twice"),
+    },
+}
+CASES = [(entry, kind) for entry, row in TABLE.items() for kind in CLASSES if kind in row]
+
+
+@pytest.fixture
+def places(workdir: Path) -> dict[str, str]:
+    """The placeholders' paths, made in the current folder; also a framework MNIST config and tune's one cell."""
+    (workdir / "folder").mkdir()
+    (workdir / "file").write_text("not a checkpoint, not pairs\n")
+    (workdir / "bad.yaml").write_text("model:\n  trunk: cnn\n   aux_weight: [1\n")
+    (workdir / "list.yaml").write_text("- model\n- data\n")
+    (workdir / "configs" / "two_layer.yaml").write_text("model: two_layer\nhidden: 8\nepochs: 1\n")
+    (workdir / "configs" / "fixed").mkdir()
+    (workdir / "configs" / "fixed" / "tiny_base.yaml").write_text((workdir / "configs" / "tiny_base.yaml").read_text())
+    return {
+        "folder": str(workdir / "folder"),
+        "file": str(workdir / "file"),
+        "unwritable": "/proc/no-such-folder/out",
+        "bad_yaml": str(workdir / "bad.yaml"),
+        "list_yaml": str(workdir / "list.yaml"),
+    }
+
+
+def tree(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if "__pycache__" not in p.parts}
+
+
+@pytest.mark.parametrize(("entry", "kind"), CASES, ids=[f"{e}-{k}" for e, k in CASES])
+def test_bad_input_is_one_error_line_and_writes_nothing(places, workdir, error_of, entry, kind):
+    main = importlib.import_module(entry).main
+    argv, named = TABLE[entry][kind]
+    before = tree(workdir)
+    code, line = error_of(main, argv.format(**places).split())
+    assert code in (1, 2) and line.startswith("error: ") and named in line, line
+    assert tree(workdir) == before, f"left behind: {sorted(tree(workdir) - before)}"
+
+
+def test_the_table_covers_every_class():
+    assert {kind for row in TABLE.values() for kind in row} == set(CLASSES)
+    assert all(set(row) <= set(CLASSES) for row in TABLE.values())
