@@ -224,8 +224,6 @@ def sweep_configs(config: dict, key: str, texts: list[str], seeds: int) -> list[
     overrides = [t for t in texts if "=" in t]
     if overrides:
         raise ValueError(f"--sweep {key}: {overrides[0]!r} is not a value; put key=value overrides before --sweep")
-    if seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {seeds}")
     try:
         configs = [
             [check({**config, key: parse_value(key, t), "seed": config["seed"] + i}) for i in range(seeds)]
