@@ -70,17 +70,25 @@ def test_seeds_differ_and_the_same_seed_repeats(workdir):
     assert pair[0] != pair[1]  # fresh data and initialisation every round
 
 
-def test_resume_after_interruption_loses_nothing(workdir, monkeypatch):
+@pytest.mark.parametrize(
+    "failure, seen",
+    [
+        (KeyboardInterrupt(), (SystemExit, "rerun the same command to resume")),
+        (OSError(28, "No space left on device"), (OSError, "No space left")),
+    ],
+    ids=["ctrl-c", "disk full"],
+)
+def test_a_failure_mid_benchmark_keeps_every_finished_run_and_resumes(workdir, monkeypatch, failure, seen):
     original = executors.execute
 
-    def interrupted(tasks, workers, threads, **kwargs):
+    def failing(tasks, workers, threads, **kwargs):
         for i, record in enumerate(original(tasks, workers, threads, **kwargs)):
             if i == 2:
-                raise KeyboardInterrupt
+                raise failure
             yield record
 
-    monkeypatch.setattr(executors, "execute", interrupted)
-    with pytest.raises(SystemExit, match="rerun the same command to resume"):
+    monkeypatch.setattr(executors, "execute", failing)
+    with pytest.raises(seen[0], match=seen[1]):
         bench("--workers", "1")
     saved = lines()
     assert len(saved) == 2
@@ -591,3 +599,14 @@ def test_bad_input_is_one_error_line_and_runs_nothing(tuned_and_fixed, monkeypat
     code, line = error_of(benchmark.main, [*args.split(), *OUTPUTS.split(), "--fresh"])
     assert code == 2 and line.startswith("error: ") and message in line
     assert Path("r.jsonl").read_text() == GOOD + "\n" and not Path("r.md").exists()
+
+
+# ---- where fits run: --workers and --threads ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers, threads, warned", [(1, 1, False), (2, 1, False), (3, 1, True), (2, 2, True)])
+def test_more_workers_times_threads_than_cores_is_warned(workdir, monkeypatch, capsys, workers, threads, warned):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    benchmark.parse_args(["--configs", "tiny_pair", "--workers", str(workers), "--threads", str(threads)])
+    err = capsys.readouterr().err
+    assert ("warning: " in err and f"{workers} workers x {threads} threads on 2 cores" in err) == warned, err

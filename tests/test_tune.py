@@ -78,7 +78,15 @@ def test_every_cell_of_a_trunk_gets_the_same_space(trunk):
     assert set(baseline) == set(reference) - {"model.head_hidden"}  # no comparison head, no digit loss
 
 
-def test_an_interrupted_tuning_resumes_without_losing_or_repeating_a_fit(workdir, monkeypatch):
+@pytest.mark.parametrize(
+    "failure, seen",
+    [
+        (KeyboardInterrupt(), (SystemExit, "rerun the same command to resume")),
+        (OSError(28, "No space left on device"), (OSError, "No space left")),
+    ],
+    ids=["ctrl-c", "disk full"],
+)
+def test_a_failure_mid_tuning_resumes_without_losing_or_repeating_a_fit(workdir, monkeypatch, failure, seen):
     calls, original_validate, original_finish = [], runs.validate, tuning.CellTuner.finish
 
     def counted(task):
@@ -87,7 +95,7 @@ def test_an_interrupted_tuning_resumes_without_losing_or_repeating_a_fit(workdir
 
     def interrupt_at_fifth(self, key, record):
         if len(calls) == 5:
-            raise KeyboardInterrupt
+            raise failure
         return original_finish(self, key, record)
 
     def refuse(self):
@@ -96,7 +104,7 @@ def test_an_interrupted_tuning_resumes_without_losing_or_repeating_a_fit(workdir
     monkeypatch.setattr(runs, "validate", counted)
     monkeypatch.setattr(PairDataModule, "test_dataloader", refuse)
     monkeypatch.setattr(tuning.CellTuner, "finish", interrupt_at_fifth)
-    with pytest.raises(SystemExit, match="rerun the same command to resume"):
+    with pytest.raises(seen[0], match=seen[1]):
         tune.main(QUICK)
     assert not Path("tuned").exists()
     monkeypatch.setattr(tuning.CellTuner, "finish", original_finish)
