@@ -20,6 +20,7 @@ import argparse
 import fnmatch
 import sys
 import time
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -40,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", type=options.integer(1), default=study.BENCHMARK_SEEDS, help="run seeds 0..N-1")
     seeds.add_argument(
-        "--seed-list", type=options.integer(0), nargs="+", metavar="SEED", help="run exactly these seeds, each once"
+        "--seed-list", type=options.seed, nargs="+", metavar="SEED", help="run exactly these seeds, each once"
     )
     parser.add_argument("--epochs", type=options.integer(1), help="override every config's max_epochs")
     parser.add_argument(
@@ -85,6 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         study.check_seeds(args.seed_list, study.TEST_SEEDS, "benchmark rounds")
         if not args.report_only:
             args.configs = runs.select(args.configs or study.CELLS)
+            for name in args.configs:
+                options.load_mapping(Path(config_path(name)))
     except ValueError as e:
         parser.error(str(e))
     check_vary(args, parser)

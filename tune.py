@@ -63,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     executors.settle_options(args, parser)
     try:
         args.configs = runs.select(args.configs, FIXED)
+        for name in args.configs:
+            options.load_mapping(FIXED / f"{name}.yaml")
     except ValueError as e:
         parser.error(str(e))
     return args

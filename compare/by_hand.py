@@ -13,14 +13,12 @@ used once. Rounds use seeds 0..N-1; --study adds the Lightning study's accuracie
 benchmark results file, and the paired difference with its 95% confidence interval.
 """
 
-import argparse
 import inspect
 import statistics
 import time
 from pathlib import Path
 
 import torch
-import yaml
 
 from framework import (
     Adam,
@@ -36,6 +34,7 @@ from framework import (
     WeightedLosses,
 )
 from framework.exercises.experiment import batches
+from pairs import options
 from pairs.classifier import PairClassifier
 from pairs.data import DIGIT_SIZE, PairDataModule, generate_pair_sets
 from pairs.errors import run_main
@@ -72,7 +71,7 @@ def recipe(cell: str, root: Path = FIXED) -> dict:
     if cell not in STUDY_CELLS:
         raise ValueError(f"unknown cell {cell!r}; cells: {', '.join(STUDY_CELLS)}, or all")
     path = root / f"{cell}.yaml"
-    config = yaml.safe_load(path.read_text())
+    config = options.load_mapping(path)
     model, data = defaults(PairClassifier) | config.get("model", {}), defaults(PairDataModule) | config.get("data", {})
     for section, values in (("model", model), ("data", data)):
         for key, value in UNSUPPORTED[section].items():
@@ -201,18 +200,23 @@ def summary(cell: str, ours: dict[int, float], seconds: float, study: dict[int, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = options.parser(__doc__)
     parser.add_argument(
-        "--cell", nargs="+", required=True, metavar="CELL", help=f"one or more of {', '.join(STUDY_CELLS)}, or all"
+        "--cell",
+        nargs="+",
+        required=True,
+        metavar="CELL",
+        help=f"one or more of {', '.join(STUDY_CELLS)}, each once, or all",
     )
-    parser.add_argument("--rounds", type=int, default=1, help="seeds 0..N-1")
-    parser.add_argument("--epochs", type=int, help="override the recipe's max_epochs")
+    parser.add_argument("--rounds", type=options.integer(1), default=1, help="seeds 0..N-1")
+    parser.add_argument("--epochs", type=options.integer(1), help="override the recipe's max_epochs")
     parser.add_argument("--study", type=Path, help="a benchmark results file (JSONL) to compare with, seed by seed")
     args = parser.parse_args(argv)
+    try:
+        options.distinct(args.cell, "--cell")
+    except ValueError as e:
+        parser.error(str(e))
     cells = STUDY_CELLS if args.cell == ["all"] else args.cell
-    for flag, value in (("--rounds", args.rounds), ("--epochs", args.epochs)):
-        if value is not None and value < 1:
-            raise ValueError(f"{flag} must be >= 1, got {value}")
     if args.study and not args.study.is_file():
         raise ValueError(
             f"--study {args.study} is not a file; give a benchmark results file (JSONL) holding the "

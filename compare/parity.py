@@ -16,7 +16,6 @@ PairClassifier in float64, same initial weights, same batches, Adam; prints the 
 parameter gradient at step 0 (goal 1e-10) and of the epoch loss curve (goal 1e-6), and exits 1 if one is missed.
 """
 
-import argparse
 import statistics
 import sys
 import time
@@ -32,6 +31,7 @@ from framework import test as disk
 from framework.exercises import mnist as framework_mnist
 from framework.exercises.experiment import batches, train_epoch
 from framework.exercises.figures import decision_regions
+from pairs import options
 from pairs.errors import run_main
 from pairs.stats import mean_std
 
@@ -184,18 +184,26 @@ def report_parity(cell: str, epochs: int | None, seed: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--tasks", nargs="+", choices=("disk", "mnist"), default=["disk", "mnist"])
-    parser.add_argument("--out", type=Path, default=Path("runs/framework/versus"))
+    parser = options.parser(__doc__)
+    parser.add_argument("--seeds", type=options.integer(1), default=10, help="seeds 0..N-1 of each task")
+    parser.add_argument(
+        "--tasks", nargs="+", choices=("disk", "mnist"), default=["disk", "mnist"], help="each once, a column each"
+    )
+    parser.add_argument(
+        "--out", type=options.output_folder, default="runs/framework/versus", help="folder of the two figures"
+    )
     parser.add_argument("--parity", metavar="CELL", help="run the study's float64 parity run for this cell instead")
     parser.add_argument(
         "--epochs",
-        type=int,
+        type=options.integer(1),
         help="epochs of every run (default: each task's own; with --parity, the cell's fixed recipe)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="--parity: the round's seed")
+    parser.add_argument("--seed", type=options.seed, default=0, help="--parity: the round's seed")
     args = parser.parse_args(argv)
+    try:
+        options.distinct(args.tasks, "--tasks")
+    except ValueError as e:
+        parser.error(str(e))
     torch.set_num_threads(1)
     if args.parity:
         if not report_parity(args.parity, args.epochs, args.seed):

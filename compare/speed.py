@@ -14,7 +14,6 @@ of --repeats epochs for each side, alternating, in one process.
     python -m compare.speed [--repeats 7] [--cells mlp_aux_shared cnn_aux_shared]
 """
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from compare.twin import check_same, pair_twin, torch_twin
 from framework import SGD, Adam, LossMSE
 from framework import test as disk
 from framework.exercises.experiment import batches
+from pairs import options
 from pairs.data import DIGIT_SIZE, target
 from pairs.errors import run_main
 
@@ -108,11 +108,11 @@ def race(sides: Race, repeats: int, tolerance: float, what: str) -> tuple[float,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser = options.parser(__doc__)
+    parser.add_argument("--repeats", type=options.integer(1), default=7, help="timed epochs of each side")
     parser.add_argument(
         "--tolerance",
-        type=float,
+        type=options.number(options.POSITIVE),
         default=1e-4,
         help="largest parameter difference allowed after the warm-up epoch (float32)",
     )
@@ -121,9 +121,13 @@ def main(argv: list[str] | None = None) -> None:
         nargs="*",
         default=["mlp_aux_shared", "cnn_aux_shared"],
         metavar="CELL",
-        help="study cells to time (none: the disk MLP only)",
+        help="study cells to time, each once (none: the disk MLP only)",
     )
     args = parser.parse_args(argv)
+    try:
+        options.distinct(args.cells, "--cells")
+    except ValueError as e:
+        parser.error(str(e))
     torch.set_num_threads(1)
     generator = torch.Generator().manual_seed(0)
     x, labels = disk.generate_disc_set(1000, generator)

@@ -19,6 +19,7 @@ if not __package__:  # run as a file, `python framework/test.py`, the spec's way
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from framework import SGD, Linear, LossMSE, ReLU, Sequential, Sigmoid, Tanh  # noqa: E402
 from framework.exercises.experiment import accuracy, train_epoch  # noqa: E402
+from pairs import options  # noqa: E402
 from pairs.errors import run_main  # noqa: E402
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
@@ -71,8 +72,8 @@ def train(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = options.parser(__doc__)
+    parser.add_argument("--seed", type=options.seed, default=0, help="the first round's seed")
     parser.add_argument("--outputs", type=int, choices=(1, 2), default=2, help="2 (one-hot) or 1 output unit")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="of the hidden layers")
     parser.add_argument(
@@ -81,20 +82,20 @@ def main(argv: list[str] | None = None) -> None:
         default="none",
         help="on the output layer (default none: the spec's linear outputs)",
     )
-    parser.add_argument("--epochs", type=int, default=600)
-    parser.add_argument("--batch-size", type=int, default=20)
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--momentum", type=float, default=0.0)
+    parser.add_argument("--epochs", type=options.integer(1), default=600, help="epochs of each round")
+    parser.add_argument("--batch-size", type=options.integer(1), default=20, help="SGD's mini-batch size")
+    parser.add_argument("--lr", type=options.number(options.POSITIVE), default=0.05, help="SGD's learning rate")
+    parser.add_argument("--momentum", type=options.number(options.FRACTION), default=0, help="SGD's momentum")
     parser.add_argument(
-        "--log-every", type=int, default=50, help="epochs between lines of loss, training and test accuracy (0: none)"
+        "--log-every",
+        type=options.integer(0),
+        default=50,
+        help="epochs between lines of loss, training and test accuracy (0: none)",
     )
-    parser.add_argument("--rounds", type=int, default=1, help="seeds seed..seed+rounds-1, then mean and std")
+    parser.add_argument(
+        "--rounds", type=options.integer(1), default=1, help="seeds seed..seed+rounds-1, then mean and std"
+    )
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "rounds"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.lr <= 0:
-        parser.error("--lr must be > 0")
     with torch.set_grad_enabled(False):  # the framework needs no autograd; scoped, so a caller keeps its own
         errors = [run(args, seed) for seed in range(args.seed, args.seed + args.rounds)]
     if args.rounds > 1:

@@ -28,15 +28,17 @@ class Interval(NamedTuple):
 
     def __str__(self) -> str:
         """`>= 1`, `> 0` or `in [0, 1)`: the words after "a number"."""
+        low, high = (f"{int(x)}" if float(x).is_integer() else f"{x:g}" for x in (self.low, self.high))
         if self.high == math.inf:
-            return f"{'>=' if self.low_included else '>'} {self.low:g}"
-        return f"in {'[' if self.low_included else '('}{self.low:g}, {self.high:g}{']' if self.high_included else ')'}"
+            return f"{'>=' if self.low_included else '>'} {low}"
+        return f"in {'[' if self.low_included else '('}{low}, {high}{']' if self.high_included else ')'}"
 
 
 POSITIVE = Interval(0, math.inf, False)
 NON_NEGATIVE = Interval(0, math.inf)
 FRACTION = Interval(0, 1)  # [0, 1): a momentum, a dropout rate
 OPEN_UNIT = Interval(0, 1, False)  # (0, 1): a share of the data
+SEEDS = Interval(0, 2**32 - 1, True, True)  # what every seeded library takes (Lightning's seed_everything: 32 bits)
 
 
 def number(interval: Interval, integer: bool = False) -> Callable[[str], float]:
@@ -59,6 +61,9 @@ def number(interval: Interval, integer: bool = False) -> Callable[[str], float]:
 def integer(least: int) -> Callable[[str], float]:
     """An argparse type: an integer >= least."""
     return number(Interval(least, math.inf), integer=True)
+
+
+seed = number(SEEDS, integer=True)  # an argparse type: a seed
 
 
 def output_file(text: str) -> Path:
@@ -117,7 +122,8 @@ class Help(argparse.RawDescriptionHelpFormatter):
         kind = getattr(action.type, "__name__", "")
         if " " in kind:  # the types above: a range or a path's kind
             notes.append(kind)
-        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in (action.help or ""):
+        shown = action.default is not None and action.default is not False and action.default != argparse.SUPPRESS
+        if shown and "default" not in (action.help or ""):
             notes.append("default %(default)s")
         return f"{action.help or ''} ({'; '.join(notes)})".strip() if notes else action.help or ""
 

@@ -8,14 +8,15 @@ different computations.
     MNIST_DIR=../shared/mnist python -m scripts.bench_lightning [--rounds 5]
 """
 
-import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from lightning.pytorch import seed_everything
 
 from compare.twin import check_same
+from pairs import options
 from pairs.cli import PairCLI
 from pairs.errors import run_main
 from pairs.runs import QUIET
@@ -60,12 +61,18 @@ def lightning_fit(cli: PairCLI, seed: int) -> tuple[float, torch.nn.Module]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="configs/baseline_cnn.yaml")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tolerance", type=float, default=1e-5, help="largest final-weight difference allowed")
+    parser = options.parser(__doc__)
+    parser.add_argument("--config", default="configs/baseline_cnn.yaml", help="the study config both fits follow")
+    parser.add_argument("--rounds", type=options.integer(1), default=5, help="timed rounds, after one warm-up round")
+    parser.add_argument("--seed", type=options.seed, default=0, help="seed_everything's seed, every round")
+    parser.add_argument(
+        "--tolerance",
+        type=options.number(options.POSITIVE),
+        default=1e-5,
+        help="largest final-weight difference allowed",
+    )
     args = parser.parse_args(argv)
+    options.load_mapping(Path(args.config))
     times = {"plain": [], "lightning": []}
     for round_ in range(args.rounds + 1):  # round 0 warms up and is not counted
         results = {}

@@ -12,7 +12,6 @@ times do not compare). With --epochs 1 the fits are short, so the ratio shows th
     MNIST_DIR=../shared/mnist python -m scripts.bench_ray --ray two-nodes --configs 'fixed/*' --seeds 2
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from pairs import options
 from pairs.errors import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,13 +53,19 @@ def identical(a: dict, b: dict) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", help="default: benchmark.py's default grid")
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per fit, the same on both backends")
+    parser = options.parser(__doc__)
+    parser.add_argument("--configs", nargs="+", help="each once (default: benchmark.py's default grid)")
+    parser.add_argument("--seeds", type=options.integer(1), default=10, help="seeds 0..N-1 of each config")
+    parser.add_argument("--epochs", type=options.integer(1), help="override every config's max_epochs")
+    parser.add_argument(
+        "--threads", type=options.integer(1), default=1, help="torch threads per fit, the same on both backends"
+    )
     parser.add_argument("--ray", default="local", help="cluster address for the Ray run (default: a local instance)")
     args = parser.parse_args(argv)
+    try:
+        options.distinct(args.configs or [], "--configs")
+    except ValueError as e:
+        parser.error(str(e))
     common = ["--seeds", str(args.seeds), "--threads", str(args.threads)]
     common += ["--configs", *args.configs] if args.configs else []
     common += ["--epochs", str(args.epochs)] if args.epochs else []

@@ -10,14 +10,14 @@ evaluates the test pairs.
         --set model.members=1 --set data.shift=1 trainer.max_epochs=60
 """
 
-import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
-from pairs import runs
-from pairs.errors import OneLineParser, run_main
+from pairs import options, runs
+from pairs.errors import run_main
 from pairs.stats import mean_std
 from pairs.study import SELECTION_SEEDS, check_seeds
 
@@ -43,20 +43,20 @@ def summary(scores: list[float], baseline: list[float] | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True)
+    parser = options.parser(__doc__)
+    parser.add_argument("--config", required=True, help="the study config the candidates change")
     parser.add_argument(
         "--seeds",
-        type=int,
+        type=options.seed,
         nargs="+",
         default=list(SELECTION_SEEDS[:3]),
         help=f"seeds of the fits (default 100 101 102; choosing seeds start at {SELECTION_SEEDS.start})",
     )
     parser.add_argument(
         "--val-pairs",
-        type=int,
+        type=options.integer(1),
         default=200,
-        help="training pairs held out for validation (default 200; at least 1, fewer than n_pairs)",
+        help="training pairs held out for validation, fewer than n_pairs",
     )
     parser.add_argument(
         "--set",
@@ -64,11 +64,9 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a candidate's LightningCLI overrides; repeat --set for more candidates",
+        help="a candidate's LightningCLI overrides; repeat --set for more candidates (default: none, the config alone)",
     )
     args = parser.parse_args(argv)
-    if args.val_pairs < 1:
-        parser.error(f"--val-pairs must be >= 1 (the candidates are scored on them), got {args.val_pairs}")
     malformed = [item for overrides in args.set for item in overrides if "=" not in item]
     if malformed:
         parser.error(f"--set {malformed[0]!r} is not KEY=VALUE; e.g. --set model.dropout=0.1")
@@ -76,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         check_seeds(args.seeds, SELECTION_SEEDS, "choosing a candidate")
     except ValueError as e:
         parser.error(str(e))
+    options.load_mapping(Path(args.config))
     for overrides in [[], *args.set]:  # every candidate's config resolves before the first fit starts
         with runs.quiet():
             runs.config_hash(candidate_args(args.config, args.val_pairs, overrides))

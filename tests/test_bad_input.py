@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from pairs import options
+from pairs.errors import run_main
+
 pytestmark = pytest.mark.filterwarnings("ignore::jsonargparse._deprecated.JsonargparseDeprecationWarning")
+ROOT = Path(__file__).resolve().parents[1]
 CLASSES = (
     "a folder as an output file",
     "a file as an output folder",
@@ -27,6 +31,7 @@ CLASSES = (
 TINY = "--config configs/tiny_pair.yaml --trainer.logger false"
 TUNE = "--configs tiny_base --trials 1 --seeds 1 --finalists 1 --fresh-seeds 1"
 MNIST = "--config configs/two_layer.yaml"
+VALIDATE = "--config configs/tiny_pair.yaml --val-pairs 20"
 
 TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (argv, what the error line names)
     "train": {
@@ -51,6 +56,8 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "a folder as an output file": ("--configs tiny_pair --results {folder}", "--results"),
         "a file as an output folder": ("--configs tiny_pair --tensorboard {file}", "--tensorboard"),
         "an unwritable folder": ("--configs tiny_pair --report {unwritable}", "--report"),
+        "unparsable YAML": ("--configs broken", "broken.yaml, line 3"),
+        "YAML of the wrong shape": ("--configs listed", "listed.yaml"),
         "NaN": ("--configs tiny_pair tiny_base --precision nan", "--precision"),
         "inf": ("--configs tiny_pair tiny_base --precision inf", "--precision"),
         "zero": ("--configs tiny_pair --seeds 0", "--seeds"),
@@ -79,7 +86,89 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "an empty list": (f"{MNIST} --sweep lr", "--sweep lr"),
         "a duplicate": (f"{MNIST} --sweep lr 0.1 0.1", "given twice"),
     },
+    "framework.test": {
+        "NaN": ("--lr nan", "--lr"),
+        "inf": ("--lr inf", "--lr"),
+        "zero": ("--epochs 0", "--epochs"),
+        "negative": ("--momentum -0.5", "--momentum"),
+    },
+    "framework.exercises.course": {
+        "a file as an output folder": ("-task task1 --out {file}", "--out"),
+        "an unwritable folder": ("-task task1 --out {unwritable}", "--out"),
+        "NaN": ("-task task1 --epochs nan", "--epochs"),
+        "zero": ("-task task1 --epochs 0", "--epochs"),
+        "negative": ("-task task1 --seed -1", "--seed"),
+    },
+    "framework.exercises.taylor": {
+        "a folder as an output file": ("--figure {folder}", "--figure"),
+        "a file as an output folder": ("--figure {file}/taylor.png", "--figure"),
+        "an unwritable folder": ("--figure {unwritable}", "--figure"),
+        "negative": ("--seed -1", "--seed"),
+    },
+    "framework.exercises.threshold": {
+        "NaN": ("--grid-step nan", "--grid-step"),
+        "inf": ("--grid-limit inf", "--grid-limit"),
+        "zero": ("--grid-step 0", "--grid-step"),
+        "negative": ("--grid-limit -1", "--grid-limit"),
+    },
+    "framework.exercises.toys": {
+        "a folder as an output file": ("--figure {folder}", "--figure"),
+        "a file as an output folder": ("--figure {file}/toys.png", "--figure"),
+        "an unwritable folder": ("--figure {unwritable}", "--figure"),
+        "NaN": ("--lr nan", "--lr"),
+        "inf": ("--lr inf", "--lr"),
+        "zero": ("--epochs 0", "--epochs"),
+        "negative": ("--batch-size -1", "--batch-size"),
+        "an empty list": ("--datasets", "--datasets"),
+        "a duplicate": ("--datasets disk peaks disk", "--datasets"),
+    },
+    "compare.by_hand": {
+        "NaN": ("--cell mlp_aux_shared --epochs nan", "--epochs"),
+        "zero": ("--cell mlp_aux_shared --rounds 0", "--rounds"),
+        "negative": ("--cell mlp_aux_shared --epochs -1", "--epochs"),
+        "an empty list": ("--cell", "--cell"),
+        "a duplicate": ("--cell mlp_aux_shared mlp_aux_shared", "--cell"),
+    },
+    "compare.parity": {
+        "a file as an output folder": ("--out {file}", "--out"),
+        "an unwritable folder": ("--out {unwritable}", "--out"),
+        "zero": ("--seeds 0", "--seeds"),
+        "negative": ("--seed -1", "--seed"),
+        "an empty list": ("--tasks", "--tasks"),
+        "a duplicate": ("--tasks disk disk", "--tasks"),
+    },
+    "compare.speed": {
+        "NaN": ("--tolerance nan", "--tolerance"),
+        "inf": ("--tolerance inf", "--tolerance"),
+        "zero": ("--repeats 0", "--repeats"),
+        "negative": ("--tolerance -1", "--tolerance"),
+        "a duplicate": ("--cells mlp_aux_shared mlp_aux_shared", "--cells"),
+    },
+    "scripts.validate": {
+        "unparsable YAML": ("--config {bad_yaml}", "bad.yaml, line 3"),
+        "YAML of the wrong shape": ("--config {list_yaml}", "list.yaml"),
+        "NaN": (f"{VALIDATE} --set model.aux_weight=nan", "aux_weight"),
+        "inf": (f"{VALIDATE} --set model.aux_weight=inf", "aux_weight"),
+        "zero": ("--config configs/tiny_pair.yaml --val-pairs 0", "--val-pairs"),
+        "negative": ("--config configs/tiny_pair.yaml --seeds -1", "--seeds"),
+        "an empty list": ("--config configs/tiny_pair.yaml --seeds", "--seeds"),
+        "a duplicate": ("--config configs/tiny_pair.yaml --seeds 100 101 100", "100"),
+    },
+    "scripts.bench_lightning": {
+        "unparsable YAML": ("--config {bad_yaml}", "bad.yaml, line 3"),
+        "YAML of the wrong shape": ("--config {list_yaml}", "list.yaml"),
+        "NaN": ("--tolerance nan", "--tolerance"),
+        "zero": ("--rounds 0", "--rounds"),
+        "negative": ("--seed -1", "--seed"),
+    },
+    "scripts.bench_ray": {
+        "zero": ("--seeds 0", "--seeds"),
+        "negative": ("--threads -1", "--threads"),
+        "an empty list": ("--configs", "--configs"),
+        "a duplicate": ("--configs tiny_pair tiny_pair", "--configs"),
+    },
 }
+ENTRY_POINTS = sorted(TABLE)
 CASES = [(entry, kind) for entry, row in TABLE.items() for kind in CLASSES if kind in row]
 
 
@@ -90,6 +179,8 @@ def places(workdir: Path) -> dict[str, str]:
     (workdir / "file").write_text("not a checkpoint, not pairs\n")
     (workdir / "bad.yaml").write_text("model:\n  trunk: cnn\n   aux_weight: [1\n")
     (workdir / "list.yaml").write_text("- model\n- data\n")
+    (workdir / "configs" / "broken.yaml").write_text((workdir / "bad.yaml").read_text())
+    (workdir / "configs" / "listed.yaml").write_text((workdir / "list.yaml").read_text())
     (workdir / "configs" / "two_layer.yaml").write_text("model: two_layer\nhidden: 8\nepochs: 1\n")
     (workdir / "configs" / "fixed").mkdir()
     (workdir / "configs" / "fixed" / "tiny_base.yaml").write_text((workdir / "configs" / "tiny_base.yaml").read_text())
@@ -116,6 +207,24 @@ def test_bad_input_is_one_error_line_and_writes_nothing(places, workdir, error_o
     assert tree(workdir) == before, f"left behind: {sorted(tree(workdir) - before)}"
 
 
-def test_the_table_covers_every_class():
+def test_the_table_covers_every_class_and_every_entry_point():
     assert {kind for row in TABLE.values() for kind in row} == set(CLASSES)
     assert all(set(row) <= set(CLASSES) for row in TABLE.values())
+    sources = [p for p in ROOT.rglob("*.py") if not {".venv", "tests", "pairs"} & set(p.relative_to(ROOT).parts)]
+    mains = {".".join(p.relative_to(ROOT).with_suffix("").parts) for p in sources if "run_main(main" in p.read_text()}
+    assert mains == set(TABLE)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_an_unexpected_exception_keeps_its_traceback(workdir, monkeypatch, capsys, entry):
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("injected bug")
+
+    module = importlib.import_module(entry)
+    if entry == "train":
+        monkeypatch.setattr(module, "TrainCLI", bug)
+    else:
+        monkeypatch.setattr(options, "parser", bug)  # the first call of every other entry point's main
+    with pytest.raises(ZeroDivisionError, match="injected bug"):
+        run_main(lambda: module.main([]))
+    assert "error:" not in capsys.readouterr().err

@@ -115,7 +115,8 @@ def test_missing_folder_file_and_corrupt_file(tmp_path, error_of):
     "argv, words",
     [
         (["-task", "task2"], "invalid choice: 'task2'"),
-        (["-task", "all", "--epochs", "0"], "--epochs must be >= 1"),
+        (["-task", "all", "--epochs", "0"], "argument --epochs: 0 is not an integer >= 1"),
+        (["-task", "all", "--samples", "3"], "argument --samples: 3 is not an integer >= 4"),
         (["-task", "all", "-path", "x", "--samples", "10"], "--samples sizes the look-alike sets"),
     ],
 )
@@ -124,6 +125,12 @@ def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, argv, words):
         run(*argv, out=tmp_path / "out")
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("error: ") and words in err and err.count("\n") == 1
+
+
+def test_an_output_root_that_is_a_file_is_refused_before_any_work(tmp_path, error_of):
+    (tmp_path / "out").write_text("")
+    code, line = error_of(course.main, ["-task", "task6", "--out", str(tmp_path / "out")])
+    assert code == 2 and line.startswith("error: argument --out: ") and "is a file, not a folder" in line
 
 
 def test_command_line_error_exits_1_on_stderr(tmp_path):

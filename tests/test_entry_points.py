@@ -1,11 +1,13 @@
 """Every command the README lists, run as a user runs it (`python -m ...` in a fresh process) on tiny arguments:
-it exits 0 and writes what it says. The study's own entry points (train.py, benchmark.py, tune.py) have their
-own test files."""
+it exits 0 and writes what it says; its refusals run in-process, through the one error path (`error_of`). The
+study's own entry points (train.py, benchmark.py, tune.py) have their own test files."""
 
+import importlib
 import os
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("MNIST_DIR", "../shared/mnist"))
@@ -45,19 +47,26 @@ def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, co
     assert "ratio Lightning / plain" in out and "the two fits end in the same weights" in out
 
 
-def test_bench_lightning_refuses_to_time_different_computations(workdir, command):
-    run = command(
-        workdir,
-        "-m",
-        "scripts.bench_lightning",
-        "--config",
-        "configs/tiny_base.yaml",
-        "--rounds",
-        "1",
-        "--tolerance",
-        "-1",
-    )
-    assert run.returncode == 1 and run.stderr.strip().splitlines()[-1].startswith("error: final weights")
+def ending_in(value: float):
+    """A stand-in fit: no training, one second, a network whose every parameter equals `value`."""
+
+    def fit(*_):
+        net = torch.nn.Linear(2, 1)
+        for p in net.parameters():
+            torch.nn.init.constant_(p, value)
+        return 1.0, net
+
+    return fit
+
+
+def test_bench_lightning_refuses_to_time_different_computations(monkeypatch, error_of):
+    from scripts import bench_lightning
+
+    monkeypatch.setattr(bench_lightning, "build", lambda config, seed: None)
+    monkeypatch.setattr(bench_lightning, "plain_fit", ending_in(0.0))
+    monkeypatch.setattr(bench_lightning, "lightning_fit", ending_in(1.0))
+    code, line = error_of(bench_lightning.main, ["--rounds", "1"])
+    assert code == 1 and line.startswith("error: final weights") and "do not compute the same thing" in line
 
 
 @pytest.mark.ray
@@ -66,11 +75,35 @@ def test_bench_ray_compares_the_backends_on_the_same_grid(workdir, command):
     assert "metrics identical: True" in out
 
 
-def test_speed_races_only_after_both_sides_agree(tmp_path, command):
+def test_speed_races_only_after_both_sides_agree(tmp_path, command, monkeypatch, error_of):
     out = ok(command(ROOT, "-m", "compare.speed", "--repeats", "1", "--cells", "mlp_aux_shared"))
     assert "| 1000 |" in out and "| mlp_aux_shared |" in out
-    run = command(ROOT, "-m", "compare.speed", "--repeats", "1", "--cells", "--tolerance", "-1")
-    assert run.returncode == 1 and "do not compute the same thing" in run.stderr
+    from compare import speed
+
+    apart = (lambda: None, lambda: None, lambda: [(torch.zeros(3), torch.ones(3))])  # sides that end apart
+    monkeypatch.setattr(speed, "disk_epochs", lambda *_: apart)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # the test process keeps its threads
+    code, line = error_of(speed.main, ["--repeats", "1", "--cells"])
+    assert code == 1 and "do not compute the same thing" in line
+
+
+@pytest.mark.parametrize(
+    "module, argv, words",
+    [
+        ("compare.speed", ["--tolerance", "-1"], "argument --tolerance: -1 is not a number > 0"),
+        ("compare.speed", ["--cells", "mlp_aux_shared", "mlp_aux_shared"], "--cells: mlp_aux_shared given twice"),
+        ("compare.parity", ["--tasks", "disk", "disk"], "--tasks: disk given twice"),
+        ("compare.parity", ["--seeds", "0"], "argument --seeds: 0 is not an integer >= 1"),
+        ("compare.parity", ["--out", "/proc/versus"], "argument --out: /proc/versus: cannot write in /proc"),
+        ("scripts.bench_lightning", ["--tolerance", "nan"], "argument --tolerance: nan is not a number > 0"),
+        ("scripts.bench_lightning", ["--rounds", "0"], "argument --rounds: 0 is not an integer >= 1"),
+        ("scripts.bench_ray", ["--threads", "0"], "argument --threads: 0 is not an integer >= 1"),
+        ("scripts.bench_ray", ["--configs", "tiny_base", "tiny_base"], "--configs: tiny_base given twice"),
+    ],
+)
+def test_bad_numbers_paths_and_repeats_are_usage_errors_before_any_work(module, argv, words, error_of):
+    code, line = error_of(importlib.import_module(module).main, argv)
+    assert code == 2 and line.startswith(f"error: {words}") and line.endswith("(see --help)"), line
 
 
 def test_parity_on_the_disk_task(tmp_path, command):

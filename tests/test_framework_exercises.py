@@ -203,6 +203,30 @@ def test_taylor_command_prints_ratios_and_saves_the_plot(tmp_path, capsys):
     assert matplotlib.image.imread(tmp_path / "t.png").ndim == 3
 
 
+@pytest.mark.parametrize(
+    "main, argv, words",
+    [
+        (disk.main, ["--lr", "nan"], "argument --lr: nan is not a number > 0"),
+        (disk.main, ["--momentum", "1"], "argument --momentum: 1 is not a number in [0, 1)"),
+        (disk.main, ["--rounds", "0"], "argument --rounds: 0 is not an integer >= 1"),
+        (toys.main, ["--lr", "inf"], "argument --lr: inf is not a number > 0"),
+        (toys.main, ["--datasets", "disk", "peaks", "disk"], "--datasets: disk given twice; give each once"),
+        (taylor.main, ["--seed", "-1"], "argument --seed: -1 is not an integer >= 0"),
+    ],
+)
+def test_bad_numbers_and_repeats_are_one_line_usage_errors(main, argv, words, error_of):
+    code, line = error_of(main, argv)
+    assert code == 2 and line == f"error: {words} (see --help)"
+
+
+def test_a_figure_path_that_cannot_be_written_is_refused_before_any_work(tmp_path, error_of):
+    (tmp_path / "file").write_text("")
+    code, line = error_of(taylor.main, ["--figure", str(tmp_path)])
+    assert code == 2 and line.startswith("error: argument --figure: ") and "is a folder; give a file path" in line
+    code, line = error_of(toys.main, ["--figure", str(tmp_path / "file" / "toys.png")])
+    assert code == 2 and line.startswith("error: argument --figure: ") and "is a file, not a folder" in line
+
+
 def test_the_disk_task_s_output_activation_and_per_epoch_accuracy(capsys):
     model = disk.build(2, "relu", torch.Generator().manual_seed(0), "sigmoid")
     assert type(model.modules[-1]).__name__ == "Sigmoid" and type(model.modules[-2]).__name__ == "Linear"

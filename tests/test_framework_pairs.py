@@ -202,8 +202,6 @@ def test_unknown_cell_and_bad_data_exit_with_one_error_line(monkeypatch, mnist_d
             r"^error: data.n_pairs=1000: the train and the test set each "
             r"need 2000 distinct",
         ),
-        (["--cell", "mlp_aux_shared", "--rounds", "0"], r"^error: --rounds must be >= 1, got 0$"),
-        (["--cell", "mlp_aux_shared", "--epochs", "-1"], r"^error: --epochs must be >= 1, got -1$"),
         (
             ["--cell", "mlp_aux_shared", "--study", str(mnist_dir / "missing.jsonl")],
             r"^error: --study .*missing.jsonl "
@@ -213,6 +211,36 @@ def test_unknown_cell_and_bad_data_exit_with_one_error_line(monkeypatch, mnist_d
         code, line = error_of(runner.main, argv)
         assert code == 1 and re.match(expected, line), line
     assert torch.is_grad_enabled()  # the runner turns autograd off for itself only
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--rounds", "0"], "argument --rounds: 0 is not an integer >= 1"),
+        (["--epochs", "-1"], "argument --epochs: -1 is not an integer >= 1"),
+        (["--epochs", "nan"], "argument --epochs: 'nan' is not an integer"),
+        (["--cell", "mlp_aux_shared", "cnn_aux_shared", "mlp_aux_shared"], "--cell: mlp_aux_shared given twice"),
+    ],
+)
+def test_bad_numbers_and_repeated_cells_are_usage_errors(argv, expected, error_of):
+    code, line = error_of(runner.main, ["--cell", "mlp_aux_shared", *argv])
+    assert code == 2 and line.startswith(f"error: {expected}") and line.endswith("(see --help)"), line
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("model: [a\n", "mlp_aux_shared.yaml, line 2, column 1: not valid YAML"),
+        (
+            "- model\n- data\n",
+            "mlp_aux_shared.yaml: a YAML mapping of config keys expected (key: value lines), got a list",
+        ),
+    ],
+)
+def test_a_recipe_that_is_not_a_yaml_mapping_is_named_with_its_place(tmp_path, text, words):
+    (tmp_path / "mlp_aux_shared.yaml").write_text(text)
+    with pytest.raises(ValueError, match=re.escape(words)):
+        runner.recipe("mlp_aux_shared", tmp_path)
 
 
 def test_summary_pairs_the_study_s_seeds(tmp_path):

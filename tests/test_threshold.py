@@ -37,7 +37,16 @@ def test_command_prints_the_units_the_grid_and_the_argument(capsys):
     assert "w1 + w2 + 2b > 0" in out and "contradicts" in out
 
 
-def test_bad_grid_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        threshold.main(["--grid-step", "0"])
-    assert exit_.value.code == 2 and "--grid-step" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--grid-step", "0"], "argument --grid-step: 0 is not a number > 0"),
+        (["--grid-limit", "nan"], "argument --grid-limit: nan is not a number > 0"),
+        (["--grid-limit", "1", "--grid-step", "2"], "--grid-step 2 exceeds --grid-limit 1"),
+        (["--grid-step", "1e-300"], "gives 6e+300 values per axis (inf units); at most 201 per axis"),
+        (["--grid-limit", "1e308", "--grid-step", "1e-3"], "gives inf values per axis"),
+    ],
+)
+def test_bad_grid_is_a_usage_error(argv, words, error_of):
+    code, line = error_of(threshold.main, argv)
+    assert code == 2 and line.startswith("error: ") and words in line, line

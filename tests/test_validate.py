@@ -37,7 +37,7 @@ def test_candidates_run_on_the_same_seeds(monkeypatch, capsys):
 @pytest.mark.parametrize(
     "extra, words",
     [
-        (["--val-pairs", "0"], "--val-pairs must be >= 1"),
+        (["--val-pairs", "0"], "argument --val-pairs: 0 is not an integer >= 1"),
         (["--set", "model.dropout"], "is not KEY=VALUE"),
         (["--set", "model.nope=1"], "model.nope"),
         (["--val-pairs", "60"], "data.val_pairs must be in [0, n_pairs=60)"),

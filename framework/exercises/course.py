@@ -53,7 +53,8 @@ from framework.exercises.figures import decision_regions
 from framework.exercises.taylor import print_table
 from framework.exercises.toys import build, interleaved_gmm, peaks, swiss_roll
 from framework.gradcheck import as_function_of, numerical_gradient, ratios
-from pairs.errors import Failure, OneLineParser, run_main
+from pairs import options
+from pairs.errors import Failure, run_main
 
 TASKS = ("task1", "task3", "task6", "task7")
 FILES = {"GMM": "GMMData.mat", "Peaks": "PeaksData.mat", "SwissRoll": "SwissRollData.mat"}
@@ -526,20 +527,26 @@ RUNS = {"task1": task1, "task3": task3, "task6": task6, "task7": task7}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = options.parser(__doc__)
     parser.add_argument("-task", "--task", required=True, choices=[*TASKS, "all"], help="the task to run")
     parser.add_argument("-path", "--path", type=Path, help="folder of GMMData.mat, PeaksData.mat, SwissRollData.mat")
-    parser.add_argument("--out", type=Path, default=Path("runs/framework/course"), help="root of the outputs")
-    parser.add_argument("--seed", type=int, default=0, help="look-alike data, weights, shuffling, directions")
-    parser.add_argument("--epochs", type=int, help="epochs of softmax regression and of the network (200, 250)")
-    parser.add_argument("--samples", type=int, help=f"training samples of each look-alike set ({SAMPLES:,})")
+    parser.add_argument(
+        "--out", type=options.output_folder, default="runs/framework/course", help="root of the outputs"
+    )
+    parser.add_argument("--seed", type=options.seed, default=0, help="look-alike data, weights, shuffling, directions")
+    parser.add_argument(
+        "--epochs",
+        type=options.integer(1),
+        help="epochs of softmax regression and of the network (default 200 and 250)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=options.integer(4),
+        help=f"training samples of each look-alike set, a quarter as many validating (default {SAMPLES:,})",
+    )
     args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be >= 1, got {args.epochs}")
     if args.samples is not None and args.path is not None:
         parser.error("--samples sizes the look-alike sets; -path reads the course's files as they are")
-    if args.samples is not None and args.samples < 4:
-        parser.error(f"--samples must be >= 4 (a quarter of it validates), got {args.samples}")
     return args
 
 

@@ -8,15 +8,14 @@ as O(eps^2): their ratios approach 2 and 4 as eps halves. The gradient test take
 Jacobian assembled by backward). The transpose test checks u^T (J v) = v^T (J^T u) with J v from forward passes.
 """
 
-import argparse
 import sys
-from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
 
 from framework import Linear, LossMSE, Sequential, Sigmoid, Tanh, adjoint_test, jacobian, taylor_test
 from framework.gradcheck import ratios
+from pairs import options
 from pairs.errors import run_main
 
 EPSILONS = [0.5**k for k in range(1, 16)]
@@ -58,9 +57,9 @@ def print_table(name: str, rows: list) -> None:
 
 @torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--figure", type=Path, default=Path("runs/framework/taylor.png"))
-    parser.add_argument("--seed", type=int, default=0)
+    parser = options.parser(__doc__)
+    parser.add_argument("--figure", type=options.output_file, default="runs/framework/taylor.png", help="the PNG")
+    parser.add_argument("--seed", type=options.seed, default=0, help="weights, inputs and directions")
     args = parser.parse_args(argv)
     g = torch.Generator().manual_seed(args.seed)
     tests = {

@@ -7,16 +7,16 @@ units on all four inputs, searches a grid of (w1, w2, b) for a unit that compute
 none exists at all), and verifies a 2-2-1 network of threshold units that computes XOR.
 """
 
-import argparse
-
 import torch
 
+from pairs import options
 from pairs.errors import run_main
 
 INPUTS = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 TRUTH = {"AND": [0, 0, 0, 1], "OR": [0, 1, 1, 1], "XOR": [0, 1, 1, 0]}
 UNITS = {"AND": ([1.0, 1.0], -1.5), "OR": ([1.0, 1.0], -0.5), "NAND": ([-1.0, -1.0], 1.5)}
 XOR_UNITS = (("OR", "NAND"), ("AND",))  # XOR(x) = AND(OR(x), NAND(x)): a 2-2-1 network
+MAX_AXIS = 201  # grid values per axis at most: 201^3 = 8.1 million units, about half a GB to check
 ARGUMENT = """Why no single unit computes XOR: it would need
   (0, 0) -> 0:  b <= 0
   (0, 1) -> 1:  w2 + b > 0
@@ -58,12 +58,26 @@ def grid_counts(units: torch.Tensor) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> dict:
     """Print the verifications; returns what they found."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--grid-limit", type=float, default=3.0, help="weights and bias range over [-limit, limit]")
-    parser.add_argument("--grid-step", type=float, default=0.1, help="the grid's spacing")
+    parser = options.parser(__doc__)
+    positive = options.number(options.POSITIVE)
+    parser.add_argument("--grid-limit", type=positive, default=3.0, help="weights and bias range over [-limit, limit]")
+    parser.add_argument(
+        "--grid-step",
+        type=positive,
+        default=0.1,
+        help=f"the grid's spacing: at most --grid-limit, and at most {MAX_AXIS} values per axis",
+    )
     args = parser.parse_args(argv)
-    if args.grid_limit <= 0 or not 0 < args.grid_step <= args.grid_limit:
-        parser.error("--grid-limit must be > 0 and --grid-step in (0, grid-limit]")
+    if args.grid_step > args.grid_limit:
+        parser.error(
+            f"--grid-step {args.grid_step:g} exceeds --grid-limit {args.grid_limit:g}; give a step <= the limit"
+        )
+    axis = 2 * args.grid_limit / args.grid_step + 1  # grid_units takes round() of it; inf for extreme values
+    if not axis < MAX_AXIS + 0.5:
+        parser.error(
+            f"--grid-limit {args.grid_limit:g} with --grid-step {args.grid_step:g} gives {axis:.3g} values per axis "
+            f"({axis * axis * axis:.3g} units); at most {MAX_AXIS} per axis: give a larger step or a smaller limit"
+        )
     found = {}
     print(
         "| function | w1 | w2 | b | outputs on (0,0) (0,1) (1,0) (1,1) | truth table | verified |\n"

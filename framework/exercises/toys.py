@@ -7,11 +7,9 @@ softmax cross-entropy; the last epoch is evaluated. Prints mean ± std test accu
 regions of seed 0 as a PNG.
 """
 
-import argparse
 import math
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
@@ -20,6 +18,7 @@ from framework import SGD, CrossEntropy, Linear, Sequential, Tanh
 from framework.exercises.experiment import accuracy, predict, train_epoch
 from framework.exercises.figures import decision_regions
 from framework.test import generate_disc_set
+from pairs import options
 from pairs.errors import run_main
 from pairs.stats import mean_std
 
@@ -117,16 +116,22 @@ def run(dataset: str, kind: str, seed: int, epochs: int, batch_size: int, lr: fl
 
 @torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS))
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--figure", type=Path, default=Path("runs/framework/toys.png"))
+    parser = options.parser(__doc__)
+    parser.add_argument(
+        "--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS), help="each once, a column each"
+    )
+    parser.add_argument("--seeds", type=options.integer(1), default=5, help="seeds 0..N-1 of each set and model")
+    parser.add_argument("--epochs", type=options.integer(1), default=300, help="epochs of each fit")
+    parser.add_argument("--batch-size", type=options.integer(1), default=64, help="SGD's mini-batch size")
+    parser.add_argument("--lr", type=options.number(options.POSITIVE), default=0.1, help="SGD's learning rate")
+    parser.add_argument(
+        "--figure", type=options.output_file, default="runs/framework/toys.png", help="the decision regions (PNG)"
+    )
     args = parser.parse_args(argv)
-    if min(args.seeds, args.epochs, args.batch_size) < 1 or args.lr <= 0:
-        parser.error("--seeds, --epochs and --batch-size must be >= 1 and --lr > 0")
+    try:
+        options.distinct(args.datasets, "--datasets")
+    except ValueError as e:
+        parser.error(str(e))
     fig = Figure(figsize=(3.2 * len(args.datasets), 6.4))
     axes = fig.subplots(2, len(args.datasets), squeeze=False)
     summary = {}
