@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = options.parser(__doc__)
     parser.add_argument(
         "--cell",
+        action=options.Distinct,
         nargs="+",
         required=True,
         metavar="CELL",
@@ -212,10 +213,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=options.integer(1), help="override the recipe's max_epochs")
     parser.add_argument("--study", type=Path, help="a benchmark results file (JSONL) to compare with, seed by seed")
     args = parser.parse_args(argv)
-    try:
-        options.distinct(args.cell, "--cell")
-    except ValueError as e:
-        parser.error(str(e))
     cells = STUDY_CELLS if args.cell == ["all"] else args.cell
     if args.study and not args.study.is_file():
         raise ValueError(

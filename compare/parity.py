@@ -187,7 +187,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = options.parser(__doc__)
     parser.add_argument("--seeds", type=options.integer(1), default=10, help="seeds 0..N-1 of each task")
     parser.add_argument(
-        "--tasks", nargs="+", choices=("disk", "mnist"), default=["disk", "mnist"], help="each once, a column each"
+        "--tasks",
+        action=options.Distinct,
+        nargs="+",
+        choices=("disk", "mnist"),
+        default=["disk", "mnist"],
+        help="each once, a column each",
     )
     parser.add_argument(
         "--out", type=options.output_folder, default="runs/framework/versus", help="folder of the two figures"
@@ -200,10 +205,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=options.seed, default=0, help="--parity: the round's seed")
     args = parser.parse_args(argv)
-    try:
-        options.distinct(args.tasks, "--tasks")
-    except ValueError as e:
-        parser.error(str(e))
     torch.set_num_threads(1)
     if args.parity:
         if not report_parity(args.parity, args.epochs, args.seed):

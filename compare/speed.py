@@ -118,16 +118,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--cells",
+        action=options.Distinct,
         nargs="*",
         default=["mlp_aux_shared", "cnn_aux_shared"],
         metavar="CELL",
         help="study cells to time, each once (none: the disk MLP only)",
     )
     args = parser.parse_args(argv)
-    try:
-        options.distinct(args.cells, "--cells")
-    except ValueError as e:
-        parser.error(str(e))
     torch.set_num_threads(1)
     generator = torch.Generator().manual_seed(0)
     x, labels = disk.generate_disc_set(1000, generator)

@@ -87,12 +87,15 @@ def output_folder(text: str) -> Path:
 output_file.__name__, output_folder.__name__ = "writable file", "writable folder"
 
 
-def distinct(values: list, flag: str) -> list:
-    """`values`, once none is given twice; else a ValueError naming `flag` and the repeat."""
-    repeats = sorted({v for v in values if values.count(v) > 1}, key=values.index)
-    if repeats:
-        raise ValueError(f"{flag}: {', '.join(map(str, repeats))} given twice; give each once")
-    return values
+class Distinct(argparse.Action):
+    """A list option (nargs "+" or "*") whose values must not repeat: `action=options.Distinct`."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        items = list(values or [])
+        repeats = sorted({v for v in items if items.count(v) > 1}, key=items.index)
+        if repeats:
+            raise argparse.ArgumentError(self, f"{', '.join(map(str, repeats))} given twice; give each once")
+        setattr(namespace, self.dest, items)
 
 
 def load_mapping(path: Path, what: str = "config") -> dict:

@@ -54,7 +54,9 @@ def identical(a: dict, b: dict) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = options.parser(__doc__)
-    parser.add_argument("--configs", nargs="+", help="each once (default: benchmark.py's default grid)")
+    parser.add_argument(
+        "--configs", action=options.Distinct, nargs="+", help="each once (default: benchmark.py's default grid)"
+    )
     parser.add_argument("--seeds", type=options.integer(1), default=10, help="seeds 0..N-1 of each config")
     parser.add_argument("--epochs", type=options.integer(1), help="override every config's max_epochs")
     parser.add_argument(
@@ -62,10 +64,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--ray", default="local", help="cluster address for the Ray run (default: a local instance)")
     args = parser.parse_args(argv)
-    try:
-        options.distinct(args.configs or [], "--configs")
-    except ValueError as e:
-        parser.error(str(e))
     common = ["--seeds", str(args.seeds), "--threads", str(args.threads)]
     common += ["--configs", *args.configs] if args.configs else []
     common += ["--epochs", str(args.epochs)] if args.epochs else []

@@ -118,7 +118,12 @@ def run(dataset: str, kind: str, seed: int, epochs: int, batch_size: int, lr: fl
 def main(argv: list[str] | None = None) -> dict:
     parser = options.parser(__doc__)
     parser.add_argument(
-        "--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS), help="each once, a column each"
+        "--datasets",
+        action=options.Distinct,
+        nargs="+",
+        choices=sorted(DATASETS),
+        default=list(DATASETS),
+        help="each once, a column each",
     )
     parser.add_argument("--seeds", type=options.integer(1), default=5, help="seeds 0..N-1 of each set and model")
     parser.add_argument("--epochs", type=options.integer(1), default=300, help="epochs of each fit")
@@ -128,10 +133,6 @@ def main(argv: list[str] | None = None) -> dict:
         "--figure", type=options.output_file, default="runs/framework/toys.png", help="the decision regions (PNG)"
     )
     args = parser.parse_args(argv)
-    try:
-        options.distinct(args.datasets, "--datasets")
-    except ValueError as e:
-        parser.error(str(e))
     fig = Figure(figsize=(3.2 * len(args.datasets), 6.4))
     axes = fig.subplots(2, len(args.datasets), squeeze=False)
     summary = {}
