@@ -210,8 +210,8 @@ def test_taylor_command_prints_ratios_and_saves_the_plot(tmp_path, capsys):
         (disk.main, ["--momentum", "1"], "argument --momentum: 1 is not a number in [0, 1)"),
         (disk.main, ["--rounds", "0"], "argument --rounds: 0 is not an integer >= 1"),
         (toys.main, ["--lr", "inf"], "argument --lr: inf is not a number > 0"),
-        (toys.main, ["--datasets", "disk", "peaks", "disk"], "--datasets: disk given twice; give each once"),
-        (taylor.main, ["--seed", "-1"], "argument --seed: -1 is not an integer >= 0"),
+        (toys.main, ["--datasets", "disk", "peaks", "disk"], "argument --datasets: disk given twice; give each once"),
+        (taylor.main, ["--seed", "-1"], "argument --seed: -1 is not an integer in [0, 4294967295]"),
     ],
 )
 def test_bad_numbers_and_repeats_are_one_line_usage_errors(main, argv, words, error_of):

@@ -1,5 +1,7 @@
 """scripts/validate.py: candidates are scored on validation pairs only, and compared seed by seed."""
 
+from pathlib import Path
+
 import pytest
 
 from pairs.data import PairDataModule
@@ -22,9 +24,11 @@ def test_summary_gives_the_paired_difference_and_its_standard_error():
     assert validate.summary([0.90, 0.95], [0.88, 0.94]).endswith("vs the config as is +1.50 ± 0.50 (paired, SE)")
 
 
-def test_candidates_run_on_the_same_seeds(monkeypatch, capsys):
+def test_candidates_run_on_the_same_seeds(monkeypatch, capsys, tmp_path):
     calls = []
-    monkeypatch.setattr(validate.runs, "config_hash", lambda args: "h")  # c.yaml is not read here
+    monkeypatch.chdir(tmp_path)
+    Path("c.yaml").write_text("model: {}\n")
+    monkeypatch.setattr(validate.runs, "config_hash", lambda args: "h")  # c.yaml is not resolved here
     monkeypatch.setattr(validate, "score", lambda config, seed, val, overrides: calls.append((seed, overrides)) or 0.9)
     monkeypatch.setattr(
         "sys.argv", ["validate.py", "--config", "c.yaml", "--seeds", "101", "102", "--set", "a=1", "--set", "b=2"]
