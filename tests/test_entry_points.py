@@ -91,14 +91,18 @@ def test_speed_races_only_after_both_sides_agree(tmp_path, command, monkeypatch,
     "module, argv, words",
     [
         ("compare.speed", ["--tolerance", "-1"], "argument --tolerance: -1 is not a number > 0"),
-        ("compare.speed", ["--cells", "mlp_aux_shared", "mlp_aux_shared"], "--cells: mlp_aux_shared given twice"),
-        ("compare.parity", ["--tasks", "disk", "disk"], "--tasks: disk given twice"),
+        (
+            "compare.speed",
+            ["--cells", "mlp_aux_shared", "mlp_aux_shared"],
+            "argument --cells: mlp_aux_shared given twice",
+        ),
+        ("compare.parity", ["--tasks", "disk", "disk"], "argument --tasks: disk given twice"),
         ("compare.parity", ["--seeds", "0"], "argument --seeds: 0 is not an integer >= 1"),
         ("compare.parity", ["--out", "/proc/versus"], "argument --out: /proc/versus: cannot write in /proc"),
         ("scripts.bench_lightning", ["--tolerance", "nan"], "argument --tolerance: nan is not a number > 0"),
         ("scripts.bench_lightning", ["--rounds", "0"], "argument --rounds: 0 is not an integer >= 1"),
         ("scripts.bench_ray", ["--threads", "0"], "argument --threads: 0 is not an integer >= 1"),
-        ("scripts.bench_ray", ["--configs", "tiny_base", "tiny_base"], "--configs: tiny_base given twice"),
+        ("scripts.bench_ray", ["--configs", "tiny_base", "tiny_base"], "argument --configs: tiny_base given twice"),
     ],
 )
 def test_bad_numbers_paths_and_repeats_are_usage_errors_before_any_work(module, argv, words, error_of):
@@ -171,3 +175,22 @@ def test_framework_taylor_runner(tmp_path, command):
 def test_the_disk_task_runs_as_a_file_and_as_a_module(tmp_path, command, how):
     out = ok(command(ROOT, *how, "--epochs", "2"))
     assert "test error" in out
+
+
+TWICE = {
+    "framework.exercises.taylor": [],
+    "framework.exercises.toys": ["--datasets", "disk", "--seeds", "1", "--epochs", "1"],
+    "framework.exercises.course": ["-task", "task3", "--samples", "40", "--epochs", "1"],
+    "framework.exercises.threshold": [],
+}
+
+
+@pytest.mark.parametrize("module", TWICE)
+def test_a_runner_runs_twice_in_a_row_and_writes_only_under_runs(tmp_path, monkeypatch, module):
+    monkeypatch.chdir(tmp_path)
+    main = importlib.import_module(module).main
+    main(TWICE[module])
+    first = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    main(TWICE[module])
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()) == first
+    assert all(path.parts[0] == "runs" for path in first)

@@ -219,7 +219,10 @@ def test_unknown_cell_and_bad_data_exit_with_one_error_line(monkeypatch, mnist_d
         (["--rounds", "0"], "argument --rounds: 0 is not an integer >= 1"),
         (["--epochs", "-1"], "argument --epochs: -1 is not an integer >= 1"),
         (["--epochs", "nan"], "argument --epochs: 'nan' is not an integer"),
-        (["--cell", "mlp_aux_shared", "cnn_aux_shared", "mlp_aux_shared"], "--cell: mlp_aux_shared given twice"),
+        (
+            ["--cell", "mlp_aux_shared", "cnn_aux_shared", "mlp_aux_shared"],
+            "argument --cell: mlp_aux_shared given twice",
+        ),
     ],
 )
 def test_bad_numbers_and_repeated_cells_are_usage_errors(argv, expected, error_of):
