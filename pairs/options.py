@@ -66,25 +66,22 @@ def integer(least: int) -> Callable[[str], float]:
 seed = number(SEEDS, integer=True)  # an argparse type: a seed
 
 
-def output_file(text: str) -> Path:
-    """An argparse type: a file path this process can write (a folder, or a path under a file, is refused)."""
-    try:
-        paths.writable_file(Path(text))
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return Path(text)
+def checked_path(check: Callable[[Path], None], kind: str) -> Callable[[str], Path]:
+    """An argparse type: the path, once `check` (a ValueError for a path that cannot serve) passes it."""
+
+    def parse(text: str) -> Path:
+        try:
+            check(Path(text))
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return Path(text)
+
+    parse.__name__ = kind
+    return parse
 
 
-def output_folder(text: str) -> Path:
-    """An argparse type: a folder this process can create or write in (a file is refused)."""
-    try:
-        paths.writable_folder(Path(text))
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return Path(text)
-
-
-output_file.__name__, output_folder.__name__ = "writable file", "writable folder"
+output_file = checked_path(paths.writable_file, "writable file")  # a folder, or a path under a file, is refused
+output_folder = checked_path(paths.writable_folder, "writable folder")  # a file is refused
 
 
 class Distinct(argparse.Action):

@@ -134,3 +134,16 @@ def error_of(capsys) -> Callable[..., tuple[int, str]]:
         return info.value.code, lines[-1] if lines else ""
 
     return run
+
+
+@pytest.fixture(
+    params=[
+        (KeyboardInterrupt(), (SystemExit, "rerun the same command to resume")),
+        (OSError(28, "No space left on device"), (OSError, "No space left")),
+    ],
+    ids=["ctrl-c", "disk full"],
+)
+def mid_run_failure(request) -> tuple[BaseException, tuple[type[BaseException], str]]:
+    """A failure to inject mid-run, and what the run then raises: Ctrl-C (the entry point exits, saying how to
+    resume) and a full disk (an expected failure: run_main makes it one error line)."""
+    return request.param

@@ -70,15 +70,8 @@ def test_seeds_differ_and_the_same_seed_repeats(workdir):
     assert pair[0] != pair[1]  # fresh data and initialisation every round
 
 
-@pytest.mark.parametrize(
-    "failure, seen",
-    [
-        (KeyboardInterrupt(), (SystemExit, "rerun the same command to resume")),
-        (OSError(28, "No space left on device"), (OSError, "No space left")),
-    ],
-    ids=["ctrl-c", "disk full"],
-)
-def test_a_failure_mid_benchmark_keeps_every_finished_run_and_resumes(workdir, monkeypatch, failure, seen):
+def test_a_failure_mid_benchmark_keeps_every_finished_run_and_resumes(workdir, monkeypatch, mid_run_failure):
+    failure, seen = mid_run_failure
     original = executors.execute
 
     def failing(tasks, workers, threads, **kwargs):

@@ -78,15 +78,8 @@ def test_every_cell_of_a_trunk_gets_the_same_space(trunk):
     assert set(baseline) == set(reference) - {"model.head_hidden"}  # no comparison head, no digit loss
 
 
-@pytest.mark.parametrize(
-    "failure, seen",
-    [
-        (KeyboardInterrupt(), (SystemExit, "rerun the same command to resume")),
-        (OSError(28, "No space left on device"), (OSError, "No space left")),
-    ],
-    ids=["ctrl-c", "disk full"],
-)
-def test_a_failure_mid_tuning_resumes_without_losing_or_repeating_a_fit(workdir, monkeypatch, failure, seen):
+def test_a_failure_mid_tuning_resumes_without_losing_or_repeating_a_fit(workdir, monkeypatch, mid_run_failure):
+    failure, seen = mid_run_failure
     calls, original_validate, original_finish = [], runs.validate, tuning.CellTuner.finish
 
     def counted(task):
