@@ -39,9 +39,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "every config in the results file)",
     )
     seeds = parser.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=options.integer(1), default=study.BENCHMARK_SEEDS, help="run seeds 0..N-1")
     seeds.add_argument(
-        "--seed-list", type=options.seed, nargs="+", metavar="SEED", help="run exactly these seeds, each once"
+        "--seeds",
+        type=options.integer(1, len(study.TEST_SEEDS)),
+        default=study.BENCHMARK_SEEDS,
+        help="run seeds 0..N-1",
+    )
+    seeds.add_argument(
+        "--seed-list",
+        type=options.integer(study.TEST_SEEDS.start, study.TEST_SEEDS.stop - 1),
+        nargs="+",
+        metavar="SEED",
+        help="run exactly these seeds, each once",
     )
     parser.add_argument("--epochs", type=options.integer(1), help="override every config's max_epochs")
     parser.add_argument(
@@ -86,18 +95,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         study.check_seeds(args.seed_list, study.TEST_SEEDS, "benchmark rounds")
         if not args.report_only:
             args.configs = runs.select(args.configs or study.CELLS)
-            for name in args.configs:
-                options.load_mapping(Path(config_path(name)))
     except ValueError as e:
         parser.error(str(e))
+    for name in [] if args.report_only else args.configs:  # a malformed config is a bad file, not a bad command
+        options.load_mapping(Path(config_path(name)))
     check_vary(args, parser)
     check_precision(args, parser)
     return args
 
 
 def check_precision(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """--precision is a number of points > 0 and forms a paired effect of the configs; --max-seeds goes with it, at
-    least the seeds asked for and at most the test seeds (default study.MAX_SEEDS)."""
+    """--precision forms a paired effect of the configs; --max-seeds goes with it, at least the seeds asked for and at
+    most the test seeds (default study.MAX_SEEDS)."""
     if args.precision is None:
         if args.max_seeds is not None:
             parser.error("--max-seeds goes with --precision")

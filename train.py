@@ -98,7 +98,7 @@ class TrainCLI(PairCLI):
         folders = {"trainer.default_root_dir": trainer.default_root_dir}
         folders["trainer.logger.init_args.save_dir"] = logger.get("save_dir") if logger else None
         for key, folder in folders.items():
-            if folder:
+            if folder and command != "predict":  # predict writes its --output only
                 paths.writable_folder(Path(folder), key)
         ckpt_path = self.config[command].ckpt_path
         if command != "fit" and not ckpt_path:
@@ -115,15 +115,17 @@ class TrainCLI(PairCLI):
                 ) from e
 
     def before_instantiate_classes(self) -> None:
-        """test and predict write no checkpoint; predict writes no logs; a run without a logger saves its config
-        nowhere (Lightning would write config.yaml into the current folder and refuse to overwrite it next time)."""
+        """test and predict write no checkpoint; predict writes no logs; a run without a logger writes nothing
+        outside the folders it names: no config.yaml (Lightning would write it into the current folder and refuse
+        to overwrite it next time) and, unless trainer.default_root_dir names a folder, no checkpoints/."""
         super().before_instantiate_classes()
         config = self.config[self.subcommand]
-        if self.subcommand != "fit":
+        no_logger = config.trainer.logger in (False, None)
+        if self.subcommand != "fit" or (no_logger and not config.trainer.default_root_dir):
             config.trainer.enable_checkpointing = False
         if self.subcommand == "predict":
             config.trainer.logger = False
-        if self.subcommand == "predict" or config.trainer.logger in (False, None):
+        if self.subcommand == "predict" or no_logger:
             self.save_config_callback = None
 
     def fit(self, model: PairClassifier, datamodule: PairDataModule, **kwargs) -> None:

@@ -41,9 +41,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     positive = options.integer(1)
     parser.add_argument("--trials", type=positive, default=20, help="trials per cell")
-    parser.add_argument("--seeds", type=positive, default=5, help="search seeds per trial")
+    seeds = options.integer(1, len(SELECTION_SEEDS))
+    parser.add_argument("--seeds", type=seeds, default=5, help="search seeds per trial")
     parser.add_argument("--finalists", type=positive, default=3, help="best trials re-scored on fresh seeds")
-    parser.add_argument("--fresh-seeds", type=positive, default=5, help="fresh seeds per finalist")
+    parser.add_argument("--fresh-seeds", type=seeds, default=5, help="fresh seeds per finalist")
     parser.add_argument("--val-pairs", type=positive, default=200, help="training pairs held out for validation")
     parser.add_argument("--epochs", type=positive, help="override every cell's max_epochs (for quick trials)")
     parser.add_argument("--space", type=Path, default=CONFIGS / "search" / "space.yaml")
@@ -63,10 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     executors.settle_options(args, parser)
     try:
         args.configs = runs.select(args.configs, FIXED)
-        for name in args.configs:
-            options.load_mapping(FIXED / f"{name}.yaml")
     except ValueError as e:
         parser.error(str(e))
+    for name in args.configs:  # a malformed config is a bad file, not a bad command line
+        options.load_mapping(FIXED / f"{name}.yaml")
     return args
 
 

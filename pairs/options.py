@@ -50,7 +50,7 @@ def number(interval: Interval, integer: bool = False) -> Callable[[str], float]:
             value = int(text) if integer else float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
-        if not math.isfinite(value) or not interval.holds(value):
+        if not (integer or math.isfinite(value)) or not interval.holds(value):  # an int is finite, however long
             raise argparse.ArgumentTypeError(f"{text} is not {kind} {interval}")
         return value
 
@@ -58,12 +58,12 @@ def number(interval: Interval, integer: bool = False) -> Callable[[str], float]:
     return parse
 
 
-def integer(least: int) -> Callable[[str], float]:
-    """An argparse type: an integer >= least."""
-    return number(Interval(least, math.inf), integer=True)
+def integer(least: int, most: float = math.inf) -> Callable[[str], float]:
+    """An argparse type: an integer >= least (and <= most)."""
+    return number(Interval(least, most, True, most < math.inf), integer=True)
 
 
-seed = number(SEEDS, integer=True)  # an argparse type: a seed
+seed = number(SEEDS, integer=True)  # an argparse type: a seed any library takes
 
 
 def checked_path(check: Callable[[Path], None], kind: str) -> Callable[[str], Path]:

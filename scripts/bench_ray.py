@@ -55,7 +55,7 @@ def identical(a: dict, b: dict) -> bool:
 def main(argv: list[str] | None = None) -> None:
     parser = options.parser(__doc__)
     parser.add_argument(
-        "--configs", action=options.Distinct, nargs="+", help="each once (default: benchmark.py's default grid)"
+        "--configs", nargs="+", help="names or globs, as benchmark.py takes them (default: its default grid)"
     )
     parser.add_argument("--seeds", type=options.integer(1), default=10, help="seeds 0..N-1 of each config")
     parser.add_argument("--epochs", type=options.integer(1), help="override every config's max_epochs")

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", required=True, help="the study config the candidates change")
     parser.add_argument(
         "--seeds",
-        type=options.seed,
+        type=options.integer(SELECTION_SEEDS.start, SELECTION_SEEDS.stop - 1),
         nargs="+",
         default=list(SELECTION_SEEDS[:3]),
         help=f"seeds of the fits (default 100 101 102; choosing seeds start at {SELECTION_SEEDS.start})",
@@ -95,4 +95,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, usage_hint="python -m scripts.validate --help; the config keys: python train.py --help")

@@ -148,7 +148,7 @@ def test_unknown_config_lists_the_available_ones(workdir):
 def test_zero_seeds_is_an_error(workdir, capsys):
     with pytest.raises(SystemExit):
         benchmark.main(["--configs", "tiny_pair", "--seeds", "0"])
-    assert "argument --seeds: 0 is not an integer >= 1" in capsys.readouterr().err
+    assert "argument --seeds: 0 is not an integer in [1, 100]" in capsys.readouterr().err
 
 
 GOOD = '{"config": "a", "config_hash": "h", "seed": 0, "metrics": {"acc": 0.5}, "fit_seconds": 1}'

@@ -87,29 +87,6 @@ def test_speed_races_only_after_both_sides_agree(tmp_path, command, monkeypatch,
     assert code == 1 and "do not compute the same thing" in line
 
 
-@pytest.mark.parametrize(
-    "module, argv, words",
-    [
-        ("compare.speed", ["--tolerance", "-1"], "argument --tolerance: -1 is not a number > 0"),
-        (
-            "compare.speed",
-            ["--cells", "mlp_aux_shared", "mlp_aux_shared"],
-            "argument --cells: mlp_aux_shared given twice",
-        ),
-        ("compare.parity", ["--tasks", "disk", "disk"], "argument --tasks: disk given twice"),
-        ("compare.parity", ["--seeds", "0"], "argument --seeds: 0 is not an integer >= 1"),
-        ("compare.parity", ["--out", "/proc/versus"], "argument --out: /proc/versus: cannot write in /proc"),
-        ("scripts.bench_lightning", ["--tolerance", "nan"], "argument --tolerance: nan is not a number > 0"),
-        ("scripts.bench_lightning", ["--rounds", "0"], "argument --rounds: 0 is not an integer >= 1"),
-        ("scripts.bench_ray", ["--threads", "0"], "argument --threads: 0 is not an integer >= 1"),
-        ("scripts.bench_ray", ["--configs", "tiny_base", "tiny_base"], "argument --configs: tiny_base given twice"),
-    ],
-)
-def test_bad_numbers_paths_and_repeats_are_usage_errors_before_any_work(module, argv, words, error_of):
-    code, line = error_of(importlib.import_module(module).main, argv)
-    assert code == 2 and line.startswith(f"error: {words}") and line.endswith("(see --help)"), line
-
-
 def test_parity_on_the_disk_task(tmp_path, command):
     out = ok(
         command(ROOT, *"-m compare.parity --tasks disk --seeds 1 --epochs 2 --out".split(), str(tmp_path / "versus"))

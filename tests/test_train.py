@@ -199,11 +199,11 @@ def test_a_checkpoint_resumes_tests_and_predicts(fitted, tmp_path, train):
     assert f"{accuracy:.4f}" == printed(tested, "test accuracy")  # raw pairs, standardised as in training
 
 
-def test_a_run_without_a_logger_writes_no_config_and_runs_twice(tmp_path, mnist_dir, train):
+def test_a_run_without_a_logger_writes_nothing_and_runs_twice(tmp_path, mnist_dir, train):
     args = ["--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY]
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     for _ in range(2):
-        run = train(cwd, *args, "--trainer.logger=false", "--trainer.enable_checkpointing=false")
+        run = train(cwd, *args, "--trainer.logger=false")
         assert run.returncode == 0, run.stderr
     assert list(cwd.iterdir()) == []  # nothing written outside the folders a run names

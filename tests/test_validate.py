@@ -45,7 +45,7 @@ def test_candidates_run_on_the_same_seeds(monkeypatch, capsys, tmp_path):
         (["--set", "model.dropout"], "is not KEY=VALUE"),
         (["--set", "model.nope=1"], "model.nope"),
         (["--val-pairs", "60"], "data.val_pairs must be in [0, n_pairs=60)"),
-        (["--seeds", "3"], "seed 3 cannot be used for choosing a candidate"),
+        (["--seeds", "3"], "argument --seeds: 3 is not an integer in [100, 999999]"),
     ],
 )
 def test_bad_input_fails_before_any_fit(monkeypatch, mnist_dir, error_of, extra, words):

@@ -30,7 +30,6 @@ from framework.exercises.experiment import accuracy, evaluate, train_epoch, writ
 from pairs import options, paths
 from pairs.errors import run_main
 from pairs.mnist import load_mnist
-from pairs.options import Interval
 
 DEFAULTS = {
     "model": "two_layer",  # softmax | two_layer
@@ -50,7 +49,7 @@ DEFAULTS = {
 
 INTERVALS = {
     "lr": options.POSITIVE,
-    "lr_decay": Interval(0, 1, False, True),
+    "lr_decay": options.Interval(0, 1, False, True),
     "momentum": options.FRACTION,
     "reg": options.NON_NEGATIVE,
     "val_fraction": options.OPEN_UNIT,
