@@ -74,7 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def tune(tuners: list[tuning.CellTuner], args: argparse.Namespace) -> None:
     """Run every cell's fits on one executor, as many at a time as it has slots, until every cell is done."""
     total = sum(t.trials + t.protocol.finalists for t in tuners)
-    with executors.executor(args.workers, args.threads, args.ray) as pool, tqdm(total=total, unit="trial") as bar:
+    with (
+        executors.executor(args.workers, args.threads, args.ray) as pool,
+        executors.deferred_interrupts(pool),
+        tqdm(total=total, unit="trial") as bar,
+    ):
         bar.update(sum(t.progress() for t in tuners))
         inflight = {}
         while True:

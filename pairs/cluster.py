@@ -64,7 +64,7 @@ class RayExecutor:
     ./data), whatever a config's `data.data_dir` says: the data travel by reference, not by path."""
 
     def __init__(self, where: str, threads: int):
-        self.where, self.threads, self.slots = where, threads, 0
+        self.where, self.threads, self.slots, self.in_process = where, threads, 0, False
         self.refs: list = []
 
     def __enter__(self) -> Self:

@@ -7,8 +7,10 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import contextmanager
 from typing import Any, Protocol, Self
 
 import torch
@@ -24,6 +26,7 @@ class Executor(Protocol):
 
     threads: int
     slots: int
+    in_process: bool  # whether the fits run in this process (then nothing runs in parallel)
 
     def __enter__(self) -> Self: ...
 
@@ -53,6 +56,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int, threads: int):
         self.workers, self.threads, self.slots = workers, threads, workers
+        self.in_process = workers == 1
         self.pool: Any = None
 
     def __enter__(self) -> Self:
@@ -91,11 +95,35 @@ def executor(workers: int, threads: int, ray: str | None = None) -> Executor:
     return RayExecutor(ray, threads)
 
 
+STOP = threading.Event()  # Ctrl-C or SIGTERM while other processes run the fits; finished() raises it
+
+
+@contextmanager
+def deferred_interrupts(pool: Executor) -> Iterator[None]:
+    """While `pool` runs the fits in other processes, Ctrl-C and SIGTERM only set STOP, and finished() raises
+    KeyboardInterrupt between its waits. Raised anywhere, the interrupt can land while wait() holds a future's lock;
+    the pool's result thread then waits for that lock forever, and the pool never stops. Fits that run in this
+    process (one local worker) stay interruptible at once."""
+    if pool.in_process:
+        yield
+        return
+    STOP.clear()
+    previous = {number: signal.signal(number, lambda *_: STOP.set()) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if STOP.is_set():  # it came after the last wait: the work is done, the interrupt still stops the command
+        raise KeyboardInterrupt
+
+
 def finished(futures: set[Future]) -> set[Future]:
     """Wait until at least one of `futures` is done; the done ones. Waits in short slices: a wait without a
     timeout would not see Ctrl-C or SIGTERM until a fit ends."""
     while not (done := wait(futures, timeout=0.2, return_when=FIRST_COMPLETED).done):
-        pass
+        if STOP.is_set():
+            raise KeyboardInterrupt
     return done
 
 
@@ -104,7 +132,7 @@ def execute(
 ) -> Iterator[dict]:
     """Records of `fn` on each task, as they finish; as many tasks in flight as the executor has slots."""
     todo = iter(tasks)
-    with executor(workers, threads, ray) as pool:
+    with executor(workers, threads, ray) as pool, deferred_interrupts(pool):
         pending = {pool.submit(fn, task) for task in itertools.islice(todo, pool.slots)}
         while pending:
             for future in finished(pending):

@@ -7,6 +7,8 @@ import statistics
 import subprocess
 import sys
 import time
+import types
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -603,3 +605,21 @@ def test_more_workers_times_threads_than_cores_is_warned(workdir, monkeypatch, c
     benchmark.parse_args(["--configs", "tiny_pair", "--workers", str(workers), "--threads", str(threads)])
     err = capsys.readouterr().err
     assert ("warning: " in err and f"{workers} workers x {threads} threads on 2 cores" in err) == warned, err
+
+
+def test_an_interrupt_while_a_pool_runs_waits_for_a_safe_point():
+    pending: Future = Future()
+    pool = types.SimpleNamespace(in_process=False)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), executors.deferred_interrupts(pool):
+        os.kill(os.getpid(), signal.SIGTERM)  # lands here, where a lock may be held: it only sets STOP
+        time.sleep(0.05)
+        assert executors.STOP.is_set()
+        executors.finished({pending})  # the safe point: between two waits
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+
+
+def test_an_interrupt_after_the_last_wait_still_stops_the_command():
+    with pytest.raises(KeyboardInterrupt), executors.deferred_interrupts(types.SimpleNamespace(in_process=False)):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
