@@ -167,7 +167,7 @@ def settle_options(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     threads exceed the cores (each fit then runs slower than alone, e.g. 2 workers x 2 threads on 2 cores: 4x)."""
     cores = os.cpu_count() or 1
     args.threads = args.threads or (1 if args.ray is not None else default_threads(args.workers))
-    if args.ray is None and args.workers * args.threads > cores:
+    if args.ray is None and args.workers * args.threads > cores and not getattr(args, "report_only", False):
         fit = min(args.workers, cores)
         print(
             f"warning: {args.workers} workers x {args.threads} threads on {cores} cores: the fits share the cores and "

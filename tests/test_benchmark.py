@@ -605,6 +605,8 @@ def test_more_workers_times_threads_than_cores_is_warned(workdir, monkeypatch, c
     benchmark.parse_args(["--configs", "tiny_pair", "--workers", str(workers), "--threads", str(threads)])
     err = capsys.readouterr().err
     assert ("warning: " in err and f"{workers} workers x {threads} threads on 2 cores" in err) == warned, err
+    benchmark.parse_args(["--report-only", "--workers", str(workers), "--threads", str(threads)])
+    assert "warning: " not in capsys.readouterr().err  # nothing runs: nothing to warn about
 
 
 def test_an_interrupt_while_a_pool_runs_waits_for_a_safe_point():
