@@ -119,12 +119,14 @@ def deferred_interrupts(pool: Executor) -> Iterator[None]:
 
 
 def finished(futures: set[Future]) -> set[Future]:
-    """Wait until at least one of `futures` is done; the done ones. Waits in short slices: a wait without a
-    timeout would not see Ctrl-C or SIGTERM until a fit ends."""
-    while not (done := wait(futures, timeout=0.2, return_when=FIRST_COMPLETED).done):
+    """Wait until at least one of `futures` is done; the done ones. Waits in short slices, and before each one
+    raises KeyboardInterrupt if STOP is set: a wait without a timeout would not see Ctrl-C or SIGTERM until a fit
+    ends, and a check only after an empty slice would never come while fits keep finishing."""
+    while True:
         if STOP.is_set():
             raise KeyboardInterrupt
-    return done
+        if done := wait(futures, timeout=0.2, return_when=FIRST_COMPLETED).done:
+            return done
 
 
 def execute(

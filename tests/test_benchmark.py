@@ -621,6 +621,19 @@ def test_an_interrupt_while_a_pool_runs_waits_for_a_safe_point():
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
 
 
+def test_an_interrupt_is_seen_while_fits_keep_finishing():
+    done: Future = Future()
+    done.set_result({})
+    returned = 0
+    with pytest.raises(KeyboardInterrupt), executors.deferred_interrupts(types.SimpleNamespace(in_process=False)):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+        for _ in range(3):  # a future is always done: no wait ever comes back empty
+            executors.finished({done})
+            returned += 1
+    assert returned == 0  # stopped at the first wait, not after all the work
+
+
 def test_an_interrupt_after_the_last_wait_still_stops_the_command():
     with pytest.raises(KeyboardInterrupt), executors.deferred_interrupts(types.SimpleNamespace(in_process=False)):
         os.kill(os.getpid(), signal.SIGINT)
