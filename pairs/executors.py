@@ -114,7 +114,9 @@ def deferred_interrupts(pool: Executor) -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    if STOP.is_set():  # it came after the last wait: the work is done, the interrupt still stops the command
+        stopped = STOP.is_set()
+        STOP.clear()  # set only inside the block: finished() outside it (fits in this process) never sees it
+    if stopped:  # it came after the last wait: the work is done, the interrupt still stops the command
         raise KeyboardInterrupt
 
 

@@ -619,6 +619,7 @@ def test_an_interrupt_while_a_pool_runs_waits_for_a_safe_point():
         assert executors.STOP.is_set()
         executors.finished({pending})  # the safe point: between two waits
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert not executors.STOP.is_set()  # a later in-process run must not see it
 
 
 def test_an_interrupt_is_seen_while_fits_keep_finishing():
