@@ -90,7 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--report-only", action="store_true", help="render the report from the file; train nothing")
     args = parser.parse_args(argv)
     args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
-    executors.settle_options(args, parser)
+    if not args.report_only:  # where fits run matters only when there are fits
+        executors.settle_options(args, parser)
     try:
         study.check_seeds(args.seed_list, study.TEST_SEEDS, "benchmark rounds")
         if not args.report_only:

@@ -168,10 +168,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def settle_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Fill in the defaults of `add_options` (threads from workers, the Ray address); warn when local workers times
-    threads exceed the cores (each fit then runs slower than alone, e.g. 2 workers x 2 threads on 2 cores: 4x)."""
+    threads exceed the cores (the fits then share cores, and each runs slower than alone)."""
     cores = os.cpu_count() or 1
     args.threads = args.threads or (1 if args.ray is not None else default_threads(args.workers))
-    if args.ray is None and args.workers * args.threads > cores and not getattr(args, "report_only", False):
+    if args.ray is None and args.workers * args.threads > cores:
         fit = min(args.workers, cores)
         print(
             f"warning: {args.workers} workers x {args.threads} threads on {cores} cores: the fits share the cores and "
