@@ -24,9 +24,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pairs import executors, options, report, results, runs, study
-from pairs.errors import run_main
-from pairs.files import write_atomically
+from common import options
+from common.errors import run_main
+from common.files import write_atomically
+from pairs import executors, report, results, runs, study
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

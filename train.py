@@ -27,12 +27,12 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger
 from torch.utils.data import DataLoader, TensorDataset
 
-from pairs import options, paths
+from common import options, paths
+from common.errors import run_main
+from common.files import atomic
 from pairs.classifier import PairClassifier
 from pairs.cli import PairCLI, PairParser
 from pairs.data import PairDataModule
-from pairs.errors import run_main
-from pairs.files import atomic
 
 SUBCOMMANDS = ("fit", "test", "predict")
 

@@ -24,9 +24,10 @@ import matplotlib.pyplot as plt
 import optuna
 from tqdm import tqdm
 
-from pairs import executors, options, runs, tuning
-from pairs.errors import run_main
-from pairs.files import write_atomically
+from common import options
+from common.errors import run_main
+from common.files import write_atomically
+from pairs import executors, runs, tuning
 from pairs.study import CONFIGS, FIXED, SELECTION_SEEDS, TUNING_FIRST_SEED, check_seeds
 
 

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import torch
 
+from common import options
+from common.errors import run_main
+from common.stats import mean_std, paired_effect
 from framework import (
     Adam,
     Conv2d,
@@ -34,12 +37,9 @@ from framework import (
     WeightedLosses,
 )
 from framework.exercises.experiment import batches
-from pairs import options
 from pairs.classifier import PairClassifier
 from pairs.data import DIGIT_SIZE, PairDataModule, generate_pair_sets
-from pairs.errors import run_main
 from pairs.results import load
-from pairs.stats import mean_std, paired_effect
 from pairs.study import FIXED, STUDY_CELLS
 
 # what the framework does not do, as the value the study's recipe must leave it at

@@ -24,16 +24,17 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
+from common import options
+from common.equality import check_same
+from common.errors import run_main
+from common.stats import mean_std
 from compare import by_hand as pairs
-from compare.twin import check_same, decay_groups, pair_twin, torch_twin
+from compare.twin import decay_groups, pair_twin, torch_twin
 from framework import SGD, Adam, CrossEntropy, LossMSE
 from framework import test as disk
 from framework.exercises import mnist as framework_mnist
 from framework.exercises.experiment import batches, train_epoch
 from framework.exercises.figures import decision_regions
-from pairs import options
-from pairs.errors import run_main
-from pairs.stats import mean_std
 
 GOALS = {"gradient": 1e-10, "loss": 1e-6}  # largest relative errors allowed in the parity run
 

@@ -20,14 +20,15 @@ from collections.abc import Callable
 
 import torch
 
+from common import options
+from common.equality import check_same
+from common.errors import run_main
 from compare import by_hand
-from compare.twin import check_same, pair_twin, torch_twin
+from compare.twin import pair_twin, torch_twin
 from framework import SGD, Adam, LossMSE
 from framework import test as disk
 from framework.exercises.experiment import batches
-from pairs import options
 from pairs.data import DIGIT_SIZE, target
-from pairs.errors import run_main
 
 
 def framework_epoch(model, x, y, batch_size: int) -> None:

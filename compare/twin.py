@@ -1,8 +1,6 @@
 """The torch twins of framework models, with the same weights (for comparisons and parity tests): torch.nn for a
 Sequential, the study's own PairClassifier for a PairNet."""
 
-from collections.abc import Iterable
-
 import torch
 
 from framework import Conv2d, Flatten, LeakyReLU, Linear, MaxPool2d, Module, PairNet, ReLU, Sequential, Sigmoid, Tanh
@@ -73,12 +71,3 @@ def decay_groups(twin: torch.nn.Sequential, weight_decay: float) -> list[dict]:
         {"params": [p for p in params if p.dim() > 1], "weight_decay": weight_decay},
         {"params": [p for p in params if p.dim() == 1], "weight_decay": 0.0},
     ]
-
-
-def check_same(ours: Iterable[torch.Tensor], theirs: Iterable[torch.Tensor], tolerance: float, what: str) -> float:
-    """The largest absolute difference between the paired tensors; a ValueError naming `what` when it exceeds
-    `tolerance`: then the two sides compute different things, and timing or comparing them would mislead."""
-    gap = max((a.detach() - b.detach()).abs().max().item() for a, b in zip(ours, theirs, strict=True))
-    if not gap <= tolerance:
-        raise ValueError(f"{what} differ by {gap:.3g} (> {tolerance:g}): the two sides do not compute the same thing")
-    return gap

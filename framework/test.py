@@ -9,18 +9,14 @@ errors (the last epoch's model; the test set chooses nothing).
 
 import argparse
 import math
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-if not __package__:  # run as a file, `python framework/test.py`, the spec's way: the package beside it importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from framework import SGD, Linear, LossMSE, ReLU, Sequential, Sigmoid, Tanh  # noqa: E402
-from framework.exercises.experiment import accuracy, train_epoch  # noqa: E402
-from pairs import options  # noqa: E402
-from pairs.errors import run_main  # noqa: E402
+from common import options
+from common.errors import run_main
+from framework import SGD, Linear, LossMSE, ReLU, Sequential, Sigmoid, Tanh
+from framework.exercises.experiment import accuracy, train_epoch
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 OUTPUT_ACTIVATIONS = {"none": None, "sigmoid": Sigmoid, "tanh": Tanh}

@@ -2,7 +2,7 @@
 
 The driver loads and verifies MNIST once and puts it in Ray's object store; every task gets it by reference, so
 the nodes need no copy of the data. The driver's folder travels as the tasks' working directory, the `pairs`
-package with it. Only the driver writes results. Ray is imported only when this backend is used.
+and `common` packages with it. Only the driver writes results. Ray is imported only when this backend is used.
 """
 
 import os
@@ -14,8 +14,9 @@ from typing import Any, Self
 
 import torch
 
-from pairs import mnist
-from pairs.errors import Failure
+from common import mnist
+from common.errors import Failure
+from pairs.data import load_split, shipped
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_SHIPPED = [".venv", "venv", ".git", "data", "results", "runs", "lightning_logs", "**/__pycache__"]
@@ -53,7 +54,7 @@ def reachable(where: str, timeout: float = 5.0) -> None:
 def fit(fn: Callable, task, threads: int, data: dict) -> dict:
     """Inside a Ray task: the fit with `threads` torch threads (Ray's CPUs are only logical) on the shipped MNIST."""
     torch.set_num_threads(threads)
-    with mnist.provided(data):
+    with shipped(data):
         return fn(task)
 
 
@@ -77,7 +78,11 @@ class RayExecutor:
         self.ray = ray
         # the driver's folder travels as the tasks' working directory (config paths resolve as on the driver), the
         # package as a module
-        runtime_env = {"working_dir": str(Path.cwd()), "py_modules": [str(ROOT / "pairs")], "excludes": NOT_SHIPPED}
+        runtime_env = {
+            "working_dir": str(Path.cwd()),
+            "py_modules": [str(ROOT / "pairs"), str(ROOT / "common")],
+            "excludes": NOT_SHIPPED,
+        }
         # NOT_SHIPPED covers Ray's default excludes; without its own, Ray stops warning on every run that it skips them
         os.environ.setdefault("RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", "")
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "runtime_env": runtime_env}
@@ -106,7 +111,7 @@ class RayExecutor:
                 f"--threads {max(1, int(cpus))} or add nodes"
             )
         self.slots = int(cpus // self.threads)
-        self.data = ray.put({split: mnist.load_mnist(split) for split in mnist.SPLITS})
+        self.data = ray.put({split: load_split(split) for split in mnist.SPLITS})
         self.remote = ray.remote(num_cpus=self.threads, max_retries=3)(fit)
         return self
 

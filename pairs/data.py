@@ -2,6 +2,10 @@
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
 
 import torch
 from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveInt
@@ -9,10 +13,36 @@ from lightning.pytorch import LightningDataModule
 from torch.nn import functional as F
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, TensorDataset
 
+from common import mnist
 from pairs import augment
-from pairs.mnist import load_mnist
 
 DIGIT_SIZE = 14  # pixels per side of a pooled digit
+SHIPPED: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # split -> (images, labels), set by `shipped`
+
+
+@lru_cache(maxsize=4)
+def read_split(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One MNIST split read from `root`, once per process: the fits of one worker share it."""
+    return mnist.read_split(root, split, allow_download=True)
+
+
+def load_split(split: str, data_dir: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images uint8 [N, 28, 28] and labels int64 [N] of MNIST's 'train' or 'test' split: those `shipped` holds,
+    else read from `data_dir` ($MNIST_DIR, else ./data), downloaded if missing."""
+    if split in SHIPPED:
+        return SHIPPED[split]
+    return read_split(mnist.resolve_dir(data_dir).resolve(), split)
+
+
+@contextmanager
+def shipped(data: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> Iterator[None]:
+    """Inside the block, the pairs are drawn from these already verified splits instead of files (a Ray task gets
+    them from the driver: the nodes of a cluster need no copy of MNIST)."""
+    SHIPPED.update(data)
+    try:
+        yield
+    finally:
+        SHIPPED.clear()
 
 
 def target(classes: torch.Tensor) -> torch.Tensor:
@@ -40,7 +70,7 @@ def generate_pair_sets(
     n: int, generator: torch.Generator, data_dir: str | os.PathLike | None = None
 ) -> tuple[torch.Tensor, ...]:
     """train_input, train_target, train_classes, test_input, test_target, test_classes, as the reference does."""
-    splits = {split: load_mnist(split, data_dir) for split in ("train", "test")}
+    splits = {split: load_split(split, data_dir) for split in mnist.SPLITS}
     most = min(len(images) for images, _ in splits.values()) // 2
     if n > most:
         sizes = " and ".join(f"the {s} split {len(images)}" for s, (images, _) in splits.items())
@@ -142,8 +172,8 @@ class PairDataModule(LightningDataModule):
         self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
-        load_mnist("train", self.hparams.data_dir)
-        load_mnist("test", self.hparams.data_dir)
+        for split in mnist.SPLITS:
+            load_split(split, self.hparams.data_dir)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

@@ -15,7 +15,7 @@ from typing import Any, Protocol, Self
 
 import torch
 
-from pairs import options
+from common import options
 from pairs.cluster import ClusterError, address
 from pairs.runs import Task, run
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from pairs.stats import interval, mean_std, points, variance_interval
+from common.stats import interval, mean_std, points, variance_interval
 from pairs.study import PROTOCOLS, SOURCES, VARIED
 
 TRUNKS = ("cnn", "mlp")

@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from pairs.files import write_atomically
+from common.files import write_atomically
 
 FIELDS: dict[str, type | tuple[type, ...]] = {
     "config": str,

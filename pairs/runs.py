@@ -16,10 +16,14 @@ from pathlib import Path
 import lightning
 import torch
 
+import common
+import pairs
 from pairs.cli import PairCLI
 from pairs.study import CONFIGS, NOT_STUDY, SOURCES
 
-PACKAGE = Path(__file__).resolve().parent
+# The packages whose modules can change what a fit computes, and their folders (found from the packages
+# themselves: a Ray task gets each shipped as its own folder).
+FOLDERS = {package.__name__: Path(str(package.__file__)).resolve().parent for package in (pairs, common)}
 QUIET = [
     "--trainer.enable_checkpointing=false",
     "--trainer.enable_progress_bar=false",
@@ -125,28 +129,38 @@ def config_hash(args: list[str], vary: str | None = None) -> str:
     return hashlib.sha256(cli.parser.dump(config, skip_validation=True).encode()).hexdigest()[:12]
 
 
-def computing_modules(start: str = "cli") -> list[Path]:
-    """The package's modules a fit runs: `pairs.<start>` (the CLI that builds model, data and trainer) and every
-    `pairs` module it imports, transitively. Found by reading the imports, so a renamed module stays covered."""
-    found, todo = set(), [start, Path(__file__).stem]
+def computing_modules(start: str = "pairs.cli") -> list[Path]:
+    """The project's modules a fit runs: `start` (the CLI that builds model, data and trainer) and every module of
+    the study or the shared floor it imports, transitively. Found by reading the imports, so a renamed or moved
+    module stays covered."""
+    found, todo = set(), [start, f"pairs.{Path(__file__).stem}"]
     while todo:
         name = todo.pop()
         if name in found:
             continue
         found.add(name)
-        for node in ast.walk(ast.parse((PACKAGE / f"{name}.py").read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module == "pairs":
-                todo += [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module is not None and node.module.startswith("pairs."):
-                todo.append(node.module.split(".")[1])
-    return sorted(PACKAGE / f"{name}.py" for name in found)
+        for node in ast.walk(ast.parse(source(name).read_text())):
+            if not isinstance(node, ast.ImportFrom) or node.level or node.module is None:
+                continue
+            package, _, module = node.module.partition(".")
+            if package in FOLDERS and module:
+                todo.append(f"{package}.{module.split('.')[0]}")
+            elif package in FOLDERS:
+                todo += [f"{package}.{alias.name}" for alias in node.names]
+    return [source(name) for name in sorted(found)]
+
+
+def source(module: str) -> Path:
+    """The file of a dotted module of the study or the shared floor."""
+    package, _, name = module.partition(".")
+    return FOLDERS[package] / f"{name}.py"
 
 
 def code_version() -> str:
     """A hash of the package sources that decide what a run computes: records of other code are not reused."""
     digest = hashlib.sha256()
     for path in computing_modules():
-        digest.update(path.name.encode() + path.read_bytes())
+        digest.update(f"{path.parent.name}/{path.name}".encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -28,9 +28,10 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from pairs import options, runs
+from common import options
+from common.files import write_atomically
+from pairs import runs
 from pairs.cli import PairCLI
-from pairs.files import write_atomically
 
 KINDS = ("pairnet", "aux")  # `only:` values: cells with a comparison head, cells with the auxiliary loss
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)

@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 from lightning.pytorch import seed_everything
 
-from compare.twin import check_same
-from pairs import options
+from common import options
+from common.equality import check_same
+from common.errors import run_main
 from pairs.cli import PairCLI
-from pairs.errors import run_main
 from pairs.runs import QUIET
 
 

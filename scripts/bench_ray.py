@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pairs import options
-from pairs.errors import run_main
+from common import options
+from common.errors import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import torch
 
-from pairs import options, runs
-from pairs.errors import run_main
-from pairs.stats import mean_std
+from common import options
+from common.errors import run_main
+from common.stats import mean_std
+from pairs import runs
 from pairs.study import SELECTION_SEEDS, check_seeds
 
 

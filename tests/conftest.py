@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from pairs.errors import run_main
-from pairs.mnist import IMAGE_MAGIC, LABEL_MAGIC
+from common.errors import run_main
+from common.mnist import IMAGE_MAGIC, LABEL_MAGIC
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """seed_everything: 0

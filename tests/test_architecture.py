@@ -1,10 +1,12 @@
-"""The import rule of the two halves, read from every module's source (nothing is imported):
+"""The house's import rule, read from every module's source (nothing is imported). Packages live on floors, and a
+module imports only its own package and packages on lower floors:
 
-- the framework's library (framework/*.py but test.py) imports only `from torch import empty`, `math` and itself;
-- the study (pairs/) never imports the framework, the comparisons, the scripts or the entry points;
-- the framework's runners (framework/exercises/, framework/test.py) import the study only through its named
-  surface, and never the comparisons or the scripts;
-- compare/ may import both halves; no module imports a test module, and no test module imports another.
+- ground: `common/` (the shared floor), which imports no Lightning, jsonargparse, Optuna or Ray;
+- first: the study (`pairs/`) and the framework (`framework/`), side by side, never importing each other; the
+  framework's library (framework/*.py but test.py) imports only `from torch import empty`, `math` and itself;
+- second: `compare/`, `scripts/` and the entry points (train, benchmark, tune); `scripts/` never imports `compare/`.
+
+No module imports a test module, and no test module imports another.
 """
 
 import ast
@@ -13,16 +15,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SURFACE = {
-    "pairs.mnist",
-    "pairs.data",
-    "pairs.stats",
-    "pairs.files",
-    "pairs.errors",
-    "pairs.options",
-    "pairs.paths",
-}  # what the runners may use
-ENTRY_POINTS = {"train", "benchmark", "tune"}
+FLOORS = {
+    "common": 0,
+    "pairs": 1,
+    "framework": 1,
+    "compare": 2,
+    "scripts": 2,
+    "train": 2,
+    "benchmark": 2,
+    "tune": 2,
+}
+HEAVY = ("lightning", "pytorch_lightning", "jsonargparse", "optuna", "ray")  # never on the ground floor
 SOURCES = sorted(p for p in ROOT.rglob("*.py") if not {".venv", "venv", "data", "runs", "results"} & set(p.parts))
 
 
@@ -36,11 +39,12 @@ def is_module(name: str) -> bool:
     return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
 
 
-def imports(path: Path) -> list[str]:
-    """The modules `path` imports, absolute and dotted; `from X import y` counts as X.y where y is a module."""
+def imports(path: Path, source: str | None = None) -> list[str]:
+    """The modules `path` (or `source`, read as if at `path`) imports, absolute and dotted; `from X import y` counts
+    as X.y where y is a module."""
     names = []
     package = module_name(path).split(".")[: -1 if path.name != "__init__.py" else None]
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(path.read_text() if source is None else source, str(path))):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -74,21 +78,31 @@ def test_the_library_imports_only_torch_empty_math_and_itself():
                 assert (node.module, names) == ("torch", ["empty"]), f"{path.name}: from {node.module} import {names}"
 
 
-@pytest.mark.parametrize("path", files("pairs/*.py"), ids=lambda p: p.name)
-def test_the_study_never_imports_the_framework_or_what_builds_on_it(path):
-    crossing = [n for n in imports(path) if within(n, "framework", "compare", "scripts", "tests", *ENTRY_POINTS)]
-    assert crossing == [], f"{path.name} imports {crossing}"
+def package(name: str) -> str:
+    return name.split(".")[0]
 
 
-@pytest.mark.parametrize(
-    "path",
-    [*files("framework/exercises/*.py"), ROOT / "framework/test.py"],
-    ids=lambda p: p.relative_to(ROOT).as_posix(),
-)
-def test_the_runners_use_the_study_only_through_its_surface(path):
-    study = [n for n in imports(path) if within(n, "pairs")]
-    assert set(study) <= SURFACE, f"{path.name} imports {sorted(set(study) - SURFACE)} (the surface: {sorted(SURFACE)})"
-    assert not [n for n in imports(path) if within(n, "compare", "scripts", "tests", *ENTRY_POINTS)]
+HOUSE = [p for p in SOURCES if package(module_name(p)) in FLOORS]
+
+
+def upward(path: Path, source: str | None = None) -> list[str]:
+    """What `path` imports from another package on its own floor or above."""
+    own = package(module_name(path))
+    return [
+        n
+        for n in imports(path, source)
+        if package(n) in FLOORS and package(n) != own and FLOORS[package(n)] >= FLOORS[own]
+    ]
+
+
+@pytest.mark.parametrize("path", HOUSE, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_a_module_imports_only_its_own_package_and_lower_floors(path):
+    assert upward(path) == [], f"{path.name} (floor {FLOORS[package(module_name(path))]}) imports {upward(path)}"
+
+
+@pytest.mark.parametrize("path", files("common/*.py"), ids=lambda p: p.name)
+def test_the_ground_floor_imports_no_lightning_jsonargparse_optuna_or_ray(path):
+    assert not [n for n in imports(path) if within(n, *HEAVY)]
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -96,18 +110,26 @@ def test_no_module_imports_a_test_module(path):
     assert not [n for n in imports(path) if within(n, "tests") or n.split(".")[-1].startswith(("test_", "conftest"))]
 
 
-def test_the_rule_reads_relative_and_from_imports(tmp_path, monkeypatch):
+def test_the_rule_reads_relative_and_from_imports():
     """The reader itself: a rule that never sees an import would pass anything."""
     assert "pairs.report" in imports(ROOT / "benchmark.py")
+    assert "common.options" in imports(ROOT / "framework/test.py")
     assert "framework.exercises.experiment" in imports(ROOT / "framework/exercises/mnist.py")
     assert "compare.twin" in imports(ROOT / "compare/speed.py")
     assert within("pairs.classifier", "pairs") and not within("pairsx", "pairs")
 
 
-def test_no_module_edits_sys_path_but_the_spec_s_disk_task():
+def test_the_floors_catch_a_module_that_imports_sideways_or_up():
+    """The rule itself: the framework importing the study, the ground floor importing the study, scripts importing
+    compare: each caught; an import of a lower floor passes."""
+    assert upward(ROOT / "framework/probe.py", "from pairs import data\n") == ["pairs.data"]
+    assert upward(ROOT / "common/probe.py", "from pairs.cli import PairCLI\n") == ["pairs.cli"]
+    assert upward(ROOT / "scripts/probe.py", "import compare.twin\n") == ["compare.twin"]
+    assert upward(ROOT / "compare/probe.py", "from pairs import data\nfrom framework import Linear\n") == []
+
+
+def test_no_module_edits_sys_path():
     editing = [
-        p.relative_to(ROOT).as_posix()
-        for p in SOURCES
-        if "sys.path.insert" in p.read_text() and p.parent.name != "tests"
+        p.relative_to(ROOT).as_posix() for p in SOURCES if "sys.path" in p.read_text() and "tests" not in p.parts
     ]
-    assert editing == ["framework/test.py"]  # the spec's executable also runs as `python framework/test.py`
+    assert editing == []

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import benchmark
+from common.stats import paired_effect
 from pairs import executors, report, results, runs
-from pairs.stats import paired_effect
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -215,18 +215,23 @@ def test_records_carry_the_code_version_and_other_code_is_rerun(workdir, monkeyp
 def test_the_code_version_follows_what_a_fit_imports(tmp_path, monkeypatch):
     package = tmp_path / "pairs"
     package.mkdir()
+    (tmp_path / "common").mkdir()
     for name, text in (
         ("runs", "from pairs.cli import PairCLI\n"),
         ("cli", "from pairs import models\n"),
-        ("models", "x = 1\n"),
+        ("models", "from common.errors import Failure\n"),
         ("report", "x = 1\n"),
     ):
         (package / f"{name}.py").write_text(text)
-    monkeypatch.setattr(runs, "PACKAGE", package)
+    (tmp_path / "common" / "errors.py").write_text("x = 1\n")
+    monkeypatch.setattr(runs, "FOLDERS", {"pairs": package, "common": tmp_path / "common"})
+    before = runs.code_version()
+    (tmp_path / "common" / "errors.py").write_text("x = 2\n")  # the shared floor counts where a fit imports it
+    assert runs.code_version() != before
     before = runs.code_version()
     (package / "report.py").write_text("x = 2\n")  # presents results only: no fit imports it
     assert runs.code_version() == before
-    (package / "models.py").write_text("x = 2\n")
+    (package / "models.py").write_text("from common.errors import Failure\nx = 2\n")
     assert runs.code_version() != before
     (package / "models.py").rename(package / "nets.py")  # a renamed module stays covered through its import
     (package / "cli.py").write_text("from pairs import nets\n")
@@ -236,8 +241,10 @@ def test_the_code_version_follows_what_a_fit_imports(tmp_path, monkeypatch):
 
 
 def test_the_real_code_version_covers_the_model_and_data_not_the_report():
-    names = {path.stem for path in runs.computing_modules()}
-    assert {"cli", "classifier", "models", "data", "augment", "mnist", "runs"} <= names
+    names = {f"{path.parent.name}/{path.name}" for path in runs.computing_modules()}
+    study = {f"pairs/{name}.py" for name in ("cli", "classifier", "models", "data", "augment", "runs")}
+    assert study | {"common/mnist.py", "common/errors.py"} <= names
+    assert "pairs/report.py" not in names
     assert not names & {"report", "results", "tuning", "stats", "executors"}
 
 

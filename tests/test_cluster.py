@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 import benchmark
-from pairs import cluster, mnist, runs
+from common import mnist
+from pairs import cluster, runs
+from pairs import data as pair_data
 
 ROOT = Path(__file__).resolve().parents[1]
 ray = pytest.importorskip("ray")
@@ -44,12 +46,12 @@ def test_a_two_node_cluster_gives_the_local_records(workdir, mnist_dir, monkeypa
 
 
 def test_a_task_reads_the_shipped_mnist_not_the_disk(workdir, monkeypatch):
-    data = {split: mnist.load_mnist(split) for split in mnist.SPLITS}
+    data = {split: pair_data.load_split(split) for split in mnist.SPLITS}
     args = tuple(runs.cli_args("configs/tiny_base.yaml", None, None))
     expected = runs.run(runs.Task("tiny_base", args, 0))
     monkeypatch.setenv("MNIST_DIR", str(workdir / "no-mnist-here"))
-    mnist._load.cache_clear()
-    monkeypatch.setattr(mnist, "_load", lambda *a: pytest.fail("a task read MNIST from disk"))
+    pair_data.read_split.cache_clear()
+    monkeypatch.setattr(pair_data, "read_split", lambda *a: pytest.fail("a task read MNIST from disk"))
     shipped = cluster.fit(runs.run, runs.Task("tiny_base", args, 0), 1, data)
     assert shipped["metrics"] == expected["metrics"]
 

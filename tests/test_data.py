@@ -7,10 +7,10 @@ import torch
 from lightning.pytorch import Callback
 from torch.nn import functional as F
 
+from common.mnist import load_mnist
 from pairs import augment, runs
 from pairs.cli import PairCLI
 from pairs.data import PairDataModule, generate_pair_sets, mnist_to_pairs
-from pairs.mnist import load_mnist
 
 
 def pairs(mnist_dir, n=50, seed=0):

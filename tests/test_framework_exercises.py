@@ -161,7 +161,7 @@ def test_an_empty_training_or_validation_split_fails_at_once(tmp_path, mnist_dir
 
 
 def test_missing_mnist_fails_with_the_folder(tmp_path, monkeypatch, error_of):
-    monkeypatch.setattr("pairs.mnist.MIRRORS", ())
+    monkeypatch.setattr("common.mnist.MIRRORS", ())
     config = write_config(tmp_path / "c.yaml", f"data_dir: {tmp_path / 'none'}\n")
     code, line = error_of(runner.main, ["--config", str(config)])
     assert str(tmp_path / "none") in line and "MNIST_DIR" in line

@@ -8,8 +8,8 @@ import urllib.error
 import pytest
 import torch
 
-from pairs import mnist
-from pairs.mnist import IMAGE_MAGIC, LABEL_MAGIC, MNISTError, load_mnist
+from common import mnist
+from common.mnist import IMAGE_MAGIC, LABEL_MAGIC, MNISTError, load_mnist
 
 
 @pytest.mark.parametrize("gz", [True, False])

@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from pairs import options
+from common import options
 
 
 def parser() -> argparse.ArgumentParser:

@@ -34,6 +34,8 @@ import scipy.io
 import torch
 from matplotlib.figure import Figure
 
+from common import options
+from common.errors import Failure, run_main
 from framework import (
     SGD,
     CrossEntropy,
@@ -53,8 +55,6 @@ from framework.exercises.figures import decision_regions
 from framework.exercises.taylor import print_table
 from framework.exercises.toys import build, interleaved_gmm, peaks, swiss_roll
 from framework.gradcheck import as_function_of, numerical_gradient, ratios
-from pairs import options
-from pairs.errors import Failure, run_main
 
 TASKS = ("task1", "task3", "task6", "task7")
 FILES = {"GMM": "GMMData.mat", "Peaks": "PeaksData.mat", "SwissRoll": "SwissRollData.mat"}

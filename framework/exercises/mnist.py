@@ -24,12 +24,12 @@ import torch
 import yaml
 from matplotlib.figure import Figure
 
+from common import options, paths
+from common.errors import run_main
+from common.mnist import load_mnist
 from framework import SGD, CrossEntropy, Linear, ReLU, Sequential, Sigmoid
 from framework.exercises import sweep as sweeps
 from framework.exercises.experiment import accuracy, evaluate, train_epoch, write_csv
-from pairs import options, paths
-from pairs.errors import run_main
-from pairs.mnist import load_mnist
 
 DEFAULTS = {
     "model": "two_layer",  # softmax | two_layer

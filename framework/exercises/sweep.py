@@ -14,7 +14,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pairs.stats import mean_std
+from common.stats import mean_std
 
 METRICS = ("train_loss", "val_loss", "train_acc", "val_acc")
 

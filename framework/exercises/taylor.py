@@ -13,10 +13,10 @@ import sys
 import torch
 from matplotlib.figure import Figure
 
+from common import options
+from common.errors import run_main
 from framework import Linear, LossMSE, Sequential, Sigmoid, Tanh, adjoint_test, jacobian, taylor_test
 from framework.gradcheck import ratios
-from pairs import options
-from pairs.errors import run_main
 
 EPSILONS = [0.5**k for k in range(1, 16)]
 

@@ -9,8 +9,8 @@ none exists at all), and verifies a 2-2-1 network of threshold units that comput
 
 import torch
 
-from pairs import options
-from pairs.errors import run_main
+from common import options
+from common.errors import run_main
 
 INPUTS = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 TRUTH = {"AND": [0, 0, 0, 1], "OR": [0, 1, 1, 1], "XOR": [0, 1, 1, 0]}

@@ -14,13 +14,13 @@ from collections.abc import Callable
 import torch
 from matplotlib.figure import Figure
 
+from common import options
+from common.errors import run_main
+from common.stats import mean_std
 from framework import SGD, CrossEntropy, Linear, Sequential, Tanh
 from framework.exercises.experiment import accuracy, predict, train_epoch
 from framework.exercises.figures import decision_regions
 from framework.test import generate_disc_set
-from pairs import options
-from pairs.errors import run_main
-from pairs.stats import mean_std
 
 
 def gaussians(n: int, g: torch.Generator, classes: int = 5, radius: float = 2.5, std: float = 0.5):

@@ -10,8 +10,8 @@ from typing import NamedTuple
 
 import yaml
 
-from pairs import paths
-from pairs.errors import OneLineParser
+from common import paths
+from common.errors import OneLineParser
 
 
 class Interval(NamedTuple):

@@ -5,15 +5,12 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-from pairs.errors import Failure
-from pairs.files import write_atomically
+from common.errors import Failure
+from common.files import write_atomically
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -30,7 +27,6 @@ FILES = {
 }
 SPLITS = {"train": "train", "test": "t10k"}
 IMAGE_MAGIC, LABEL_MAGIC = 0x00000803, 0x00000801
-PROVIDED: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # split -> (images, labels), set by `provided`
 
 
 class MNISTError(Failure):
@@ -109,8 +105,8 @@ def download(root: Path, name: str, mirrors: tuple[str, ...] | None = None) -> P
     )
 
 
-@lru_cache(maxsize=4)
-def _load(root: Path, split: str, allow_download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def read_split(root: Path, split: str, allow_download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels of `split` from the IDX files in `root`, downloaded there first where allowed."""
     prefix = SPLITS[split]
     paths = {}
     for kind in ("images-idx3", "labels-idx1"):
@@ -140,21 +136,7 @@ def _load(root: Path, split: str, allow_download: bool) -> tuple[torch.Tensor, t
 def load_mnist(
     split: str, data_dir: str | os.PathLike | None = None, allow_download: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images uint8 [N, 28, 28] and labels int64 [N] of the 'train' or 'test' split (those `provided` holds, if
-    any, else read from the IDX files)."""
+    """Images uint8 [N, 28, 28] and labels int64 [N] of the 'train' or 'test' split, read from the IDX files."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
-    if split in PROVIDED:
-        return PROVIDED[split]
-    return _load(resolve_dir(data_dir).resolve(), split, allow_download)
-
-
-@contextmanager
-def provided(data: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> Iterator[None]:
-    """Inside the block, load_mnist returns these already verified splits instead of reading files (a Ray task
-    gets them from the driver: the nodes of a cluster need no copy of MNIST)."""
-    PROVIDED.update(data)
-    try:
-        yield
-    finally:
-        PROVIDED.clear()
+    return read_split(resolve_dir(data_dir).resolve(), split, allow_download)
