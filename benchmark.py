@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from common import options
-from common.errors import run_main
+from common.errors import InputError, run_main
 from common.files import write_atomically
 from pairs import executors, report, results, runs, study
 
@@ -97,7 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         study.check_seeds(args.seed_list, study.TEST_SEEDS, "benchmark rounds")
         if not args.report_only:
             args.configs = runs.select(args.configs or study.CELLS)
-    except ValueError as e:
+    except InputError as e:
         parser.error(str(e))
     for name in [] if args.report_only else args.configs:  # a malformed config is a bad file, not a bad command
         options.load_mapping(Path(config_path(name)))

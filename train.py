@@ -28,7 +28,7 @@ from lightning.pytorch.loggers import Logger
 from torch.utils.data import DataLoader, TensorDataset
 
 from common import options, paths
-from common.errors import run_main
+from common.errors import InputError, run_main
 from common.files import atomic
 from pairs.classifier import PairClassifier
 from pairs.cli import PairCLI, PairParser
@@ -102,7 +102,7 @@ class TrainCLI(PairCLI):
                 paths.writable_folder(Path(folder), key)
         ckpt_path = self.config[command].ckpt_path
         if command != "fit" and not ckpt_path:
-            raise ValueError(
+            raise InputError(
                 f"{command} needs --ckpt_path, a checkpoint written by a fit, "
                 "e.g. runs/cnn_aux_shared/version_0/checkpoints/<name>.ckpt"
             )
@@ -110,7 +110,7 @@ class TrainCLI(PairCLI):
             try:
                 torch.load(ckpt_path, map_location="cpu", weights_only=True)
             except Exception as e:  # torch.load fails in many ways on a file that is not its own
-                raise ValueError(
+                raise InputError(
                     f"--ckpt_path {ckpt_path}: not a checkpoint that can be read ({type(e).__name__})"
                 ) from e
 
@@ -196,11 +196,11 @@ def load_pairs(path: str | os.PathLike) -> torch.Tensor:
     try:
         pairs = torch.load(path, weights_only=True)
     except Exception as e:  # torch.load fails in many ways on a file that is not its own
-        raise ValueError(f"--pairs {path}: not a torch.save file of a tensor ({type(e).__name__})") from e
+        raise InputError(f"--pairs {path}: not a torch.save file of a tensor ({type(e).__name__})") from e
     shape = tuple(pairs.shape) if isinstance(pairs, torch.Tensor) else None
     if shape is None or len(shape) != 4 or shape[1:] != (2, 14, 14) or not shape[0]:
         found = shape or type(pairs).__name__
-        raise ValueError(f"--pairs {path}: expected a tensor [N, 2, 14, 14] of N >= 1 pairs, got {found}")
+        raise InputError(f"--pairs {path}: expected a tensor [N, 2, 14, 14] of N >= 1 pairs, got {found}")
     return pairs.float()
 
 

@@ -25,7 +25,7 @@ import optuna
 from tqdm import tqdm
 
 from common import options
-from common.errors import run_main
+from common.errors import InputError, run_main
 from common.files import write_atomically
 from pairs import executors, runs, tuning
 from pairs.study import CONFIGS, FIXED, SELECTION_SEEDS, TUNING_FIRST_SEED, check_seeds
@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     executors.settle_options(args, parser)
     try:
         args.configs = runs.select(args.configs, FIXED)
-    except ValueError as e:
+    except InputError as e:
         parser.error(str(e))
     for name in args.configs:  # a malformed config is a bad file, not a bad command line
         options.load_mapping(FIXED / f"{name}.yaml")

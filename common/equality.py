@@ -5,11 +5,13 @@ from collections.abc import Iterable
 
 import torch
 
+from common.errors import Failure
+
 
 def check_same(ours: Iterable[torch.Tensor], theirs: Iterable[torch.Tensor], tolerance: float, what: str) -> float:
-    """The largest absolute difference between the paired tensors; a ValueError naming `what` when it exceeds
+    """The largest absolute difference between the paired tensors; a Failure naming `what` when it exceeds
     `tolerance`: then the two sides compute different things, and timing or comparing them would mislead."""
     gap = max((a.detach() - b.detach()).abs().max().item() for a, b in zip(ours, theirs, strict=True))
     if not gap <= tolerance:
-        raise ValueError(f"{what} differ by {gap:.3g} (> {tolerance:g}): the two sides do not compute the same thing")
+        raise Failure(f"{what} differ by {gap:.3g} (> {tolerance:g}): the two sides do not compute the same thing")
     return gap

@@ -1,7 +1,8 @@
-"""The one error path of every entry point: an expected failure (bad input, a missing or corrupt file, an
-unreachable cluster) ends in one `error:` line and a non-zero exit; anything else keeps its traceback, so a bug
+"""The one error path of every entry point: an expected failure (bad input, a missing or corrupt file, a full disk,
+an unreachable cluster) ends in one `error:` line and a non-zero exit; anything else keeps its traceback, so a bug
 stays visible."""
 
+import errno
 import sys
 from argparse import ArgumentError, ArgumentParser
 from collections.abc import Callable
@@ -16,10 +17,19 @@ LIBRARY_ERRORS = (
     ("optuna.exceptions", "StorageInternalError"),
 )
 USAGE, FAILURE = 2, 1  # exit codes: a command line that cannot work; any other expected failure
+# What the operating system says about the machine rather than the code: a full disk or quota, a read-only file
+# system, a permission the user lacks. Any other OSError (a file our own code expected) keeps its traceback.
+ENVIRONMENT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 class Failure(RuntimeError):
-    """A failure the project detects and explains itself: missing or corrupt data, an unreachable cluster."""
+    """A failure the project detects and explains itself: missing or corrupt data, an unreachable cluster, two
+    implementations that do not compute the same thing."""
+
+
+class InputError(ValueError):
+    """Bad input, raised where it is checked: a value, key, file or path the user gave, named in the message with
+    what to do. (A ValueError, so the argparse types that check values turn it into a usage error.)"""
 
 
 class OneLineParser(ArgumentParser):
@@ -30,13 +40,13 @@ class OneLineParser(ArgumentParser):
         self.exit(USAGE, f"error: {message} (see --help)\n")
 
 
-def expected() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean bad input or a broken environment rather than a bug; declared here only."""
-    kinds: list[type[BaseException]] = [Failure, ValueError, OSError, yaml.YAMLError, ArgumentError]
+def expected(error: BaseException) -> bool:
+    """Whether `error` means bad input or a broken environment rather than a bug; declared here only."""
+    kinds: list[type[BaseException]] = [Failure, InputError, yaml.YAMLError, ArgumentError]
     for module, name in LIBRARY_ERRORS:
         if module in sys.modules:
             kinds.append(getattr(sys.modules[module], name))
-    return tuple(kinds)
+    return isinstance(error, tuple(kinds)) or isinstance(error, OSError) and error.errno in ENVIRONMENT
 
 
 def message(error: BaseException, usage_hint: str = "") -> str:
@@ -54,7 +64,7 @@ def run_main(main: Callable[[], object], usage_hint: str = "", interrupted: str 
         print(interrupted, file=sys.stderr)
         sys.exit(130)
     except Exception as e:
-        if not isinstance(e, expected()):
+        if not expected(e):
             raise
         print(message(e, usage_hint), file=sys.stderr)
         sys.exit(USAGE if isinstance(e, ArgumentError) else FAILURE)

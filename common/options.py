@@ -11,7 +11,7 @@ from typing import NamedTuple
 import yaml
 
 from common import paths
-from common.errors import OneLineParser
+from common.errors import InputError, OneLineParser
 
 
 class Interval(NamedTuple):
@@ -67,12 +67,12 @@ seed = number(SEEDS, integer=True)  # an argparse type: a seed any library takes
 
 
 def checked_path(check: Callable[[Path], None], kind: str) -> Callable[[str], Path]:
-    """An argparse type: the path, once `check` (a ValueError for a path that cannot serve) passes it."""
+    """An argparse type: the path, once `check` (an InputError for a path that cannot serve) passes it."""
 
     def parse(text: str) -> Path:
         try:
             check(Path(text))
-        except ValueError as e:
+        except InputError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
         return Path(text)
 
@@ -97,20 +97,20 @@ class Distinct(argparse.Action):
 
 def load_mapping(path: Path, what: str = "config") -> dict:
     """The YAML file at `path` as a mapping (empty file: {}); a missing file, a YAML error (with its line and
-    column) or another shape is a ValueError naming the file."""
+    column) or another shape is an InputError naming the file."""
     if not path.is_file():
-        raise ValueError(f"{what} file {path} does not exist{' (it is a folder)' if path.is_dir() else ''}")
+        raise InputError(f"{what} file {path} does not exist{' (it is a folder)' if path.is_dir() else ''}")
     try:
         loaded = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ValueError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+        raise InputError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         kind = type(loaded).__name__
-        raise ValueError(f"{path}: a YAML mapping of {what} keys expected (key: value lines), got a {kind}")
+        raise InputError(f"{path}: a YAML mapping of {what} keys expected (key: value lines), got a {kind}")
     return loaded
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from common import options
-from common.errors import run_main
+from common.errors import InputError, run_main
 from common.stats import mean_std, paired_effect
 from framework import (
     Adam,
@@ -69,19 +69,19 @@ def defaults(cls: type) -> dict:
 def recipe(cell: str, root: Path = FIXED) -> dict:
     """The fixed recipe of `cell`: {"model", "data", "epochs", "lr"}, the study's defaults filled in."""
     if cell not in STUDY_CELLS:
-        raise ValueError(f"unknown cell {cell!r}; cells: {', '.join(STUDY_CELLS)}, or all")
+        raise InputError(f"unknown cell {cell!r}; cells: {', '.join(STUDY_CELLS)}, or all")
     path = root / f"{cell}.yaml"
     config = options.load_mapping(path)
     model, data = defaults(PairClassifier) | config.get("model", {}), defaults(PairDataModule) | config.get("data", {})
     for section, values in (("model", model), ("data", data)):
         for key, value in UNSUPPORTED[section].items():
             if values.get(key) != value:
-                raise ValueError(
+                raise InputError(
                     f"{path}: {section}.{key} = {values.get(key)!r} is not supported by the framework "
                     f"runner (it needs {value!r})"
                 )
     if model["trunk"] not in ("cnn", "mlp"):
-        raise ValueError(f"{path}: model.trunk = {model['trunk']!r}; the framework runner builds 'cnn' or 'mlp'")
+        raise InputError(f"{path}: model.trunk = {model['trunk']!r}; the framework runner builds 'cnn' or 'mlp'")
     optimizer, epochs = config.get("optimizer", {}), config.get("trainer", {}).get("max_epochs")
     if (
         optimizer.get("class_path") != "torch.optim.Adam"
@@ -89,7 +89,7 @@ def recipe(cell: str, root: Path = FIXED) -> dict:
         or "lr_scheduler" in config
         or not isinstance(epochs, int)
     ):
-        raise ValueError(
+        raise InputError(
             f"{path}: the framework runner needs trainer.max_epochs and trains with Adam(lr) and no "
             f"scheduler; got max_epochs {epochs}, optimizer {optimizer}, lr_scheduler "
             f"{config.get('lr_scheduler')}"
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cells = STUDY_CELLS if args.cell == ["all"] else args.cell
     if args.study and not args.study.is_file():
-        raise ValueError(
+        raise InputError(
             f"--study {args.study} is not a file; give a benchmark results file (JSONL) holding the "
             f"fixed recipes, e.g. from `python benchmark.py --configs 'fixed/*' --results {args.study}`"
         )

@@ -17,6 +17,7 @@ from torchmetrics import MeanMetric, Metric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
+from common.errors import InputError
 from pairs import figures
 from pairs.data import target as target_of
 from pairs.models import Ensemble, PairNet, baseline_cnn, baseline_mlp, count_parameters, p_first_le_second
@@ -102,19 +103,19 @@ class PairClassifier(LightningModule):
     ):
         super().__init__()
         if aux_weight < 0:
-            raise ValueError(f"model.aux_weight must be >= 0 (0 turns the digit loss off), got {aux_weight}")
+            raise InputError(f"model.aux_weight must be >= 0 (0 turns the digit loss off), got {aux_weight}")
         if target_weight < 0:
-            raise ValueError(f"model.target_weight must be >= 0 (0 trains on the digits alone), got {target_weight}")
+            raise InputError(f"model.target_weight must be >= 0 (0 trains on the digits alone), got {target_weight}")
         if target_weight == 0 and (aux_weight == 0 or arch != "pairnet"):
-            raise ValueError(
+            raise InputError(
                 "model.target_weight: 0 leaves no loss to train on; it needs arch: pairnet and aux_weight > 0"
             )
         if not 0 <= dropout < 1 or not 0 <= label_smoothing < 1:
-            raise ValueError(
+            raise InputError(
                 f"model.dropout and model.label_smoothing must be in [0, 1), got {dropout} and {label_smoothing}"
             )
         if members < 1:
-            raise ValueError(f"model.members must be >= 1, got {members}")
+            raise InputError(f"model.members must be >= 1, got {members}")
         self.save_hyperparameters()
         makers: dict[str, Callable[[], nn.Module]] = {
             "pairnet": partial(

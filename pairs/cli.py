@@ -14,6 +14,7 @@ from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
 from torch.optim import Optimizer
 
+from common.errors import InputError
 from pairs.classifier import PairClassifier, plain
 from pairs.data import PairDataModule
 
@@ -31,19 +32,19 @@ def check_numbers(config: Namespace) -> None:
     for key, value in config.items():
         for number in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(number, float) and not math.isfinite(number):
-                raise ValueError(f"{key} is {number}: every number of a run must be finite")
+                raise InputError(f"{key} is {number}: every number of a run must be finite")
     epochs = config.trainer.max_epochs
     if epochs is not None and epochs < 1:
-        raise ValueError(f"trainer.max_epochs is {epochs}: a run needs 1 or more epochs")
+        raise InputError(f"trainer.max_epochs is {epochs}: a run needs 1 or more epochs")
     optimizer = config.get("optimizer")
     arguments = optimizer.get("init_args") if isinstance(optimizer, Namespace) else None
     if arguments is None:
         return
     lr, momentum = arguments.get("lr"), arguments.get("momentum")
     if lr is not None and lr <= 0:
-        raise ValueError(f"optimizer.init_args.lr is {lr}: the learning rate must be > 0")
+        raise InputError(f"optimizer.init_args.lr is {lr}: the learning rate must be > 0")
     if momentum is not None and not 0 <= momentum < 1:
-        raise ValueError(f"optimizer.init_args.momentum is {momentum}: it must be in [0, 1)")
+        raise InputError(f"optimizer.init_args.momentum is {momentum}: it must be in [0, 1)")
 
 
 class NoTips(logging.Filter):
@@ -112,11 +113,11 @@ class PairCLI(LightningCLI):
         super().parse_arguments(parser, args)
         config = self.config.get(str(self.config.get("subcommand")), self.config)
         if not config.get("config"):
-            raise ValueError("--config is required, e.g. python train.py --config configs/cnn_aux_shared.yaml")
+            raise InputError("--config is required, e.g. python train.py --config configs/cnn_aux_shared.yaml")
         check_numbers(config)
         accelerator = config.trainer.accelerator
         if accelerator in GPUS and not any(backend.is_available() for backend in GPUS[accelerator]):
-            raise ValueError(
+            raise InputError(
                 f"trainer.accelerator {accelerator}: this machine has no usable GPU; "
                 "use --trainer.accelerator cpu, or auto (a GPU where there is one)"
             )

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, TensorDataset
 
 from common import mnist
+from common.errors import InputError
 from pairs import augment
 
 DIGIT_SIZE = 14  # pixels per side of a pooled digit
@@ -55,7 +56,7 @@ def mnist_to_pairs(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """n pairs of 2n distinct images: input [n,2,14,14] float 0..255, target [n] = (c0 <= c1), classes [n,2]."""
     if 2 * n > len(images):
-        raise ValueError(
+        raise InputError(
             f"{n} pairs need {2 * n} distinct images but the split holds only {len(images)}; "
             f"ask for at most {len(images) // 2} pairs"
         )
@@ -74,7 +75,7 @@ def generate_pair_sets(
     most = min(len(images) for images, _ in splits.values()) // 2
     if n > most:
         sizes = " and ".join(f"the {s} split {len(images)}" for s, (images, _) in splits.items())
-        raise ValueError(
+        raise InputError(
             f"data.n_pairs={n}: the train and the test set each need {2 * n} distinct images, "
             f"but MNIST holds {sizes}; ask for at most {most} pairs"
         )
@@ -161,13 +162,13 @@ class PairDataModule(LightningDataModule):
     ):
         super().__init__()
         if not 0 <= val_pairs < n_pairs:
-            raise ValueError(f"data.val_pairs must be in [0, n_pairs={n_pairs}), got {val_pairs}")
+            raise InputError(f"data.val_pairs must be in [0, n_pairs={n_pairs}), got {val_pairs}")
         if not 0 <= shift < DIGIT_SIZE:
-            raise ValueError(
+            raise InputError(
                 f"data.shift must be in [0, {DIGIT_SIZE - 1}] pixels (the digits are {DIGIT_SIZE} px), got {shift}"
             )
         if rotate < 0:
-            raise ValueError(f"data.rotate must be >= 0, got {rotate}")
+            raise InputError(f"data.rotate must be >= 0, got {rotate}")
         self.save_hyperparameters()
         self.train_set = self.val_set = self.test_set = None
 

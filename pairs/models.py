@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from common.errors import InputError
 from pairs.data import DIGIT_SIZE
 
 
@@ -37,7 +38,7 @@ def convnet(
     max-pool 2 after every second one (VGG-like).
     """
     if not channels:
-        raise ValueError("a conv trunk needs at least one conv layer: give channels one width or more, e.g. [32, 64]")
+        raise InputError("a conv trunk needs at least one conv layer: give channels one width or more, e.g. [32, 64]")
     side, layers = DIGIT_SIZE, []
     for i, (a, b) in enumerate(zip([c_in, *channels], channels)):
         layers += [nn.Conv2d(a, b, 3, padding=int(same)), *([nn.BatchNorm2d(b)] if batch_norm else []), nn.ReLU()]
@@ -46,7 +47,7 @@ def convnet(
             layers.append(nn.MaxPool2d(2))
             side //= 2
         if side < 1:
-            raise ValueError(
+            raise InputError(
                 f"{len(channels)} conv layers shrink a {DIGIT_SIZE}x{DIGIT_SIZE} input to nothing; use fewer channels "
                 "entries"
             )
@@ -59,7 +60,7 @@ def trunk(kind: str, channels: list[int], hidden: list[int], batch_norm: bool, d
         return mlp(196, hidden, 10, batch_norm, dropout)
     if kind in ("cnn", "vgg"):
         return convnet(1, channels, hidden, 10, batch_norm, dropout, same=kind == "vgg")
-    raise ValueError(f"trunk must be 'mlp', 'cnn' or 'vgg', got {kind!r}")
+    raise InputError(f"trunk must be 'mlp', 'cnn' or 'vgg', got {kind!r}")
 
 
 def p_first_le_second(digit_logits: torch.Tensor) -> torch.Tensor:
@@ -89,7 +90,7 @@ class PairNet(nn.Module):
     ):
         super().__init__()
         if prediction not in ("head", "digits"):
-            raise ValueError(f"prediction must be 'head' or 'digits', got {prediction!r}")
+            raise InputError(f"prediction must be 'head' or 'digits', got {prediction!r}")
         make = lambda: trunk(trunk_kind, list(channels), list(hidden), batch_norm, dropout)
         self.trunks = nn.ModuleList([make()] if weight_sharing else [make(), make()])
         self.head = mlp(20, [head_hidden], 2) if prediction == "head" else None

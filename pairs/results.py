@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from common.errors import InputError
 from common.files import write_atomically
 
 FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -16,7 +17,7 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-class ResultsError(ValueError):
+class ResultsError(InputError):
     """A malformed line in a results file."""
 
 

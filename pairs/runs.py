@@ -18,6 +18,7 @@ import torch
 
 import common
 import pairs
+from common.errors import InputError
 from pairs.cli import PairCLI
 from pairs.study import CONFIGS, NOT_STUDY, SOURCES
 
@@ -95,7 +96,7 @@ def select(patterns: list[str], root: Path = CONFIGS) -> list[str]:
     for pattern in patterns:
         matches = fnmatch.filter(available, pattern.removesuffix(".yaml").removeprefix(f"{root.as_posix()}/"))
         if not matches:
-            raise ValueError(f"no config matches {pattern!r}; available: {', '.join(available)}")
+            raise InputError(f"no config matches {pattern!r}; available: {', '.join(available)}")
         chosen += [m for m in matches if m not in chosen]
     return chosen
 

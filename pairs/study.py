@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+from common.errors import InputError
+
 CONFIGS = Path("configs")
 FIXED = CONFIGS / "fixed"  # the fixed recipe of every cell; configs/<cell>.yaml is the tuned one
 NOT_STUDY = ("framework/", "search/")  # other formats under configs/: the framework's runs, the tuner's space
@@ -34,15 +36,15 @@ def run_name(config: str, source: str | None = None) -> str:
 
 
 def check_seeds(seeds: list[int], allowed: range, use: str) -> list[int]:
-    """`seeds` if each lies in `allowed` and none repeats; else a ValueError naming the first that does not."""
+    """`seeds` if each lies in `allowed` and none repeats; else an InputError naming the first that does not."""
     for seed in seeds:
         if seed not in allowed:
-            raise ValueError(
+            raise InputError(
                 f"seed {seed} cannot be used for {use}: its seeds are {allowed.start}-{allowed.stop - 1} "
                 f"(seeds {TEST_SEEDS.start}-{TEST_SEEDS.stop - 1} are tested on the test pairs, "
                 f"{SELECTION_SEEDS.start} and up choose hyper-parameters; they never meet)"
             )
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
     if repeated:
-        raise ValueError(f"seed {repeated[0]} is listed twice; list each seed once")
+        raise InputError(f"seed {repeated[0]} is listed twice; list each seed once")
     return seeds

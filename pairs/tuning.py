@@ -29,6 +29,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from common import options
+from common.errors import InputError
 from common.files import write_atomically
 from pairs import runs
 from pairs.cli import PairCLI
@@ -37,7 +38,7 @@ KINDS = ("pairnet", "aux")  # `only:` values: cells with a comparison head, cell
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-class TuneError(ValueError):
+class TuneError(InputError):
     """A bad search space, config or storage."""
 
 
@@ -81,7 +82,7 @@ def load_space(path: Path) -> Space:
     """The search space declared in the YAML file at `path`; any malformed part is an error naming it."""
     try:
         text = options.load_mapping(path, "search space")
-    except ValueError as e:
+    except InputError as e:
         raise TuneError(f"{e}; pass --space with a search space such as configs/search/space.yaml") from e
     if not isinstance(text.get("space"), dict) or not text["space"]:
         raise TuneError(f"search space {path} declares no parameters: it needs a non-empty `space:` mapping")

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from common import options
-from common.errors import run_main
+from common.errors import Failure, run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ def grid(folder: Path, name: str, args: list[str]) -> tuple[float, dict]:
     ]
     start = time.perf_counter()
     if subprocess.run(command, stdout=subprocess.DEVNULL).returncode:  # in this folder, as benchmark.py runs
-        raise ValueError(f"the {name} benchmark.py run failed (its error is above); nothing was compared")
+        raise Failure(f"the {name} benchmark.py run failed (its error is above); nothing was compared")
     wall = time.perf_counter() - start
     return wall, {(r["config"], r["seed"]): r for r in map(json.loads, results.read_text().splitlines())}
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"local pool: {local_wall:.1f} s   Ray: {ray_wall:.1f} s   Ray / local: {ray_wall / local_wall:.3f}")
     print(f"per run: +{(ray_wall - local_wall) / len(local):.2f} s; metrics identical: {same}")
     if not same:
-        raise ValueError(
+        raise Failure(
             "the local pool and Ray gave different metrics for the same (config, seed, threads): the "
             "backends do not compute the same thing, so their times do not compare"
         )

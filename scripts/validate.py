@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from common import options
-from common.errors import run_main
+from common.errors import InputError, run_main
 from common.stats import mean_std
 from pairs import runs
 from pairs.study import SELECTION_SEEDS, check_seeds
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--set {malformed[0]!r} is not KEY=VALUE; e.g. --set model.dropout=0.1")
     try:
         check_seeds(args.seeds, SELECTION_SEEDS, "choosing a candidate")
-    except ValueError as e:
+    except InputError as e:
         parser.error(str(e))
     options.load_mapping(Path(args.config))
     for overrides in [[], *args.set]:  # every candidate's config resolves before the first fit starts

@@ -5,6 +5,7 @@ counts go to docs/development.md.
 Placeholders in an argv: {folder} an existing folder, {file} an existing file, {unwritable} a path under /proc
 (unwritable even for root, as CI runs), {bad_yaml} a file that is not YAML, {list_yaml} YAML of a list."""
 
+import errno
 import re
 import runpy
 import sys
@@ -13,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from common import options
+from common.errors import InputError
 from pairs.cli import PairCLI
+from tests import ROOT
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::jsonargparse._deprecated.JsonargparseDeprecationWarning"),
     pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning"),  # runpy reruns an imported module
 ]
-ROOT = Path(__file__).resolve().parents[1]
 CLASSES = (
     "a folder as an output file",
     "a file as an output folder",
@@ -222,19 +224,40 @@ def test_the_table_covers_every_class_and_every_entry_point():
     assert mains == set(TABLE)
 
 
+BUGS = [
+    ZeroDivisionError("injected bug"),
+    ValueError("not enough values to unpack (expected 3, got 2)"),  # not an InputError: a bug, whatever its class
+    FileNotFoundError(2, "No such file or directory", "pairs/nowhere.py"),  # a path our own code expected
+]
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=lambda e: type(e).__name__)
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
-def test_an_unexpected_exception_keeps_its_traceback(workdir, monkeypatch, capsys, entry):
+def test_an_unexpected_exception_keeps_its_traceback(workdir, monkeypatch, capsys, entry, bug):
     """The module's own `__main__` block, run as `python -m` runs it, with a bug injected where parsing starts."""
 
-    def bug(*args, **kwargs):
-        raise ZeroDivisionError("injected bug")
+    def raise_bug(*args, **kwargs):
+        raise bug
 
-    monkeypatch.setattr(PairCLI, "__init__", bug)  # where train.py starts
-    monkeypatch.setattr(options, "parser", bug)  # where every other entry point starts
+    monkeypatch.setattr(PairCLI, "__init__", raise_bug)  # where train.py starts
+    monkeypatch.setattr(options, "parser", raise_bug)  # where every other entry point starts
     monkeypatch.setattr(sys, "argv", [entry])
-    with pytest.raises(ZeroDivisionError, match="injected bug"):
+    with pytest.raises(type(bug), match=re.escape(bug.strerror if isinstance(bug, OSError) else str(bug))):
         runpy.run_module(entry, run_name="__main__")
     assert "error:" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [InputError("--x 3 > 2"), OSError(errno.ENOSPC, "No space left on device"), PermissionError(13, "denied", "out")],
+    ids=["input", "disk full", "permission"],
+)
+def test_bad_input_and_the_machine_s_limits_are_one_line(error_of, error):
+    def main(argv):
+        raise error
+
+    code, line = error_of(main, [])
+    assert code == 1 and line.startswith("error: ") and (str(error) in line or error.strerror in line)
 
 
 def test_the_documented_counts_are_the_tables():

@@ -25,7 +25,7 @@ import yaml
 from matplotlib.figure import Figure
 
 from common import options, paths
-from common.errors import run_main
+from common.errors import InputError, run_main
 from common.mnist import load_mnist
 from framework import SGD, CrossEntropy, Linear, ReLU, Sequential, Sigmoid
 from framework.exercises import sweep as sweeps
@@ -76,7 +76,7 @@ def parse_value(key: str, text: str):
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ValueError(f"{key}: {text!r} is not a YAML value ({e.problem})") from None
+        raise InputError(f"{key}: {text!r} is not a YAML value ({e.problem})") from None
 
 
 def load_config(path: Path, overrides: list[str]) -> dict:
@@ -86,11 +86,11 @@ def load_config(path: Path, overrides: list[str]) -> dict:
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"override {item!r} is not key=value")
+            raise InputError(f"override {item!r} is not key=value")
         given[key] = parse_value(key, value)
     unknown = set(given) - set(DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown config key(s) {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
+        raise InputError(f"unknown config key(s) {sorted(unknown)}; known: {', '.join(DEFAULTS)}")
     config = check(DEFAULTS | given)
     config["out_dir"] = Path(config["out_dir"] or Path("runs/framework") / path.stem)
     paths.writable_folder(config["out_dir"], "out_dir")
@@ -98,15 +98,15 @@ def load_config(path: Path, overrides: list[str]) -> dict:
 
 
 def check(config: dict) -> dict:
-    """The config, once every value passes its key's check (ValueError naming the first that does not)."""
+    """The config, once every value passes its key's check (an InputError naming the first that does not)."""
     if config["model"] not in ("softmax", "two_layer"):
-        raise ValueError(f"model must be 'softmax' or 'two_layer', got {config['model']!r}")
+        raise InputError(f"model must be 'softmax' or 'two_layer', got {config['model']!r}")
     for key, least in INTEGERS.items():
         if not is_number(config[key], int) or config[key] < least:
-            raise ValueError(f"{key} must be a {'positive' if least else 'non-negative'} integer, got {config[key]!r}")
+            raise InputError(f"{key} must be a {'positive' if least else 'non-negative'} integer, got {config[key]!r}")
     for key, interval in INTERVALS.items():
         if not (is_number(config[key], (int, float)) and interval.holds(config[key])):
-            raise ValueError(f"{key} must be a number {interval}, got {config[key]!r}")
+            raise InputError(f"{key} must be a number {interval}, got {config[key]!r}")
     return config
 
 
@@ -120,7 +120,7 @@ def split(x: torch.Tensor, labels: torch.Tensor, val_fraction: float):
     """(train, validation) pairs of x and labels; validation is the tail."""
     n_train = round(len(x) * (1 - val_fraction))
     if not 0 < n_train < len(x):
-        raise ValueError(
+        raise InputError(
             f"val_fraction={val_fraction} leaves {n_train} training and {len(x) - n_train} validation images "
             f"of {len(x)}; each needs at least one"
         )
@@ -211,28 +211,28 @@ def sweep_configs(config: dict, key: str, texts: list[str], seeds: int) -> list[
     """The sweep's checked configs, per value then per seed, every other key as `config` gives it."""
     keys = [k for k in NUMERIC if k != "seed"]
     if key == "seed":
-        raise ValueError("--sweep seed: the seeds are varied by --seeds N (seed, seed+1, ...); sweep another key")
+        raise InputError("--sweep seed: the seeds are varied by --seeds N (seed, seed+1, ...); sweep another key")
     if key not in DEFAULTS:
-        raise ValueError(f"--sweep: unknown key {key!r}; numeric keys: {', '.join(keys)}")
+        raise InputError(f"--sweep: unknown key {key!r}; numeric keys: {', '.join(keys)}")
     if key not in keys:
-        raise ValueError(f"--sweep: {key!r} is not numeric; sweep one of {', '.join(keys)}")
+        raise InputError(f"--sweep: {key!r} is not numeric; sweep one of {', '.join(keys)}")
     if key == "hidden" and config["model"] == "softmax":
-        raise ValueError("--sweep hidden: the softmax model has no hidden layer; use model=two_layer")
+        raise InputError("--sweep hidden: the softmax model has no hidden layer; use model=two_layer")
     if not texts:
-        raise ValueError(f"--sweep {key}: no values; give one or more, e.g. --sweep {key} {config[key]}")
+        raise InputError(f"--sweep {key}: no values; give one or more, e.g. --sweep {key} {config[key]}")
     overrides = [t for t in texts if "=" in t]
     if overrides:
-        raise ValueError(f"--sweep {key}: {overrides[0]!r} is not a value; put key=value overrides before --sweep")
+        raise InputError(f"--sweep {key}: {overrides[0]!r} is not a value; put key=value overrides before --sweep")
     try:
         configs = [
             [check({**config, key: parse_value(key, t), "seed": config["seed"] + i}) for i in range(seeds)]
             for t in texts
         ]
-    except ValueError as e:
-        raise ValueError(f"--sweep {key}: {e}") from None
+    except InputError as e:
+        raise InputError(f"--sweep {key}: {e}") from None
     values = [runs[0][key] for runs in configs]
     if len(set(values)) < len(values):
-        raise ValueError(f"--sweep {key}: a value is given twice in {' '.join(texts)}; give each value once")
+        raise InputError(f"--sweep {key}: a value is given twice in {' '.join(texts)}; give each value once")
     return configs
 
 
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
     parser.add_argument("--seeds", type=options.integer(1), help="with --sweep: seeds per value (default 3)")
     args = parser.parse_intermixed_args(argv)
     if args.seeds is not None and not args.sweep:
-        raise ValueError("--seeds applies to a sweep only; add --sweep KEY VALUE... (one run uses seed=)")
+        raise InputError("--seeds applies to a sweep only; add --sweep KEY VALUE... (one run uses seed=)")
     config = load_config(args.config, args.overrides)
     if args.sweep:
         seeds = 3 if args.seeds is None else args.seeds
