@@ -28,7 +28,7 @@ from common import options
 from common.equality import check_same
 from common.errors import run_main
 from common.stats import mean_std
-from compare import by_hand as pairs
+from compare import by_hand
 from compare.twin import decay_groups, pair_twin, torch_twin
 from framework import SGD, Adam, CrossEntropy, LossMSE
 from framework import test as disk
@@ -141,11 +141,11 @@ def relative_error(ours: torch.Tensor, theirs: torch.Tensor) -> float:
 def pair_parity(cell: str, epochs: int | None, seed: int) -> dict:
     """The cell's PairNet and the study's PairClassifier in float64 from the same weights, trained on the same
     batches with Adam: each parameter's relative gradient error at step 0, and both epoch loss curves."""
-    recipe = pairs.recipe(cell)
+    recipe = by_hand.recipe(cell)
     data, model_args, batch_size = recipe["data"], recipe["model"], recipe["data"]["batch_size"]
-    (x, target, classes), _ = pairs.standardised_pairs(data["n_pairs"], seed, data["data_dir"], torch.float64)
-    model = pairs.build(model_args, torch.Generator().manual_seed(seed), torch.float64)
-    twin, loss = pair_twin(model, model_args), pairs.pair_loss(model_args["aux_weight"])
+    (x, target, classes), _ = by_hand.standardised_pairs(data["n_pairs"], seed, data["data_dir"], torch.float64)
+    model = by_hand.build(model_args, torch.Generator().manual_seed(seed), torch.float64)
+    twin, loss = pair_twin(model, model_args), by_hand.pair_loss(model_args["aux_weight"])
     first = batches(len(x), batch_size, torch.Generator().manual_seed(seed))[0]
     with torch.no_grad():
         loss.forward(model.forward(x[first]), (target[first], classes[first].reshape(-1)))
@@ -159,7 +159,7 @@ def pair_parity(cell: str, epochs: int | None, seed: int) -> dict:
     g_ours, g_theirs = (torch.Generator().manual_seed(seed) for _ in range(2))  # the same batches on both sides
     for _ in range(epochs or recipe["epochs"]):
         with torch.no_grad():
-            values = pairs.train_epoch(model, loss, ours, x, target, classes, batch_size, g_ours)
+            values = by_hand.train_epoch(model, loss, ours, x, target, classes, batch_size, g_ours)
         curves["framework"].append(statistics.fmean(values))
         curves["torch"].append(torch_epoch(twin, twin_loss, theirs, x, y, batch_size, g_theirs))
     return {"gradients": gradients, "curves": curves}

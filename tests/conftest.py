@@ -14,8 +14,8 @@ import torch
 
 from common.errors import run_main
 from common.mnist import IMAGE_MAGIC, LABEL_MAGIC
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = """seed_everything: 0
 model:
   arch: {arch}

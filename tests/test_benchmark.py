@@ -16,8 +16,7 @@ import pytest
 import benchmark
 from common.stats import paired_effect
 from pairs import executors, report, results, runs
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests import ROOT
 
 
 def bench(*args: str, results_file: str = "r.jsonl") -> None:

@@ -13,8 +13,8 @@ import benchmark
 from common import mnist
 from pairs import cluster, runs
 from pairs import data as pair_data
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 from ray.cluster_utils import Cluster  # noqa: E402

@@ -15,10 +15,10 @@ from framework import CrossEntropy, Linear, Sequential, Softmax, adjoint_test, j
 from framework.activations import Activation
 from framework.exercises import course
 from framework.exercises.toys import GMM_MEANS, interleaved_gmm
+from tests import ROOT
 
 F64 = torch.float64
 SHAPES = {"GMMData.mat": (5, 5), "PeaksData.mat": (2, 5), "SwissRollData.mat": (2, 2)}  # features, classes
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def course_arrays(features: int, classes: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests import ROOT
+
 REAL = Path(os.environ.get("MNIST_DIR", "../shared/mnist"))
 needs_mnist = pytest.mark.skipif(
     not (REAL / "train-images-idx3-ubyte.gz").exists(), reason="the real MNIST ($MNIST_DIR) is not here"

@@ -1,7 +1,6 @@
 """The hand-written framework: gradient checks, Taylor and adjoint tests, parity with torch.nn, errors, rules."""
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -29,7 +28,6 @@ from framework import (
 from framework.gradcheck import ratios
 
 F64 = torch.float64
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def gen(seed=0):

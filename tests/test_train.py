@@ -11,8 +11,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from pairs.data import generate_pair_sets
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # every test here runs train.py in a fresh process
 TINY = ["--data.n_pairs=40", "--data.batch_size=20", "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false"]
 

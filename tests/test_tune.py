@@ -13,8 +13,8 @@ from optuna.storages.journal import JournalFileBackend
 import tune
 from pairs import runs, tuning
 from pairs.data import PairDataModule
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SPACE = """fixed:
   optimizer.class_path: torch.optim.AdamW
 space:
