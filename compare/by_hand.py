@@ -42,8 +42,14 @@ from pairs.data import DIGIT_SIZE, PairDataModule, generate_pair_sets
 from pairs.results import load
 from pairs.study import FIXED, STUDY_CELLS
 
-# what the framework does not do, as the value the study's recipe must leave it at
-UNSUPPORTED = {
+# Every constructor key of the study's model and data, as the framework runner treats it: FOLLOWED at any value, or
+# REQUIRED at one value (what the framework does not do). A key in neither is refused, so a new one cannot be
+# silently ignored.
+FOLLOWED = {
+    "model": {"trunk", "weight_sharing", "aux_weight", "channels", "hidden", "head_hidden"},
+    "data": {"n_pairs", "batch_size", "data_dir"},
+}
+REQUIRED = {
     "model": {
         "arch": "pairnet",
         "batch_norm": False,
@@ -53,7 +59,15 @@ UNSUPPORTED = {
         "target_weight": 1.0,
         "label_smoothing": 0.0,
     },
-    "data": {"val_pairs": 0, "seed": None, "shift": 0, "rotate": 0.0, "swap": False, "fresh_pairs": False},
+    "data": {
+        "val_pairs": 0,
+        "seed": None,
+        "order_seed": None,
+        "shift": 0,
+        "rotate": 0.0,
+        "swap": False,
+        "fresh_pairs": False,
+    },
 }
 
 
@@ -74,12 +88,11 @@ def recipe(cell: str, root: Path = FIXED) -> dict:
     config = options.load_mapping(path)
     model, data = defaults(PairClassifier) | config.get("model", {}), defaults(PairDataModule) | config.get("data", {})
     for section, values in (("model", model), ("data", data)):
-        for key, value in UNSUPPORTED[section].items():
-            if values.get(key) != value:
-                raise InputError(
-                    f"{path}: {section}.{key} = {values.get(key)!r} is not supported by the framework "
-                    f"runner (it needs {value!r})"
-                )
+        for key, value in values.items():
+            if key not in FOLLOWED[section] and (key not in REQUIRED[section] or value != REQUIRED[section][key]):
+                needs = f"it needs {REQUIRED[section][key]!r}" if key in REQUIRED[section] else "it knows no such key"
+                culprit = f"{path}: {section}.{key} = {value!r}"
+                raise InputError(f"{culprit} is not supported by the framework runner; {needs}")
     if model["trunk"] not in ("cnn", "mlp"):
         raise InputError(f"{path}: model.trunk = {model['trunk']!r}; the framework runner builds 'cnn' or 'mlp'")
     optimizer, epochs = config.get("optimizer", {}), config.get("trainer", {}).get("max_epochs")

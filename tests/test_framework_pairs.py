@@ -1,7 +1,8 @@
 """The framework running the study: PairNet and WeightedLosses against the study's own PairClassifier (float64),
-gradient checks, a tiny siamese + aux fit, and the runner framework.exercises.pairs."""
+gradient checks, a tiny siamese + aux fit, and the study by hand, compare.by_hand."""
 
 import copy
+import inspect
 import json
 import re
 
@@ -9,9 +10,12 @@ import pytest
 import torch
 import yaml
 
+from common.errors import InputError
 from compare import by_hand as runner
 from compare.twin import pair_twin
 from framework import CrossEntropy, Module, PairNet, Sequential, WeightedLosses, gradcheck
+from pairs.classifier import PairClassifier
+from pairs.data import PairDataModule
 from pairs.study import STUDY_CELLS
 
 F64 = torch.float64
@@ -178,8 +182,23 @@ def test_recipe_refuses_what_the_framework_does_not_do(tmp_path):
     config = yaml.safe_load((runner.FIXED / "cnn_aux_shared.yaml").read_text())
     config["model"]["batch_norm"] = True
     (tmp_path / "cnn_aux_shared.yaml").write_text(yaml.safe_dump(config))
-    with pytest.raises(ValueError, match=r"model.batch_norm = True is not supported by the framework runner"):
+    with pytest.raises(InputError, match=r"model.batch_norm = True is not supported by the framework runner"):
         runner.recipe("cnn_aux_shared", tmp_path)
+
+
+@pytest.mark.parametrize(("section", "key", "value"), [("data", "order_seed", 3), ("model", "new_key", 1)])
+def test_a_key_the_runner_does_not_follow_is_refused_not_ignored(tmp_path, section, key, value):
+    config = yaml.safe_load((runner.FIXED / "cnn_aux_shared.yaml").read_text())
+    config.setdefault(section, {})[key] = value
+    (tmp_path / "cnn_aux_shared.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(InputError, match=rf"{section}.{key} = {value} is not supported by the framework runner"):
+        runner.recipe("cnn_aux_shared", tmp_path)
+
+
+def test_the_runner_declares_every_constructor_key_of_the_study():
+    for section, cls in (("model", PairClassifier), ("data", PairDataModule)):
+        declared = runner.FOLLOWED[section] | set(runner.REQUIRED[section])
+        assert declared == set(inspect.signature(cls).parameters), section
 
 
 def test_one_round_on_synthetic_mnist(mnist_dir):
