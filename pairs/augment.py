@@ -25,12 +25,10 @@ def swap(x: torch.Tensor, classes: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(1), x), torch.where(flip.view(-1, 1), classes.flip(1), classes)
 
 
-def pair_batches(
-    n_pairs: int, batch_size: int, fresh_pairs: bool, generator: torch.Generator | None = None
-) -> list[torch.Tensor]:
+def pair_batches(n_pairs: int, batch_size: int, fresh_pairs: bool, generator: torch.Generator) -> list[torch.Tensor]:
     """One epoch of batches of digit-index pairs [B, 2] over the 2 n_pairs training digits (digit 2i and 2i+1
     form pair i): the original pairs in a shuffled order, or, with `fresh_pairs`, a fresh random pairing; drawn
-    from `generator`, or from the global RNG without one."""
+    from `generator`."""
     if fresh_pairs:
         pairs = torch.randperm(2 * n_pairs, generator=generator).view(n_pairs, 2)
     else:

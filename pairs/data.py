@@ -124,6 +124,11 @@ class TrainingPairs(torch.utils.data.Dataset):
         return (x - self.mean) / self.std, target(classes), classes
 
 
+def round_seed(explicit: int | None) -> int:
+    """A source's seed: `explicit`, else the round's (`seed_everything`, the global generator's initial seed)."""
+    return torch.initial_seed() if explicit is None else explicit
+
+
 class PairDataModule(LightningDataModule):
     """Train / optional validation / test pairs, standardised with the training pairs' mean and std.
 
@@ -139,8 +144,10 @@ class PairDataModule(LightningDataModule):
         rotate: random rotation of each training digit, up to this many degrees either way.
         swap: exchange the two digits of a random half of the training pairs (target recomputed; ties stay 1).
         fresh_pairs: pair the training digits afresh every epoch (target recomputed from the classes).
-        order_seed: the seed of the training batch order (and of the fresh pairing); default: the global RNG, i.e.
-            the round's seed.
+        order_seed: the seed of the training batch order (and of the fresh pairing); default the round's seed.
+
+    Each source draws from its own generator, so a run with `seed_everything: s` and neither seed set is exactly the
+    run with `seed_everything`, `seed` and `order_seed` all at s (`benchmark.py --vary` nests the study).
     """
 
     train_set: TrainingPairs | None  # None until setup()
@@ -179,8 +186,7 @@ class PairDataModule(LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        seed = torch.initial_seed() if self.hparams.seed is None else self.hparams.seed
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(round_seed(self.hparams.seed))
         tensors = generate_pair_sets(self.hparams.n_pairs, generator, self.hparams.data_dir)
         train, test = tensors[:3], tensors[3:]
         n_fit = self.hparams.n_pairs - self.hparams.val_pairs
@@ -202,7 +208,7 @@ class PairDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None  # Lightning calls setup() first
         n, size, fresh = len(self.train_set), self.hparams.batch_size, self.hparams.fresh_pairs
-        order = None if self.hparams.order_seed is None else torch.Generator().manual_seed(self.hparams.order_seed)
+        order = torch.Generator().manual_seed(round_seed(self.hparams.order_seed))
         sampler = EpochBatches(lambda: augment.pair_batches(n, size, fresh, order), math.ceil(n / size))
         return DataLoader(self.train_set, sampler=sampler, batch_size=None)
 

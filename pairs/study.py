@@ -22,9 +22,10 @@ BENCHMARK_SEEDS = 10
 SEED_BLOCK, MAX_SEEDS = 10, 60  # benchmark.py --precision: seeds added at a time, and its default most seeds
 TUNING_FIRST_SEED = SELECTION_SEEDS.start  # search seeds 100.., fresh re-scoring seeds right after them
 
-# The three sources of a run's randomness, each with the argument that seeds it. A run's seed seeds all three (the
-# data seed and the batch order follow seed_everything by default); `benchmark.py --vary` varies one alone. "init"
-# is everything drawn from the global RNG: initial weights, and dropout and augmentations if a config has them.
+# The three sources of a run's randomness, each with the argument that seeds it and a generator of its own. A run's
+# seed seeds all three (the data seed and the order seed default to seed_everything), so the run with all three at
+# s is the run s; `benchmark.py --vary` varies one alone. "init" is everything drawn from the global RNG: initial
+# weights, and dropout and augmentations if a config has them.
 SOURCES = {"data": "data.seed", "init": "seed_everything", "order": "data.order_seed"}
 VARIED = re.compile(rf"^(?P<config>.+) \(vary (?P<source>{'|'.join(SOURCES)})\)$")  # run_name's, read back
 

@@ -19,7 +19,7 @@ def test_shapes():
     assert augment.affine(torch.rand(7, 14, 14), shift=2, rotate=12).shape == (7, 14, 14)
     x, classes = augment.swap(torch.rand(5, 2, 14, 14), torch.randint(0, 10, (5, 2)))
     assert x.shape == (5, 2, 14, 14) and classes.shape == (5, 2)
-    batches = augment.pair_batches(10, 4, fresh_pairs=True)
+    batches = augment.pair_batches(10, 4, fresh_pairs=True, generator=torch.Generator())
     assert [b.shape for b in batches] == [(4, 2), (4, 2), (2, 2)]
 
 

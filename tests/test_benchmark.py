@@ -560,6 +560,7 @@ def test_each_source_of_randomness_varies_alone(workdir):
     assert len({made[kind, 0]["config_hash"] for kind in kinds}) == 4  # each kind of run keyed apart
     at_zero = [made[kind, 0]["metrics"] for kind in kinds[1:]]
     assert at_zero[0] == at_zero[1] == at_zero[2]  # seed 0 holds all three sources at 0: the same fit
+    assert made["tiny_pair", 0]["metrics"] == at_zero[0]  # and the study's own run 0 is that fit: --vary nests it
     assert len({str(made[kind, 1]["metrics"]) for kind in kinds[1:]} | {str(at_zero[0])}) == 4
     assert {r["test_pairs"] for r in made.values()} == {60}
     text = Path("r.md").read_text()
