@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from jsonargparse import DefaultHelpFormatter, Namespace
 from jsonargparse.typing import Path_fc, Path_fr
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -89,7 +89,7 @@ class TrainCLI(PairCLI):
             )
         return parser
 
-    def parse_arguments(self, parser: LightningArgumentParser, args: list[str]) -> None:
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """Parse; the log folders must be writable; test and predict need a readable checkpoint."""
         super().parse_arguments(parser, args)
         command = self.config.subcommand
@@ -134,22 +134,23 @@ class TrainCLI(PairCLI):
             start = time.perf_counter()
             self.trainer.fit(model, datamodule=datamodule, **kwargs)
             seconds = time.perf_counter() - start
-            self.results = self.trainer.test(model, datamodule=datamodule, ckpt_path=None, verbose=False)[0]
+            self.results = dict(self.trainer.test(model, datamodule=datamodule, ckpt_path=None, verbose=False)[0])
         self.results["fit_seconds"] = seconds
         self.summary()
 
     def test(self, model: PairClassifier, datamodule: PairDataModule, **kwargs) -> None:
         """Test the weights of --ckpt_path on the test pairs and print a summary."""
         with removed_if_failed(self.trainer.logger):
-            self.results = self.trainer.test(model, datamodule=datamodule, **kwargs | {"verbose": False})[0]
+            self.results = dict(self.trainer.test(model, datamodule=datamodule, **kwargs | {"verbose": False})[0])
         self.summary()
 
     def predict(self, model: PairClassifier, datamodule: PairDataModule, **kwargs) -> None:
         """Predict the pairs of --pairs with the weights of --ckpt_path and write the predictions to --output."""
         config = self.config_init[self.subcommand]
         pairs = load_pairs(config.pairs)
-        loader = DataLoader(TensorDataset(pairs), batch_size=datamodule.hparams.batch_size)
+        loader = DataLoader(TensorDataset(pairs), batch_size=datamodule.hparams["batch_size"])
         batches = self.trainer.predict(model, dataloaders=loader, **kwargs | {"return_predictions": True})
+        assert isinstance(batches, list)  # one dataloader, predictions returned: a list of batch dicts
         predictions = {key: torch.cat([batch[key] for batch in batches]) for key in batches[0]}
         save(predictions, Path(os.fspath(config.output)))
         print(f"predictions     {config.output}  ({len(pairs)} pairs: {', '.join(predictions)})")

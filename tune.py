@@ -18,10 +18,14 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import optuna
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from common import options
@@ -81,7 +85,7 @@ def tune(tuners: list[tuning.CellTuner], args: argparse.Namespace) -> None:
         tqdm(total=total, unit="trial") as bar,
     ):
         bar.update(sum(t.progress() for t in tuners))
-        inflight = {}
+        inflight: dict[Future, tuple[tuning.CellTuner, tuple[str, int, int]]] = {}
         while True:
             for tuner in tuners:
                 tuner.max_active = pool.slots
@@ -101,12 +105,14 @@ def plots(study: optuna.Study, prefix: Path) -> list[Path]:
     paths = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the matplotlib backend is "experimental" in Optuna
-        draw = [("history", optuna.visualization.matplotlib.plot_optimization_history)]
+        draw: list[tuple[str, Callable[[optuna.Study], Axes]]] = [
+            ("history", optuna.visualization.matplotlib.plot_optimization_history)
+        ]
         if len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) > 1:
             draw.append(("importances", optuna.visualization.matplotlib.plot_param_importances))
         for name, plot in draw:
-            axes = plot(study)
-            figure = axes.figure
+            figure = plot(study).figure
+            assert isinstance(figure, Figure)  # Optuna draws on a figure of its own
             figure.set_size_inches(8, 5)
             figure.tight_layout()
             paths.append(prefix.with_name(f"{prefix.name}_{name}.png"))

@@ -45,11 +45,11 @@ from pairs.study import FIXED, STUDY_CELLS
 # Every constructor key of the study's model and data, as the framework runner treats it: FOLLOWED at any value, or
 # REQUIRED at one value (what the framework does not do). A key in neither is refused, so a new one cannot be
 # silently ignored.
-FOLLOWED = {
+FOLLOWED: dict[str, set[str]] = {
     "model": {"trunk", "weight_sharing", "aux_weight", "channels", "hidden", "head_hidden"},
     "data": {"n_pairs", "batch_size", "data_dir"},
 }
-REQUIRED = {
+REQUIRED: dict[str, dict[str, object]] = {
     "model": {
         "arch": "pairnet",
         "batch_norm": False,
@@ -136,7 +136,7 @@ def trunk(model: dict, generator: torch.Generator, dtype=None) -> Sequential:
 
 def build(model: dict, generator: torch.Generator, dtype=None) -> PairNet:
     """The study's PairNet: one trunk (shared) or two, and the comparison head mlp(20, [head_hidden], 2)."""
-    trunks = [trunk(model, generator, dtype) for _ in range(1 if model["weight_sharing"] else 2)]
+    trunks: list[Module] = [trunk(model, generator, dtype) for _ in range(1 if model["weight_sharing"] else 2)]
     return PairNet(trunks, mlp(20, [model["head_hidden"]], 2, generator, dtype))
 
 

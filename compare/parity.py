@@ -70,7 +70,8 @@ def compare(task, seed: int, epochs: int | None = None) -> dict:
     ours = SGD(model.param(), lr=lr, momentum=momentum, weight_decay=decay)
     theirs = torch.optim.SGD(decay_groups(twin, decay), lr=lr, momentum=momentum)
     state = g.get_state()
-    curves, seconds = {"framework": [], "torch": []}, {"framework": 0.0, "torch": 0.0}
+    curves: dict[str, list[float]] = {"framework": [], "torch": []}
+    seconds = {"framework": 0.0, "torch": 0.0}
     g_ours, g_theirs = torch.Generator(), torch.Generator()
     g_ours.set_state(state), g_theirs.set_state(state)
     for _ in range(epochs):
@@ -133,8 +134,9 @@ def mnist_task(g):
     )
 
 
-def relative_error(ours: torch.Tensor, theirs: torch.Tensor) -> float:
-    """max |ours - theirs| / max |theirs|."""
+def relative_error(ours: torch.Tensor, theirs: torch.Tensor | None) -> float:
+    """max |ours - theirs| / max |theirs|; `theirs` is a gradient autograd must have filled."""
+    assert theirs is not None, "torch left a parameter without a gradient"
     return ((ours - theirs).abs().max() / theirs.abs().max()).item()
 
 
@@ -150,12 +152,13 @@ def pair_parity(cell: str, epochs: int | None, seed: int) -> dict:
     with torch.no_grad():
         loss.forward(model.forward(x[first]), (target[first], classes[first].reshape(-1)))
         model.backward(*loss.backward())
-    twin.loss(*twin(x[first]), target[first], classes[first]).backward()
+    logits, digits = twin(x[first])
+    twin.loss(logits, digits, target[first], classes[first]).backward()
     gradients = [relative_error(g, p.grad) for (_, g), p in zip(model.param(), twin.net.parameters(), strict=True)]
     ours, theirs = Adam(model.param(), lr=recipe["lr"]), torch.optim.Adam(twin.parameters(), lr=recipe["lr"])
     y = torch.cat([target.view(-1, 1), classes], 1)  # what torch_epoch hands the study's loss, batch by batch
-    twin_loss = lambda out, y: twin.loss(*out, y[:, 0], y[:, 1:])
-    curves = {"framework": [], "torch": []}
+    twin_loss = lambda out, y: twin.loss(out[0], out[1], y[:, 0], y[:, 1:])
+    curves: dict[str, list[float]] = {"framework": [], "torch": []}
     g_ours, g_theirs = (torch.Generator().manual_seed(seed) for _ in range(2))  # the same batches on both sides
     for _ in range(epochs or recipe["epochs"]):
         with torch.no_grad():
@@ -251,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
                     decision_regions(
                         bax,
                         lambda points: runs[0]["models"][who](points).argmax(1),
-                        *runs[0]["test"],
+                        runs[0]["test"][0],
+                        runs[0]["test"][1],
                         f"{who}, seed 0: test error {100 * runs[0]['errors'][who]['test']:.1f}%",
                     )
             bfig.suptitle("decision regions on the standardised disk task; dots: test points, true class")

@@ -83,7 +83,8 @@ def pair_epochs(cell: str, generator: torch.Generator) -> Race:
     def autograd() -> None:
         for index in batches(n, batch_size, g_theirs):
             theirs.zero_grad()
-            value = twin.loss(*twin(x[index]), targets[index], classes[index])
+            logits, digits = twin(x[index])
+            value = twin.loss(logits, digits, targets[index], classes[index])
             value.backward()
             theirs.step()
             value.item()  # as the framework's epoch reads each batch's loss

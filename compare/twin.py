@@ -1,12 +1,14 @@
 """The torch twins of framework models, with the same weights (for comparisons and parity tests): torch.nn for a
 Sequential, the study's own PairClassifier for a PairNet."""
 
+from collections.abc import Callable
+
 import torch
 
 from framework import Conv2d, Flatten, LeakyReLU, Linear, MaxPool2d, Module, PairNet, ReLU, Sequential, Sigmoid, Tanh
 from pairs.classifier import PairClassifier
 
-WITHOUT_PARAMETERS = {
+WITHOUT_PARAMETERS: dict[type[Module], Callable[[], torch.nn.Module]] = {
     ReLU: torch.nn.ReLU,
     Tanh: torch.nn.Tanh,
     Sigmoid: torch.nn.Sigmoid,
@@ -49,7 +51,7 @@ def copy_weights(model: Module, twin: torch.nn.Module) -> None:
             q.copy_(p)
 
 
-def torch_twin(model: Sequential) -> torch.nn.Sequential:
+def torch_twin(model: Sequential) -> torch.nn.Module:
     """The same layers in torch.nn, initialised with copies of the framework's weights."""
     twin = torch_module(model)
     copy_weights(model, twin)
@@ -64,7 +66,7 @@ def pair_twin(model: PairNet, arguments: dict) -> PairClassifier:
     return twin
 
 
-def decay_groups(twin: torch.nn.Sequential, weight_decay: float) -> list[dict]:
+def decay_groups(twin: torch.nn.Module, weight_decay: float) -> list[dict]:
     """torch.optim parameter groups that decay weights and leave biases alone, as the framework's optimizers do."""
     params = list(twin.parameters())
     return [

@@ -32,7 +32,6 @@ class Conv2d(Module):
         )
         self.bias = empty(out_channels, dtype=dtype).uniform_(-bound, bound, generator=generator)
         self.grad_weight, self.grad_bias = self.weight.new_zeros(self.weight.shape), self.bias.new_zeros(out_channels)
-        self.patches = None
 
     def matrix(self):
         """The weight as [out, k * k * in], columns in the patches' order (row, column, channel)."""
@@ -86,7 +85,6 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size: int = 2):
         if kernel_size != 2:
             raise ValueError(f"MaxPool2d supports kernel_size 2 only, got {kernel_size}")
-        self.index = None
 
     def forward(self, x):
         if x.dim() != 4 or min(x.shape[2:]) < 2:

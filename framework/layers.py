@@ -39,7 +39,6 @@ class Linear(Module):
                 self.bias.zero_()
         self.grad_weight = empty(self.weight.shape, dtype=self.weight.dtype).zero_()
         self.grad_bias = empty(self.bias.shape, dtype=self.weight.dtype).zero_() if self.bias is not None else None
-        self.input = None
 
     def forward(self, x):
         if x.dim() != 2 or x.shape[1] != self.in_features:
@@ -51,7 +50,7 @@ class Linear(Module):
         x = self.saved("input")
         self.check_grad(grad, (x.shape[0], self.out_features))
         self.grad_weight.addmm_(grad.t(), x)
-        if self.bias is not None:
+        if self.grad_bias is not None:
             self.grad_bias.add_(grad.sum(0))
         return grad @ self.weight
 
@@ -69,11 +68,11 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, generator=None):
         if not 0 <= p < 1:
             raise ValueError(f"Dropout p must be in [0, 1), got {p}")
-        self.p, self.generator, self.mask = p, generator, None
+        self.p, self.generator = p, generator
 
     def forward(self, x):
         if not self.training or self.p == 0:
-            self.mask = 1.0
+            self.mask = x.new_ones(())
             return x
         self.mask = empty(x.shape, dtype=x.dtype).bernoulli_(1 - self.p, generator=self.generator).div_(1 - self.p)
         return x * self.mask

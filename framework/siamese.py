@@ -19,7 +19,6 @@ class PairNet(Module):
         if len(trunks) not in (1, 2):
             raise ValueError(f"PairNet takes one shared trunk or two separate ones, got {len(trunks)}")
         self.trunks, self.head = list(trunks), head
-        self.input_shape = None
 
     def forward(self, x):
         if x.dim() != 4 or x.shape[1] != 2:
@@ -71,7 +70,7 @@ class WeightedLosses(Module):
     def __init__(self, *terms: tuple[float, Module]):
         if any(weight < 0 for weight, _ in terms):
             raise ValueError(f"WeightedLosses weights must be >= 0, got {[weight for weight, _ in terms]}")
-        self.terms, self.computed = list(terms), None
+        self.terms = list(terms)
 
     def forward(self, predictions, targets):
         if len(predictions) != len(self.terms) or len(targets) != len(self.terms):

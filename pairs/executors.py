@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from typing import Any, Protocol, Self
@@ -133,7 +133,7 @@ def finished(futures: set[Future]) -> set[Future]:
 
 def execute(
     tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], dict] = run, ray: str | None = None
-) -> Iterator[dict]:
+) -> Generator[dict, None, None]:
     """Records of `fn` on each task, as they finish; as many tasks in flight as the executor has slots."""
     todo = iter(tasks)
     with executor(workers, threads, ray) as pool, deferred_interrupts(pool):

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     options.load_mapping(Path(args.config))
-    times = {"plain": [], "lightning": []}
+    times: dict[str, list[float]] = {"plain": [], "lightning": []}
     for round_ in range(args.rounds + 1):  # round 0 warms up and is not counted
         results = {}
         for name, fit in (("plain", plain_fit), ("lightning", lightning_fit)):
