@@ -99,6 +99,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.configs = runs.select(args.configs or study.CELLS)
     except InputError as e:
         parser.error(str(e))
+    fits = not args.report_only
+    options.check_paths(
+        parser,
+        inputs={"--configs": [config_path(n) for n in args.configs] if fits else None, "--results": args.results},
+        outputs={
+            "--results": (args.results if fits else None, (".jsonl",)),
+            "--report": (args.report, (".md",)),
+            "--figure": (args.figure, options.FIGURE),
+            "--tensorboard": (args.tensorboard if fits else None, options.FOLDER),
+        },
+    )
     for name in [] if args.report_only else args.configs:  # a malformed config is a bad file, not a bad command
         options.load_mapping(Path(config_path(name)))
     check_vary(args, parser)

@@ -27,7 +27,7 @@ from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCL
 from lightning.pytorch.loggers import Logger
 from torch.utils.data import DataLoader, TensorDataset
 
-from common import options, paths
+from common import mnist, options, paths
 from common.errors import InputError, run_main
 from common.files import atomic
 from pairs.classifier import PairClassifier
@@ -90,17 +90,33 @@ class TrainCLI(PairCLI):
         return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
-        """Parse; the log folders must be writable; test and predict need a readable checkpoint."""
+        """Parse; the log folders must be writable; no output may be an input (options.check_paths); test and
+        predict need a readable checkpoint."""
         super().parse_arguments(parser, args)
         command = self.config.subcommand
-        trainer = self.config[command].trainer
-        logger = trainer.logger.get("init_args") if isinstance(trainer.logger, Namespace) else None
-        folders = {"trainer.default_root_dir": trainer.default_root_dir}
-        folders["trainer.logger.init_args.save_dir"] = logger.get("save_dir") if logger else None
+        config = self.config[command]
+        logger = config.trainer.logger.get("init_args") if isinstance(config.trainer.logger, Namespace) else None
+        folders = {
+            "trainer.default_root_dir": config.trainer.default_root_dir,
+            "trainer.logger.init_args.save_dir": logger.get("save_dir") if logger else None,
+        }
+        if command == "predict":  # predict writes its --output only
+            folders = {}
         for key, folder in folders.items():
-            if folder and command != "predict":  # predict writes its --output only
+            if folder:
                 paths.writable_folder(Path(folder), key)
-        ckpt_path = self.config[command].ckpt_path
+        inputs: dict[str, options.PathsGiven] = {
+            "--config": [str(path) for path in config.config],
+            "--ckpt_path": config.ckpt_path,
+            "data.data_dir": mnist.resolve_dir(config.data.data_dir),
+        }
+        outputs: dict[str, tuple[options.PathsGiven, tuple[str, ...]]] = {
+            key: (folder, options.FOLDER) for key, folder in folders.items()
+        }
+        if command == "predict":
+            inputs["--pairs"], outputs["--output"] = str(config.pairs), (str(config.output), (".pt", ".pth"))
+        options.check_paths(parser, inputs, outputs)
+        ckpt_path = config.ckpt_path
         if command != "fit" and not ckpt_path:
             raise InputError(
                 f"{command} needs --ckpt_path, a checkpoint written by a fit, "

@@ -71,6 +71,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.configs = runs.select(args.configs, FIXED)
     except InputError as e:
         parser.error(str(e))
+    options.check_paths(
+        parser,
+        inputs={"--configs": [FIXED / f"{name}.yaml" for name in args.configs], "--space": args.space},
+        outputs={
+            "--output": ([args.output / f"{name}.yaml" for name in args.configs], (".yaml",)),
+            "--storage": (args.storage, options.FOLDER),
+        },
+    )
     for name in args.configs:  # a malformed config is a bad file, not a bad command line
         options.load_mapping(FIXED / f"{name}.yaml")
     return args

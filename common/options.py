@@ -1,10 +1,11 @@
 """Command-line options that check their values where they enter: numbers finite and in range, output paths
-writable, config files parsed to a mapping. A bad value is a usage error that names the option, and every
-option's range shows in --help."""
+writable and clear of the inputs, config files parsed to a mapping. A bad value is a usage error that names the
+option, and every option's range shows in --help."""
 
 import argparse
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -82,6 +83,48 @@ def checked_path(check: Callable[[Path], None], kind: str) -> Callable[[str], Pa
 
 output_file = checked_path(paths.writable_file, "writable file")  # a folder, or a path under a file, is refused
 output_folder = checked_path(paths.writable_folder, "writable folder")  # a file is refused
+
+PathsGiven = str | os.PathLike | Iterable[str | os.PathLike] | None  # one path, several, or none
+FIGURE = (".png", ".pdf", ".svg", ".eps", ".jpg", ".jpeg")  # a figure's kinds: matplotlib writes what its suffix names
+FOLDER = ()  # the kinds of an output folder: it holds files of the command's own naming, and replaces no file
+
+
+def listed(given: PathsGiven) -> list[Path]:
+    """`given` as a list of paths."""
+    if given is None:
+        return []
+    return [Path(given)] if isinstance(given, (str, os.PathLike)) else [Path(p) for p in given]
+
+
+def check_paths(
+    parser: argparse.ArgumentParser,
+    inputs: Mapping[str, PathsGiven],
+    outputs: Mapping[str, tuple[PathsGiven, tuple[str, ...]]],
+) -> None:
+    """Before any work starts, refuse an output that would destroy a file: one that is an input, one that another
+    output writes too (two folders may be one), or an existing file of another kind than its option writes.
+
+    `inputs` maps an option to the paths it reads; `outputs` maps an option to the paths it writes and their kinds,
+    the suffixes it writes (".md"; FOLDER for a folder). Paths are compared as `paths.identity` resolves them. A
+    refusal is a usage error, `parser.error`, naming the options and the path; the way to replace a file of another
+    kind is to remove it first."""
+    read = [(option, path, paths.identity(path)) for option, given in inputs.items() for path in listed(given)]
+    written: list[tuple[str, Path, object, tuple[str, ...]]] = []
+    for option, (given, kinds) in outputs.items():
+        for path in listed(given):
+            key, where = paths.identity(path), f"{option} would write {'' if kinds else 'in '}{path}"
+            for other, seen, seen_key in read:
+                if other != option and seen_key == key:
+                    parser.error(f"{where}, which is {other} {seen}, an input: give {option} another path")
+            for other, seen, seen_key, seen_kinds in written:
+                if other != option and seen_key == key and (kinds or seen_kinds):
+                    parser.error(f"{where}, which {other} {seen} writes too: give each output its own path")
+            if kinds and path.is_file() and path.suffix.lower() not in kinds:
+                parser.error(
+                    f"{option} {path} exists and is no {'/'.join(kinds)} file: give {option} another path, or remove "
+                    "the file first to replace it"
+                )
+            written.append((option, path, key, kinds))
 
 
 class Distinct(argparse.Action):

@@ -1,6 +1,7 @@
 """Output paths, checked before any work starts: a long run must not fail at its end because the file or folder it
-was told to write cannot be written."""
+was told to write cannot be written; and what makes two spellings of a path one."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -27,3 +28,14 @@ def writable_file(path: Path, flag: str = "") -> None:
     if path.is_dir():
         raise InputError(f"{f'{flag} {path}'.strip()} is a folder; give a file path")
     writable_folder(path.parent, flag)
+
+
+def identity(path: Path) -> object:
+    """What every spelling of one path shares: an existing file's device and inode (so a symlink, a hard link or
+    another case on a case-insensitive file system is the file itself), else the path resolved (relative, `..`,
+    symlinks) and case-normalised."""
+    try:
+        status = path.stat()
+    except OSError:  # not there yet
+        return os.path.normcase(os.path.realpath(path))
+    return status.st_dev, status.st_ino

@@ -71,6 +71,14 @@ def write_mnist(root: Path, n_train: int = 300, n_test: int = 200, gz: bool = Tr
     return root
 
 
+@pytest.fixture(scope="session")
+def entry_points() -> set[str]:
+    """Every entry point of the repository, as a module name: each file that runs its main through run_main."""
+    skipped = {".venv", "tests", "pairs", "common"}  # the library packages: no entry point of their own
+    sources = [p for p in ROOT.rglob("*.py") if not skipped & set(p.relative_to(ROOT).parts)]
+    return {".".join(p.relative_to(ROOT).with_suffix("").parts) for p in sources if "run_main(main" in p.read_text()}
+
+
 @pytest.fixture
 def mnist_dir(tmp_path: Path) -> Path:
     """A folder with a synthetic MNIST: 300 train and 200 test images."""

@@ -547,6 +547,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.samples is not None and args.path is not None:
         parser.error("--samples sizes the look-alike sets; -path reads the course's files as they are")
+    options.check_paths(parser, inputs={"-path": args.path}, outputs={"--out": (args.out, options.FOLDER)})
     return args
 
 

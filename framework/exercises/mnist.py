@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from common import options, paths
 from common.errors import InputError, run_main
-from common.mnist import load_mnist
+from common.mnist import load_mnist, resolve_dir
 from framework import SGD, CrossEntropy, Linear, ReLU, Sequential, Sigmoid
 from framework.exercises import sweep as sweeps
 from framework.exercises.experiment import accuracy, evaluate, train_epoch, write_csv
@@ -279,6 +279,11 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
     if args.seeds is not None and not args.sweep:
         raise InputError("--seeds applies to a sweep only; add --sweep KEY VALUE... (one run uses seed=)")
     config = load_config(args.config, args.overrides)
+    options.check_paths(
+        parser,
+        inputs={"--config": args.config, "data_dir": resolve_dir(config["data_dir"])},
+        outputs={"out_dir": (config["out_dir"], options.FOLDER)},
+    )
     if args.sweep:
         seeds = 3 if args.seeds is None else args.seeds
         return sweep(sweep_configs(config, args.sweep[0], args.sweep[1:], seeds), args.sweep[0], args.config.stem)

@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--figure", type=options.output_file, default="runs/framework/taylor.png", help="the PNG")
     parser.add_argument("--seed", type=options.seed, default=0, help="weights, inputs and directions")
     args = parser.parse_args(argv)
+    options.check_paths(parser, inputs={}, outputs={"--figure": (args.figure, options.FIGURE)})
     g = torch.Generator().manual_seed(args.seed)
     tests = {
         "gradient test (f = MSE loss of a network)": gradient_test(g),

@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--figure", type=options.output_file, default="runs/framework/toys.png", help="the decision regions (PNG)"
     )
     args = parser.parse_args(argv)
+    options.check_paths(parser, inputs={}, outputs={"--figure": (args.figure, options.FIGURE)})
     fig = Figure(figsize=(3.2 * len(args.datasets), 6.4))
     axes = fig.subplots(2, len(args.datasets), squeeze=False)
     summary = {}
