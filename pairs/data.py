@@ -187,6 +187,7 @@ class PairDataModule(LightningDataModule):
         if self.train_set is not None:
             return
         generator = torch.Generator().manual_seed(round_seed(self.hparams.seed))
+        self.order = torch.Generator().manual_seed(round_seed(self.hparams.order_seed))  # one stream for the fit
         tensors = generate_pair_sets(self.hparams.n_pairs, generator, self.hparams.data_dir)
         train, test = tensors[:3], tensors[3:]
         n_fit = self.hparams.n_pairs - self.hparams.val_pairs
@@ -208,8 +209,7 @@ class PairDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None  # Lightning calls setup() first
         n, size, fresh = len(self.train_set), self.hparams.batch_size, self.hparams.fresh_pairs
-        order = torch.Generator().manual_seed(round_seed(self.hparams.order_seed))
-        sampler = EpochBatches(lambda: augment.pair_batches(n, size, fresh, order), math.ceil(n / size))
+        sampler = EpochBatches(lambda: augment.pair_batches(n, size, fresh, self.order), math.ceil(n / size))
         return DataLoader(self.train_set, sampler=sampler, batch_size=None)
 
     def val_dataloader(self) -> DataLoader | list:

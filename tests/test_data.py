@@ -125,17 +125,18 @@ def rows(pairs: torch.Tensor) -> list[tuple[int, ...]]:
 
 
 def test_the_batch_order_has_its_own_generator_seeded_by_the_round_unless_set(mnist_dir):
-    plain, ordered = datamodule(mnist_dir), datamodule(mnist_dir, order_seed=3)
     torch.manual_seed(5)
+    plain = datamodule(mnist_dir)  # the round's seed, 5, seeds its order when it is set up
     torch.rand(7)  # the global RNG consumed, as weight initialisation does: the order does not depend on it
     round_order = epochs(plain)
-    assert all(torch.equal(a, b) for a, b in zip(round_order, epochs(datamodule(mnist_dir, order_seed=5))))
-    torch.manual_seed(5)
+    assert all(map(torch.equal, round_order, epochs(datamodule(mnist_dir, order_seed=5))))
+    ordered = datamodule(mnist_dir, order_seed=3)
     state = torch.get_rng_state()
     own_order = epochs(ordered)
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG untouched
     torch.manual_seed(6)
-    assert all(torch.equal(a, b) for a, b in zip(epochs(ordered), own_order))  # whatever the round's seed
+    assert all(map(torch.equal, epochs(datamodule(mnist_dir, order_seed=3)), own_order))  # whatever the round's seed
+    assert not torch.equal(epochs(ordered, 1)[0], own_order[0])  # one stream per fit: a new loader continues it
     assert not torch.equal(own_order[0], own_order[1]) and not torch.equal(own_order[0], round_order[0])
     assert rows(own_order[0]) == rows(round_order[0])  # the same pairs, in another order
     assert torch.equal(ordered.train_set.digits, plain.train_set.digits)
