@@ -130,6 +130,7 @@ class PairClassifier(LightningModule):
         self.n_params = count_parameters(self.net)
         self.train_metrics, self.val_metrics, self.test_metrics = (self.stage_metrics() for _ in STAGES)
         self.epoch_outputs: dict[str, list[dict[str, torch.Tensor]]] = {stage: [] for stage in STAGES}
+        self.measured = set(STAGES)  # the stages whose epoch metrics are computed; a benchmark fit skips "train"
         # the training pairs' standardisation, saved in checkpoints so that a checkpoint can predict raw pairs
         self.register_buffer("input_mean", torch.tensor(0.0))
         self.register_buffer("input_std", torch.tensor(1.0))
@@ -163,11 +164,13 @@ class PairClassifier(LightningModule):
         return loss
 
     def step(self, batch: tuple[torch.Tensor, ...], stage: str) -> torch.Tensor:
-        """The loss of one batch; its outputs are kept for the stage's epoch-end metrics."""
+        """The loss of one batch; its outputs are kept for the stage's epoch-end metrics, if they are measured."""
         x, target, classes = batch
         members = self.net.member_outputs(x)
         losses = [self.loss(*output, target, classes) for output in members]
         loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()  # no extra ops on the hot path of one
+        if stage not in self.measured:
+            return loss
         logits, digits = self.net.combine(members)
         kept = {
             "loss": loss.detach().expand(len(x)),
@@ -228,7 +231,8 @@ class PairClassifier(LightningModule):
         return values, out
 
     def on_train_epoch_end(self) -> None:
-        self.log_stage("train")
+        if "train" in self.measured:
+            self.log_stage("train")
 
     def on_validation_epoch_end(self) -> None:
         self.log_stage("val")

@@ -170,10 +170,19 @@ def validation_args(val_pairs: int) -> list[str]:
     return [f"--data.val_pairs={val_pairs}", "--trainer.limit_val_batches=1.0", "--trainer.num_sanity_val_steps=0"]
 
 
+def fit_cli(args: list[str]) -> PairCLI:
+    """The CLI of a benchmark or tuning fit: model, data and trainer, with no training metrics where no logger
+    reads them (they change nothing a fit computes)."""
+    cli = PairCLI(args, save_config_callback=None)
+    if not cli.trainer.loggers:
+        cli.model.measured.discard("train")
+    return cli
+
+
 def fitted(task: Task, validate_once: bool = False) -> tuple[PairCLI, float]:
     """The task's CLI after its fit with the task's seed (data draw, initialisation, batch order; or the one source
     it varies), and the fit's seconds; `validate_once`: the validation loop runs only after the last epoch."""
-    cli = PairCLI([*task.args, *seed_args(task.seed, task.vary)], save_config_callback=None)
+    cli = fit_cli([*task.args, *seed_args(task.seed, task.vary)])
     if validate_once:
         cli.trainer.check_val_every_n_epoch = cli.trainer.max_epochs
     start = time.perf_counter()

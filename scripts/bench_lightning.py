@@ -19,11 +19,12 @@ from common import options
 from common.equality import check_same
 from common.errors import run_main
 from pairs.cli import PairCLI
-from pairs.runs import QUIET
+from pairs.runs import QUIET, fit_cli
 
 
 def build(config: str, seed: int) -> PairCLI:
-    return PairCLI(["--config", config, f"--seed_everything={seed}", *QUIET], save_config_callback=None)
+    """The config's CLI as a benchmark fit builds it."""
+    return fit_cli(["--config", config, f"--seed_everything={seed}", *QUIET])
 
 
 def plain_fit(cli: PairCLI, seed: int) -> tuple[float, torch.nn.Module]:

@@ -4,6 +4,8 @@ study's own entry points (train.py, benchmark.py, tune.py) have their own test f
 
 import importlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,55 @@ def test_a_runner_runs_twice_in_a_row_and_writes_only_under_runs(tmp_path, monke
     main(TWICE[module])
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()) == first
     assert all(path.parts[0] == "runs" for path in first)
+
+
+def test_profile_fit_splits_one_fit_into_phases_that_add_up(workdir, command):
+    out = ok(command(workdir, "-m", "scripts.profile_fit", "--config", "configs/tiny_base.yaml"))
+    rows = {line.split(" | ")[0].strip("| "): float(line.split(" | ")[1]) for line in out.splitlines()[3:9]}
+    assert list(rows) == [
+        "data loading",
+        "forward and loss",
+        "backward",
+        "optimizer",
+        "epoch-end metrics",
+        "Lightning's own loop",
+    ]
+    fit_seconds = float(out.splitlines()[0].split(" steps, ")[1].split(" s,")[0])
+    assert abs(sum(rows.values()) - fit_seconds) < 0.01 and "above its compute floor" in out
+
+
+def test_the_phases_of_a_fit_subtract_the_closure_from_the_optimizer_step():
+    from scripts.profile_fit import phases
+
+    durations = {
+        "[Strategy]SingleDeviceStrategy.training_step": [1.0, 1.0],
+        "[Strategy]SingleDeviceStrategy.backward": [2.0],
+        "[LightningModule]Net.optimizer_step": [5.5],  # runs the closure: forward, loss and backward
+        "[LightningModule]Net.optimizer_zero_grad": [0.25],
+        "[_TrainingEpochLoop].train_dataloader_next": [0.5],
+    }
+    parts = phases(durations, "Net", 10.0)
+    assert parts["forward and loss"] == 2.0 and parts["backward"] == 2.0 and parts["optimizer"] == 1.75
+    assert parts["data loading"] == 0.5 and parts["Lightning's own loop"] == 3.75
+
+
+SCRIPTS = sorted(
+    [
+        *(ROOT / "scripts").glob("[!_]*.py"),
+        *(ROOT / "compare").glob("[!_]*.py"),
+        *(ROOT / "framework" / "exercises").glob("[!_]*.py"),
+        ROOT / "framework" / "test.py",
+    ]
+)
+RUNNABLE = [p for p in SCRIPTS if 'if __name__ == "__main__":' in p.read_text()]
+
+
+@pytest.mark.parametrize("how", ["path", "module"])
+@pytest.mark.parametrize("script", RUNNABLE, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_script_runs_by_path_and_as_a_module_from_the_root_without_pythonpath(script, how):
+    """The project installs as a package (the README's first command), so no script needs PYTHONPATH or sys.path."""
+    relative = script.relative_to(ROOT)
+    form = [str(relative)] if how == "path" else ["-m", ".".join(relative.with_suffix("").parts)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, *form, "--help"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and "usage:" in run.stdout, run.stderr[-2000:]
