@@ -28,13 +28,16 @@ def generate_disc_set(n: int, generator: torch.Generator) -> tuple[torch.Tensor,
     return x, ((x - 0.5).pow(2).sum(1) < 1 / (2 * math.pi)).long()
 
 
-def build(outputs: int, activation: str, generator: torch.Generator, output_activation: str = "none") -> Sequential:
+def build(
+    outputs: int, activation: str, generator: torch.Generator, output_activation: str = "none", dtype=None
+) -> Sequential:
     """The spec's network: 2 inputs, three hidden layers of 25 units, `outputs` outputs, and optionally an
     activation on the outputs (the sigmoid of the project 1 write-up)."""
     act, last = ACTIVATIONS[activation], OUTPUT_ACTIVATIONS[output_activation]
     sizes = [2, 25, 25, 25]
-    layers = [m for a, b in zip(sizes, sizes[1:]) for m in (Linear(a, b, generator=generator), act())]
-    return Sequential(*layers, Linear(25, outputs, generator=generator), *([last()] if last else []))
+    layers = [m for a, b in zip(sizes, sizes[1:]) for m in (Linear(a, b, dtype=dtype, generator=generator), act())]
+    head = Linear(25, outputs, dtype=dtype, generator=generator)
+    return Sequential(*layers, head, *([last()] if last else []))
 
 
 def targets(labels: torch.Tensor, outputs: int) -> torch.Tensor:

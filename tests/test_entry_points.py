@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from common.errors import Failure
 from tests import ROOT
 
 REAL = Path(os.environ.get("MNIST_DIR", "../shared/mnist"))
@@ -88,6 +89,25 @@ def test_speed_races_only_after_both_sides_agree(tmp_path, command, monkeypatch,
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # the test process keeps its threads
     code, line = error_of(speed.main, ["--repeats", "1", "--cells"])
     assert code == 1 and "do not compute the same thing" in line
+
+
+@pytest.mark.parametrize("cell", ["mlp_aux_shared", "cnn_aux_shared"])
+def test_speed_s_float64_check_holds_under_another_rounding_and_catches_a_real_difference(cell):
+    """Another CPU sums in another order: simulated by moving every torch-side weight by a few float64 ulps before
+    the epoch. The float64 check still passes with room to spare; one weight moved by 1e-6 fails it."""
+    from compare import speed
+
+    ours, theirs, parameters = speed.pair_epochs(cell, torch.float64)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for _, twin in parameters():
+            twin.mul_(1 + 4 * torch.finfo(torch.float64).eps * torch.randn_like(twin))
+    assert speed.agree((ours, theirs, parameters), 1e-9, cell) < 1e-12
+    ours, theirs, parameters = speed.pair_epochs(cell, torch.float64)
+    with torch.no_grad():
+        parameters()[0][1].view(-1)[0] += 1e-6
+    with pytest.raises(Failure, match="do not compute the same thing"):
+        speed.agree((ours, theirs, parameters), 1e-9, cell)
 
 
 def test_parity_on_the_disk_task(tmp_path, command):
