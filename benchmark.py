@@ -13,6 +13,8 @@ benchmark resumes where it stopped.
     python benchmark.py --report-only                    # re-render the report from the results file
     python benchmark.py --configs 'cnn_*' 'mlp_*' 'fixed/cnn_*' 'fixed/mlp_*' --replicate 20
                                                          # a replication block: the next 20 unused test seeds
+    python benchmark.py --report-only --results records/study.jsonl --docs
+                                                         # regenerate the study tables of README.md, docs/results.md
 
 --precision stops on the width of the intervals only, never on significance: stopping once an effect looks
 significant would bias the intervals and the conclusions. --replicate runs a declared block of fresh seeds after the
@@ -31,7 +33,7 @@ from tqdm import tqdm
 from common import options
 from common.errors import InputError, run_main
 from common.files import write_atomically
-from pairs import effects, executors, report, results, runs, study
+from pairs import doc_tables, effects, executors, report, results, runs, study
 from pairs.results import MAIN, REPLICATION
 
 
@@ -101,6 +103,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--fresh", action="store_true", help="start over: discard the results file's runs")
     parser.add_argument("--report-only", action="store_true", help="render the report from the file; train nothing")
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="with --report-only: also rewrite the study tables between <!-- study:NAME --> and <!-- /study:NAME --> "
+        f"in {' and '.join(doc_tables.DOCUMENTS)} from every run in the results file",
+    )
     args = parser.parse_args(argv)
     explicit_seeds = args.seeds is not None or args.seed_list is not None
     if args.seed_list is None:
@@ -117,9 +125,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         options.load_mapping(Path(config_path(name)))
     check_vary(args, parser)
     check_precision(args, parser)
+    check_docs(args, parser)
     check_replicate(args, parser, explicit_seeds)
     check_blocks(args, parser)
     return args
+
+
+def check_docs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """--docs goes with --report-only, on the whole results file."""
+    if args.docs and not args.report_only:
+        parser.error("--docs goes with --report-only: the tables are regenerated from the results file as it is")
+    if args.docs and args.configs:
+        parser.error("--docs takes every run in the results file; leave out --configs")
 
 
 def journal_seeds(args: argparse.Namespace) -> dict[str, dict[str, set[int]]]:
@@ -335,6 +352,9 @@ def main(argv: list[str] | None = None) -> None:
     write_atomically(args.report, text + "\n")
     report.figure(records, args.figure)
     print(text)
+    if args.docs:
+        for path in doc_tables.update(records):
+            print(f"rewrote the study tables of {path}", file=sys.stderr)
     print(f"\nreport: {args.report}  figure: {args.figure}  results: {args.results}", file=sys.stderr)
 
 

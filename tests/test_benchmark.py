@@ -513,6 +513,8 @@ def journal(main: range, fresh: range = range(0)) -> str:
             "seed 50 belongs to the replication block in r.jsonl: the main estimate cannot take it",
         ),
         (f"{PAIR} --seeds 60", journal(range(50), range(50, 55)), "seed 50 belongs to the replication block"),
+        ("--configs tiny_pair --docs", journal(range(2)), "--docs goes with --report-only"),
+        ("--report-only --docs --configs tiny_pair", journal(range(2)), "--docs takes every run in the results file"),
     ],
 )
 def test_bad_replication_input_is_one_error_line_and_runs_nothing(
