@@ -74,7 +74,7 @@ def pvalue(p: float) -> str:
     """A p-value in two significant digits; '< 0.0001' below that, '–' where undefined."""
     if math.isnan(p):
         return "–"
-    return "< 0.0001" if p < 1e-4 else f"{p:.2g}"
+    return "< 0.0001" if p < 1e-4 else f"{p:#.2g}"
 
 
 def seed_range(seeds: Sequence[int]) -> str:

@@ -176,7 +176,7 @@ def test_an_interaction_of_exactly_zero_is_not_called_worth_most_when_the_other_
         "points without the auxiliary loss and +3.22 with it, a difference of +3.03 points"
     ) in said
     assert said.count("worth most when the other is absent") == 1
-    assert "| CNN trunk, tuned | +0.00 | [+0.00, +0.00] | 8 | 1 | 1 |" in text  # Holm p over the 2: 1
+    assert "| CNN trunk, tuned | +0.00 | [+0.00, +0.00] | 8 | 1.0 | 1.0 |" in text  # Holm p over the 2: 1
 
 
 def test_an_interaction_is_the_same_read_either_way():
