@@ -11,9 +11,15 @@ benchmark resumes where it stopped.
     python benchmark.py --vary data init order --configs cnn_aux_shared
                                                          # where the spread across seeds comes from
     python benchmark.py --report-only                    # re-render the report from the results file
+    python benchmark.py --configs 'cnn_*' 'mlp_*' 'fixed/cnn_*' 'fixed/mlp_*' --replicate 20
+                                                         # a replication block: the next 20 unused test seeds
+    python benchmark.py --report-only --results records/study.jsonl --docs
+                                                         # regenerate the study tables of README.md, docs/results.md
 
 --precision stops on the width of the intervals only, never on significance: stopping once an effect looks
-significant would bias the intervals and the conclusions.
+significant would bias the intervals and the conclusions. --replicate runs a declared block of fresh seeds after the
+main estimate, recorded as such ("block": "replication"); the report checks each effect's replication against the
+main estimate's 95% prediction interval.
 """
 
 import argparse
@@ -27,7 +33,8 @@ from tqdm import tqdm
 from common import options
 from common.errors import InputError, run_main
 from common.files import write_atomically
-from pairs import executors, report, results, runs, study
+from pairs import doc_tables, effects, executors, report, results, runs, study
+from pairs.results import MAIN, REPLICATION
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,8 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     seeds.add_argument(
         "--seeds",
         type=options.integer(1, len(study.TEST_SEEDS)),
-        default=study.BENCHMARK_SEEDS,
-        help="run seeds 0..N-1",
+        help=f"run seeds 0..N-1 (default {study.BENCHMARK_SEEDS})",
     )
     seeds.add_argument(
         "--seed-list",
@@ -69,6 +75,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"with --precision, the most seeds (default {study.MAX_SEEDS}, at most {len(study.TEST_SEEDS)})",
     )
     parser.add_argument(
+        "--replicate",
+        type=options.integer(1, len(study.TEST_SEEDS)),
+        metavar="N",
+        help="after the main estimate: run the configs on the next N test seeds that no main-block run of them in "
+        "the results file uses, as a replication block of its own (each record says so); the report then checks each "
+        "effect's replication against the main estimate's 95%% prediction interval, and pools the two",
+    )
+    parser.add_argument(
         "--vary",
         nargs="+",
         default=[],
@@ -89,8 +103,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--fresh", action="store_true", help="start over: discard the results file's runs")
     parser.add_argument("--report-only", action="store_true", help="render the report from the file; train nothing")
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="with --report-only: also rewrite the study tables between <!-- study:NAME --> and <!-- /study:NAME --> "
+        f"in {' and '.join(doc_tables.DOCUMENTS)} from every run in the results file",
+    )
     args = parser.parse_args(argv)
-    args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
+    explicit_seeds = args.seeds is not None or args.seed_list is not None
+    if args.seed_list is None:
+        args.seed_list = list(range(args.seeds or study.BENCHMARK_SEEDS))
     if not args.report_only:  # where fits run matters only when there are fits
         executors.settle_options(args, parser)
     try:
@@ -114,7 +136,78 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         options.load_mapping(Path(config_path(name)))
     check_vary(args, parser)
     check_precision(args, parser)
+    check_docs(args, parser)
+    check_replicate(args, parser, explicit_seeds)
+    check_blocks(args, parser)
     return args
+
+
+def check_docs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """--docs goes with --report-only, on the whole results file."""
+    if args.docs and not args.report_only:
+        parser.error("--docs goes with --report-only: the tables are regenerated from the results file as it is")
+    if args.docs and args.configs:
+        parser.error("--docs takes every run in the results file; leave out --configs")
+
+
+def journal_seeds(args: argparse.Namespace) -> dict[str, dict[str, set[int]]]:
+    """block -> config -> its seeds in the results file, for each config asked for."""
+    seeds: dict[str, dict[str, set[int]]] = {MAIN: {}, REPLICATION: {}}
+    for run in results.load(args.results, torn_tail=True):
+        if run["config"] in args.configs:
+            seeds[results.block(run)].setdefault(run["config"], set()).add(run["seed"])
+    for name, fresh in seeds[REPLICATION].items():
+        both = sorted(fresh & seeds[MAIN].get(name, set()))
+        if both:
+            raise InputError(
+                f"{args.results}: {name} has runs in both the main and the replication block on seed {both[0]}; "
+                "a seed belongs to one block: delete the runs of one of them"
+            )
+    return seeds
+
+
+def check_replicate(args: argparse.Namespace, parser: argparse.ArgumentParser, explicit_seeds: bool) -> None:
+    """--replicate N: the configs' main block is in the results file, and N test seeds are left beside it; they
+    become args.replication_seeds."""
+    if args.replicate is None:
+        return
+    for option in ("precision", "vary", "report_only", "fresh"):
+        if getattr(args, option):
+            parser.error(f"--replicate does not go with --{option.replace('_', '-')}: run them as two commands")
+    if explicit_seeds:
+        parser.error(
+            "--replicate takes the next test seeds after the main block's, never the main seeds: it does not go "
+            "with --seeds or --seed-list"
+        )
+    main = journal_seeds(args)[MAIN]
+    absent = [name for name in args.configs if name not in main]
+    if absent:
+        parser.error(
+            f"--replicate needs the main block first: {args.results} has no main-block runs of {', '.join(absent)}"
+        )
+    used = set().union(*main.values())
+    left = [s for s in study.TEST_SEEDS if s not in used]
+    if args.replicate > len(left):
+        parser.error(
+            f"--replicate {args.replicate} is beyond the seeds left: the main block uses {len(used)} of the "
+            f"{len(study.TEST_SEEDS)} test seeds, so {len(left)} are left"
+        )
+    args.replication_seeds = left[: args.replicate]
+
+
+def check_blocks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """A main-block run takes no seed of the configs' replication block; the precision loop skips them too
+    (args.reserved)."""
+    args.reserved = set()
+    if args.report_only or args.replicate or args.fresh:
+        return
+    args.reserved = set().union(*journal_seeds(args)[REPLICATION].values())
+    taken = sorted(set(args.seed_list) & args.reserved)
+    if taken:
+        parser.error(
+            f"seed {taken[0]} belongs to the replication block in {args.results}: the main estimate cannot take it "
+            "(run the main block on other seeds, or --fresh to start over)"
+        )
 
 
 def check_precision(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -148,14 +241,22 @@ def check_vary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Non
         parser.error(f"--vary takes exactly one config, got {len(args.configs)}: {', '.join(args.configs)}")
 
 
-def measured(grouped: dict[str, list[dict]]) -> list[report.Effect]:
+def measured(grouped: dict[str, list[dict]]) -> list[effects.Effect]:
     """The report's paired effects whose two configs are both in `grouped`."""
-    return [e for e in report.effects(grouped) if e.a in grouped and e.b in grouped]
+    return [e for e in effects.effects(grouped) if e.a in grouped and e.b in grouped]
 
 
 def recorded(records: list[dict], patterns: list[str] | None) -> list[dict]:
     """The runs of the configs matching the names or globs (all without), with their runs that vary one source; the
-    last record of each (name, seed)."""
+    last record of each (name, seed). A (name, seed) with runs in two blocks is an error."""
+    blocks: dict[tuple[str, int], str] = {}
+    for r in records:
+        key = (r["config"], r["seed"])
+        if blocks.setdefault(key, results.block(r)) != results.block(r):
+            raise InputError(
+                f"{r['config']} has runs in both the main and the replication block on seed {r['seed']}; a seed "
+                "belongs to one block: delete the runs of one of them"
+            )
     latest = {(r["config"], r["seed"]): r for r in records}
     if patterns is None:
         return list(latest.values())
@@ -179,9 +280,11 @@ def run_hashes(args: argparse.Namespace) -> dict[tuple[str, str | None], str]:
     }
 
 
-def run_grid(args: argparse.Namespace, seeds: list[int], hashes: dict[tuple[str, str | None], str]) -> list[dict]:
-    """Train and test every kind of run in `hashes` on `seeds` not yet in the results file with this code; the runs
-    asked for."""
+def run_grid(
+    args: argparse.Namespace, seeds: list[int], hashes: dict[tuple[str, str | None], str], block: str = MAIN
+) -> list[dict]:
+    """Train and test every kind of run in `hashes` on `seeds` not yet in the results file with this code, each
+    record marked with its `block`; the runs asked for."""
     results.drop_torn_tail(args.results)
     done, code = results.done(results.load(args.results)), runs.code_version()
     wanted = {(config_hash, seed, code) for config_hash in hashes.values() for seed in seeds}
@@ -208,7 +311,7 @@ def run_grid(args: argparse.Namespace, seeds: list[int], hashes: dict[tuple[str,
         records = executors.execute(todo, args.workers, args.threads, ray=args.ray)
         try:
             for record in tqdm(records, total=len(todo), unit="run"):
-                results.append(args.results, record)
+                results.append(args.results, record | {"block": block})
         except KeyboardInterrupt:
             records.close()  # stops the workers now, wherever the interrupt landed
             sys.exit(f"interrupted: finished runs are saved in {args.results}; rerun the same command to resume")
@@ -218,19 +321,22 @@ def run_grid(args: argparse.Namespace, seeds: list[int], hashes: dict[tuple[str,
 
 def until_precise(args: argparse.Namespace, hashes: dict[tuple[str, str | None], str]) -> list[dict]:
     """Run the configs on the seeds asked for, then on blocks of further seeds, the same for every config, until
-    every paired effect's 95% interval is within ±precision points or max_seeds are run; the runs. One line on
-    stderr after each block: the seeds done and the widest interval left."""
+    every paired effect's 95% interval is within ±precision points or max_seeds are run (effects.Stopping); the runs.
+    One line on stderr after each block: the seeds done and the widest interval left. Seeds of a replication block
+    are never taken."""
+    stopping = effects.Stopping(args.precision, args.max_seeds)
     seeds = list(args.seed_list)
     while True:
         records = run_grid(args, seeds, hashes)
-        widest = max(measured(report.by_config(records)), key=report.Effect.half_width)
+        found = measured(effects.by_config(records))
         print(
-            f"{len(seeds)} seeds done; widest interval left: {report.width(widest)} (asked ±{args.precision:g})",
+            f"{len(seeds)} seeds done; widest interval left: {report.width(stopping.widest(found))} "
+            f"(asked ±{args.precision:g})",
             file=sys.stderr,
         )
-        if widest.half_width() <= args.precision or len(seeds) >= args.max_seeds:
+        more = [s for s in study.TEST_SEEDS if s not in seeds and s not in args.reserved]
+        if stopping.done(found, len(seeds)) or not more:
             return records
-        more = [s for s in study.TEST_SEEDS if s not in seeds]
         seeds += more[: min(study.SEED_BLOCK, args.max_seeds - len(seeds))]
 
 
@@ -243,13 +349,23 @@ def main(argv: list[str] | None = None) -> None:
         if args.fresh and args.results.exists():
             args.results.unlink()
         hashes = run_hashes(args)  # once: each builds the config's CLI
-        records = until_precise(args, hashes) if args.precision else run_grid(args, args.seed_list, hashes)
+        if args.replicate:
+            run_grid(args, args.replication_seeds, hashes, REPLICATION)
+            records = recorded(results.load(args.results), args.configs)  # the main block with its replication
+        elif args.precision:
+            records = until_precise(args, hashes)
+        else:
+            records = run_grid(args, args.seed_list, hashes)
     if not records:
         sys.exit(f"no finished runs of these configs and seeds in {args.results}")
-    text = report.render(records, precision=args.precision, max_seeds=args.max_seeds)
+    stopping = effects.Stopping(args.precision, args.max_seeds) if args.precision else None
+    text = report.render(records, stopping=stopping)
     write_atomically(args.report, text + "\n")
     report.figure(records, args.figure)
     print(text)
+    if args.docs:
+        for path in doc_tables.update(records):
+            print(f"rewrote the study tables of {path}", file=sys.stderr)
     print(f"\nreport: {args.report}  figure: {args.figure}  results: {args.results}", file=sys.stderr)
 
 

@@ -1,9 +1,10 @@
-"""Statistics over seeds: mean ± std, the paired effect of one config against another with its interval, and the
-interval of a variance."""
+"""Statistics over seeds: mean ± std, the paired effect of one config against another with its interval and its
+t-test, Holm's adjustment of a family of p-values, the prediction interval of a fresh sample's mean, and the interval
+of a variance."""
 
 import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from scipy import stats
 
@@ -29,6 +30,44 @@ def interval(values: Iterable[float], confidence: float = 0.95) -> tuple[float, 
     return mean, mean - half, mean + half, n
 
 
+def t_test(values: Iterable[float]) -> float:
+    """The two-sided p-value of Student's one-sample t-test that `values` have mean 0 (for paired differences, the
+    paired t-test); NaN with fewer than two values; 0 or 1 when the values do not vary."""
+    values = list(values)
+    n = len(values)
+    if n < 2:
+        return math.nan
+    mean, sd = statistics.mean(values), statistics.stdev(values)
+    if sd == 0:
+        return 1.0 if mean == 0 else 0.0
+    return float(2 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values, in their order: the k-th smallest is multiplied by
+    (m - k + 1), each adjusted value kept at least the one before it, and capped at 1. An adjusted p below alpha
+    rejects with a family-wise error rate of at most alpha, whatever the dependence between the tests."""
+    m = len(pvalues)
+    adjusted = [math.nan] * m
+    running = 0.0
+    for rank, index in enumerate(sorted(range(m), key=lambda i: pvalues[i])):
+        running = max(running, min(1.0, (m - rank) * pvalues[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def prediction_interval(values: Iterable[float], n_new: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Where the mean of `n_new` fresh values should fall, given `values` from the same distribution (Patil, Peng &
+    Leek 2016): mean ± t(n - 1) · s · sqrt(1/n + 1/n_new), s the sample std of `values`; NaN where undefined."""
+    values = list(values)
+    n = len(values)
+    if n < 2 or n_new < 1:
+        return math.nan, math.nan
+    mean = statistics.mean(values)
+    half = stats.t.ppf((1 + confidence) / 2, n - 1) * statistics.stdev(values) * math.sqrt(1 / n + 1 / n_new)
+    return mean - half, mean + half
+
+
 def paired_effect(
     a: dict[int, float], b: dict[int, float], confidence: float = 0.95
 ) -> tuple[float, float, float, int]:
@@ -51,6 +90,6 @@ def variance_interval(values: list[float], confidence: float = 0.95) -> tuple[fl
     )
 
 
-def points(difference: float) -> str:
+def points(difference: float, digits: int = 1) -> str:
     """A difference of accuracies in signed percentage points; '–' where it is undefined."""
-    return "–" if math.isnan(difference) else f"{100 * difference:+.1f}"
+    return "–" if math.isnan(difference) else f"{100 * difference:+.{digits}f}"

@@ -1,122 +1,35 @@
-"""The benchmark report: per-config table, weight sharing x auxiliary loss tables, the paired effects with their
-replication on disjoint halves of the seeds, conclusions that follow the intervals, where the spread comes from,
-and a figure."""
+"""The benchmark report in Markdown: per-config table, the weight sharing × auxiliary loss tables, the paired effects
+with their family-wise adjusted p-values and simultaneous intervals, the interactions, tuned against fixed, the
+replication block, conclusions worded from the family-adjusted results, where the spread comes from, and a figure.
+The statistics are pairs/effects.py's; this module only words and lays them out."""
 
-import itertools
 import math
 import statistics
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-from common.stats import interval, mean_std, points, variance_interval
-from pairs.study import PROTOCOLS, SOURCES, VARIED
-
-TRUNKS = ("cnn", "mlp")
-# each factor's levels: config-name part -> (the level as the tables name it, as the conclusions say it)
-AUX = {
-    "aux": ("auxiliary loss", "with the auxiliary loss"),
-    "noaux": ("no auxiliary loss", "without the auxiliary loss"),
-}
-SHARING = {
-    "shared": ("weight sharing", "with weight sharing"),
-    "separate": ("no weight sharing", "without weight sharing"),
-}
-HALVES = {"even": 0, "odd": 1}  # the two disjoint halves of the seeds, by seed % 2
-TUNING = "tuned − fixed"  # the group of the tuned − fixed recipe effects
-DEFAULT_TEST_PAIRS = 1000  # for records that do not say how many test pairs they were tested on
-SOURCE_LABELS = {
-    "data": "data: the pair draw (training and test pairs)",
-    "init": "init: initial weights (and dropout, augmentations)",
-    "order": "order: the training batch order",
-}
-
-
-def by_config(runs: list[dict]) -> dict[str, list[dict]]:
-    grouped = defaultdict(list)
-    for run in sorted(runs, key=lambda r: (r["config"], r["seed"])):
-        grouped[run["config"]].append(run)
-    return grouped
-
-
-def accuracy_by_seed(runs: list[dict], metric: str = "acc") -> dict[int, float]:
-    return {run["seed"]: run["metrics"][metric] for run in runs}
-
-
-@dataclass(frozen=True)
-class Effect:
-    """A paired effect, config `a` − config `b` seed by seed on the seeds both have (`diffs`); where the tables show
-    it (`group`, row `label`, the other factor's level `given`) and how the conclusions name it (`cause`, `subject`)."""
-
-    group: str
-    label: str
-    given: str
-    cause: str
-    subject: str
-    a: str
-    b: str
-    diffs: dict[int, float]
-
-    def interval(self, parity: int | None = None) -> tuple[float, float, float, int]:
-        """Mean and 95% CI of the differences over every seed, or over the even (0) or odd (1) seeds only."""
-        return interval(d for s, d in sorted(self.diffs.items()) if parity is None or s % 2 == parity)
-
-    def half_width(self) -> float:
-        """Half the width of the 95% CI over every seed, in points; infinite while it is undefined."""
-        _, low, high, _ = self.interval()
-        return math.inf if math.isnan(low) else 50 * (high - low)
-
-    def clear_of_zero(self, parity: int | None = None) -> bool:
-        """Whether the 95% CI (over every seed, or one half) excludes 0."""
-        _, low, high, _ = self.interval(parity)
-        return low > 0 or high < 0
-
-    def mark(self, precision: float | None = None) -> str:
-        """'unresolved' (the CI holds 0, or is wider than ±precision points), 'replicated' (each half's CI excludes
-        0 on the side of the whole), or 'conflicting' (resolved, but a half does not confirm it)."""
-        if not self.clear_of_zero() or (precision is not None and self.half_width() > precision):
-            return "unresolved"
-        side = math.copysign(1, self.interval()[0])
-        confirmed = (self.clear_of_zero(p) and self.interval(p)[0] * side > 0 for p in HALVES.values())
-        return "replicated" if all(confirmed) else "conflicting"
-
-    def describe(self) -> str:
-        """'the effect of <cause> on <subject>', as the conclusions and the progress lines name it."""
-        return f"the effect of {self.cause} on {self.subject}"
-
-
-def squares(names: Iterable[str]) -> Iterator[tuple[str, str, dict[tuple[str, str], str]]]:
-    """Each trunk × protocol 2×2 with a cell among `names`: its heading, how the conclusions name its model, and the
-    config name of each (aux, sharing) cell."""
-    present = set(names)
-    for (protocol, how), trunk in itertools.product(PROTOCOLS.items(), TRUNKS):
-        cells = {(aux, sharing): f"{protocol}{trunk}_{aux}_{sharing}" for aux in AUX for sharing in SHARING}
-        if present & set(cells.values()):
-            yield f"{trunk.upper()} trunk, {how}", f"the {trunk.upper()} ({how})", cells
-
-
-def effects(grouped: dict[str, list[dict]]) -> Iterator[Effect]:
-    """Every paired effect of the runs, in the report's order: in each 2×2 present, weight sharing at each level of
-    the auxiliary loss and the auxiliary loss at each level of weight sharing (no seeds where a cell is missing);
-    then tuned − fixed for each config run under both protocols."""
-
-    def paired(a: str, b: str, text: tuple[str, str, str, str, str]) -> Effect:
-        acc_a, acc_b = accuracy_by_seed(grouped.get(a, [])), accuracy_by_seed(grouped.get(b, []))
-        return Effect(*text, a, b, {s: acc_a[s] - acc_b[s] for s in sorted(acc_a.keys() & acc_b.keys())})
-
-    for group, model, cells in squares(grouped):
-        for aux, (level, phrase) in AUX.items():
-            text = (group, "weight sharing (shared − separate)", level, "weight sharing", f"{model} {phrase}")
-            yield paired(cells[aux, "shared"], cells[aux, "separate"], text)
-        for sharing, (level, phrase) in SHARING.items():
-            text = (group, "auxiliary loss (aux − no aux)", level, "the auxiliary loss", f"{model} {phrase}")
-            yield paired(cells["aux", sharing], cells["noaux", sharing], text)
-    for name in grouped:
-        if f"fixed/{name}" in grouped:
-            yield paired(name, f"fixed/{name}", (TUNING, name, "", "tuning", name))
-
+from common.stats import mean_std
+from common.stats import points as percentage_points
+from pairs.effects import (
+    ALPHA,
+    AUX,
+    SHARING,
+    TUNING,
+    Effect,
+    Family,
+    Interaction,
+    Paired,
+    Stopping,
+    by_config,
+    effects,
+    families,
+    family_of,
+    interactions,
+    split,
+    squares,
+)
+from pairs.spread import SPREAD, spread_tables
 
 # the test metrics of the per-config table, after params and seeds: (record key, column heading)
 COLUMNS = (
@@ -126,6 +39,11 @@ COLUMNS = (
     ("digit_acc_second", "digit 2 %"),
     ("acc_from_digits", "target from P(d1 ≤ d2) %"),
     ("acc_from_argmax", "target from argmax digits %"),
+)
+NO_REPLICATION = (
+    "No replication block yet: `benchmark.py --replicate N` runs the same configs on the next N test seeds that the "
+    "main block did not use, as a block of its own, after the main estimate; each effect is then checked against "
+    "the main estimate's 95% prediction interval."
 )
 
 
@@ -143,34 +61,71 @@ def config_table(grouped: dict[str, list[dict]]) -> list[str]:
     return lines
 
 
+def points(difference: float) -> str:
+    """A contrast in signed percentage points, to two decimals: an interval's end near 0 shows on which side it is."""
+    return percentage_points(difference, 2)
+
+
 def ci(low: float, high: float) -> str:
     return f"[{points(low)}, {points(high)}]"
 
 
-def mean_ci(effect: Effect, parity: int) -> str:
-    """'mean [low, high]' of the effect over one half of the seeds."""
-    mean, low, high, _ = effect.interval(parity)
-    return f"{points(mean)} {ci(low, high)}"
+def pvalue(p: float) -> str:
+    """A p-value in two significant digits; '< 0.0001' below that, '–' where undefined."""
+    if math.isnan(p):
+        return "–"
+    return "< 0.0001" if p < 1e-4 else f"{p:#.2g}"
 
 
-# the columns every effects table ends with, after its own
-EFFECT_COLUMNS = "95% CI | seeds | even seeds: mean [95% CI] | odd seeds: mean [95% CI] | replication |"
+def seed_range(seeds: Sequence[int]) -> str:
+    """'0–49', or '0–9, 20–29' for seeds with gaps."""
+    seeds = sorted(set(seeds))
+    runs: list[list[int]] = []
+    for seed in seeds:
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs)
 
 
-def effect_cells(effect: Effect, grouped: dict[str, list[dict]], precision: float | None) -> str:
-    """An effect's cells under EFFECT_COLUMNS, after its mean; 'missing: …' where it has no seeds."""
-    if not effect.diffs:
-        missing = [name for name in (effect.a, effect.b) if name not in grouped] or ["seeds in common"]
-        return f"missing: {', '.join(missing)} | | 0 | | | |"
-    mean, low, high, n = effect.interval()
-    halves = " | ".join(mean_ci(effect, parity) for parity in HALVES.values())
-    return f"{points(mean)} | {ci(low, high)} | {n} | {halves} | {effect.mark(precision)} |"
+def family_note(family: Family) -> str:
+    """The line above a family's tables: what it holds and how it is adjusted."""
+    m = family.size
+    return (
+        f"Family: {family.title()} ({family.what}). Beside each one's own 95% interval: its p-value (paired t-test), "
+        f"that p-value Holm-adjusted over the {m}, and its simultaneous 95% interval (Bonferroni: each at confidence "
+        f"1 − 0.05/{m}; the {m} hold together with probability at least 95%)."
+    )
 
 
-def factorial_tables(grouped: dict[str, list[dict]], measured: list[Effect], precision: float | None) -> list[str]:
+def family_columns(family: Family | None) -> str:
+    m = f" over the {family.size}" if family else ""
+    return f"95% CI | seeds | p | Holm p{m} | simultaneous 95% CI, Bonferroni{m} |"
+
+
+def contrast_cells(member: Paired, family: Family | None, missing: list[str]) -> str:
+    """A contrast's cells under family_columns, from its mean on; 'missing: …' where it has no seeds."""
+    if not member.diffs:
+        return f"missing: {', '.join(missing or ['seeds in common'])} | | 0 | | | |"
+    mean, low, high, n = member.interval()
+    if family is None:  # fewer than two seeds: no test, no family
+        return f"{points(mean)} | {ci(low, high)} | {n} | – | – | – |"
+    tests = f"{pvalue(member.p())} | {pvalue(family.holm(member))} | {ci(*family.simultaneous(member))}"
+    return f"{points(mean)} | {ci(low, high)} | {n} | {tests} |"
+
+
+def missing_configs(effect: Effect, grouped: dict[str, list[dict]]) -> list[str]:
+    return [name for name in (effect.a, effect.b) if name not in grouped]
+
+
+def factorial_tables(grouped: dict[str, list[dict]], measured: list[Effect], found: dict[str, Family]) -> list[str]:
     """For each protocol and trunk, the 2x2 table of weight sharing x auxiliary loss, and the paired effects of
-    each factor."""
+    each factor with their family's adjustments."""
     lines = []
+    family = found.get("factor effects")
+    if family:
+        lines += [family_note(family), ""]
     for group, _, cells in squares(grouped):
         lines += [
             f"### {group}: test accuracy % (mean ± std over seeds)",
@@ -183,170 +138,228 @@ def factorial_tables(grouped: dict[str, list[dict]], measured: list[Effect], pre
             lines.append(f"| {level} | " + " | ".join(mean_std(values) for values in accuracies) + " |")
         lines += [
             "",
-            f"| effect (paired over seeds) | with the other factor at | mean difference, points | {EFFECT_COLUMNS}",
+            "| effect (paired over seeds) | with the other factor at | mean difference, points | "
+            + family_columns(family),
             "|---|---|" + "---:|" * 6,
         ]
         lines += [
-            f"| {e.label} | {e.given} | {effect_cells(e, grouped, precision)}" for e in measured if e.group == group
+            f"| {e.label} | {e.given} | {contrast_cells(e, family_of(e, found), missing_configs(e, grouped))}"
+            for e in measured
+            if e.group == group
         ]
         lines.append("")
     return lines
 
 
-def tuned_vs_fixed(grouped: dict[str, list[dict]], measured: list[Effect], precision: float | None) -> list[str]:
+def interaction_table(crossed: list[Interaction], found: dict[str, Family]) -> list[str]:
+    """Each 2×2's interaction: sharing's effect without the aux loss minus with it, paired over seeds."""
+    family = found.get("interactions")
+    if not family:
+        return []
+    return [
+        family_note(family),
+        "",
+        "| 2×2 | sharing's effect without the aux loss − with it (= the aux loss's without sharing − with it), "
+        "points | " + family_columns(family),
+        "|---|" + "---:|" * 6,
+        *[f"| {x.group} | {contrast_cells(x, family_of(x, found), [])}" for x in crossed],
+        "",
+    ]
+
+
+def tuned_vs_fixed(grouped: dict[str, list[dict]], measured: list[Effect], found: dict[str, Family]) -> list[str]:
     """Per config run under both protocols: the paired difference tuned − fixed recipe."""
+    family = found.get("tuned − fixed effects")
     rows = [
         f"| {e.a} | {mean_std([r['metrics']['acc'] for r in grouped[e.b]])} | "
-        f"{mean_std([r['metrics']['acc'] for r in grouped[e.a]])} | {effect_cells(e, grouped, precision)}"
+        f"{mean_std([r['metrics']['acc'] for r in grouped[e.a]])} | "
+        f"{contrast_cells(e, family_of(e, found), missing_configs(e, grouped))}"
         for e in measured
         if e.group == TUNING
     ]
     if not rows:
         return []
-    header = f"| config | fixed recipe % | tuned % | tuned − fixed, points | {EFFECT_COLUMNS}"
-    return [header, "|---|" + "---:|" * 8, *rows, ""]
+    header = f"| config | fixed recipe % | tuned % | tuned − fixed, points | {family_columns(family)}"
+    return [*([family_note(family), ""] if family else []), header, "|---|" + "---:|" * 8, *rows, ""]
+
+
+def name_of(member: Paired) -> str:
+    if isinstance(member, Effect):
+        return member.label if member.group == TUNING else f"{member.group}: {member.label}, {member.given}"
+    assert isinstance(member, Interaction)
+    return f"{member.group}: interaction"
+
+
+def replication_verdict(member: Paired) -> str:
+    """'consistent' or why not, for the replication column and the conclusions."""
+    replication = member.replication()
+    if replication is None:
+        return "–"
+    mean = member.interval()[0]
+    if replication.consistent(mean):
+        return "consistent"
+    if not replication.inside:
+        return "outside the prediction interval"
+    return "opposite sign"
+
+
+def replication_section(main: list[dict], fresh: list[dict], found: dict[str, Family]) -> list[str]:
+    """The replication block against the main estimate, effect by effect, and both pooled; or that there is none."""
+    if not fresh:
+        return [NO_REPLICATION, ""]
+    members = [m for family in found.values() for m in family.members]
+    rows = []
+    for member in members:
+        replication = member.replication()
+        mean, _, _, n = member.interval()
+        if replication is None:
+            rows.append(f"| {name_of(member)} | {points(mean)} ({n}) | – | – | – | – |")
+            continue
+        fresh_mean, low, high, n_fresh = replication.fresh
+        pooled_mean, pooled_low, pooled_high, n_pooled = replication.pooled
+        rows.append(
+            f"| {name_of(member)} | {points(mean)} ({n}) | {ci(*replication.predicted)} | "
+            f"{points(fresh_mean)} {ci(low, high)} ({n_fresh}) | {replication_verdict(member)} | "
+            f"{points(pooled_mean)} {ci(pooled_low, pooled_high)} ({n_pooled}) |"
+        )
+    main_seeds, fresh_seeds = {r["seed"] for r in main}, {r["seed"] for r in fresh}
+    return [
+        f"The replication block (seeds {seed_range(sorted(fresh_seeds))}, run after the main block's "
+        f"{seed_range(sorted(main_seeds))} by `benchmark.py --replicate`) against the main estimate: a contrast is "
+        "*consistent* when the replication's mean lies inside the main estimate's 95% prediction interval for a mean "
+        "of that many fresh seeds (Patil, Peng & Leek 2016: mean ± t(n1 − 1) · s · sqrt(1/n1 + 1/n2), s the main "
+        "block's per-seed std) and has the same sign. The last column pools both blocks.",
+        "",
+        "| contrast | main: mean (seeds) | 95% prediction interval | replication: mean [95% CI] (seeds) | "
+        "replication | pooled: mean [95% CI] (seeds) |",
+        "|---|---:|---:|---:|---|---:|",
+        *rows,
+        "",
+    ]
 
 
 def width(effect: Effect) -> str:
     return f"{effect.describe()}: ±{effect.half_width():.2f} points"
 
 
-def bullet(effect: Effect) -> str:
-    return f"- {width(effect)}"
-
-
-def precision_summary(measured: list[Effect], precision: float, max_seeds: int | None) -> list[str]:
+def precision_summary(measured: list[Effect], stopping: Stopping) -> list[str]:
     """Whether every effect's 95% CI is within ±precision points, and with how many seeds; else which are not."""
     seeds = max(e.interval()[3] for e in measured)
-    wide = [e for e in measured if e.half_width() > precision]
+    wide = stopping.wide(measured)
     if not wide:
-        widest = max(measured, key=Effect.half_width)
         return [
-            f"Every paired effect's 95% interval is within ±{precision:g} points with {seeds} seeds (the widest, "
-            f"{width(widest)})."
+            f"Every paired effect's 95% interval is within ±{stopping.precision:g} points with {seeds} seeds (the "
+            f"widest, {width(stopping.widest(measured))})."
         ]
-    reached = f"The maximum of {max_seeds} seeds was reached" if seeds >= (max_seeds or math.inf) else f"{seeds} seeds"
-    return [f"{reached}; still wider than ±{precision:g} points:", "", *map(bullet, wide)]
-
-
-def conclusion(effect: Effect, precision: float | None) -> str:
-    """One sentence on the effect, worded by its mark; an effect whose interval holds 0 is given no direction."""
-    mean, low, high, n = effect.interval()
-    value = f"{points(mean)} points {ci(low, high)}"
-    mark = effect.mark(precision)
-    if mark == "unresolved":
-        why = "cannot be told from 0" if not effect.clear_of_zero() else f"is not yet within ±{precision:g} points"
-        return f"**unresolved**: {effect.describe()}, {value}, {why} with {n} seed{'s' * (n != 1)}."
-    halves = ", ".join(f"{name} seeds {mean_ci(effect, parity)}" for name, parity in HALVES.items())
-    claim = f"{effect.cause} {'helps' if mean > 0 else 'hurts'} {effect.subject} by {value} over {n} seeds"
-    if mark == "replicated":
-        return f"**replicated**: {claim}, and both halves confirm it ({halves})."
-    return f"**conflicting**: {claim}, but the halves do not both confirm it ({halves})."
-
-
-def conclusions(seeded: list[Effect], precision: float | None) -> list[str]:
-    """What the marks mean, then one sentence per effect."""
-    beyond = f" or is wider than ±{precision:g} points" if precision is not None else ""
-    return [
-        "Each effect is marked by its 95% interval over all seeds and by the even and odd seeds as two disjoint "
-        "replications: *replicated* when the interval excludes 0 and so does each half's, on the same side; "
-        f"*conflicting* when it excludes 0 but a half does not confirm it; *unresolved* when it holds 0{beyond}.",
-        "",
-        *[f"- {conclusion(e, precision)}" for e in seeded],
-    ]
-
-
-SPREAD = (
-    "Each config's test accuracy across seeds with one source of randomness varied by the seed and the other two held "
-    "at seed 0 (`benchmark.py --vary`). The data seed also draws the test pairs, so the data row holds the binomial "
-    "noise of sampling the test pairs; init is everything the global RNG draws: initial weights, and dropout and "
-    "augmentations where a config has them."
-)
-
-
-def spread_table(config: str, sources: dict[str, list[dict]], plain: list[dict]) -> list[str]:
-    """The variance of test accuracy across seeds when each source varies alone, their sum, the total when all
-    three vary (the config's own runs on the same seeds), the binomial floor of the test pairs, and the check that
-    the sum lies within the total's 95% chi-square interval."""
-    seeds = {r["seed"] for runs in sources.values() for r in runs}
-    total_runs = [r for r in plain if r["seed"] in seeds]
-    variance = lambda runs: variance_interval([100 * r["metrics"]["acc"] for r in runs])
-    number = lambda v: "–" if math.isnan(v) else f"{v:.2f}"
-    row = lambda label, n, v, shown: f"| {label} | {n} | {shown} | {number(math.sqrt(v))} |"
-    parts = {source: variance(sources[source])[0] for source in SOURCES if source in sources}
-    whole, low, high = variance(total_runs)
-    runs = [r for group in (*sources.values(), total_runs) for r in group]
-    p = statistics.mean(r["metrics"]["acc"] for r in runs)
-    n_test = runs[0].get("test_pairs", DEFAULT_TEST_PAIRS)
-    floor = 1e4 * p * (1 - p) / n_test
-    return [
-        f"### {config}",
-        "",
-        "| varied (the other two held at seed 0) | seeds | variance, points² | std, points |",
-        "|---|---:|---:|---:|",
-        *[row(SOURCE_LABELS[s], len(sources[s]), v, number(v)) for s, v in parts.items()],
-        row(f"sum of the {len(parts)} above", "", sum(parts.values()), number(sum(parts.values()))),
-        row(
-            "total: all three vary (the config's own runs)",
-            len(total_runs),
-            whole,
-            f"{number(whole)} [{number(low)}, {number(high)}]",
-        ),
-        row(f"binomial floor p(1 − p)/n_test, p = {100 * p:.1f} %, n_test = {n_test:,}", "", floor, number(floor)),
-        "",
-        spread_check(config, parts, sum(parts.values()), (low, high), len(total_runs)),
-        "",
-    ]
-
-
-def spread_check(config: str, parts: dict[str, float], total: float, bounds: tuple[float, float], n: int) -> str:
-    """The line under a spread table: whether the sum of the sources lies within the total's 95% interval."""
-    missing = [source for source in SOURCES if source not in parts]
-    if missing:
-        return f"Check: it needs all three sources varied; missing: {', '.join(missing)}."
-    if math.isnan(bounds[0]) or any(math.isnan(v) for v in parts.values()):
-        return f"Check: it needs at least two seeds of each varied run and of {config}'s own runs."
-    low, high = bounds
-    inside = low <= total <= high
-    consequence = (
-        "the three sources account for the spread as independent, additive parts would"
-        if inside
-        else "they do not add up to the total spread (they interact, or the seeds are too few)"
+    reached = (
+        f"The maximum of {stopping.max_seeds} seeds was reached" if seeds >= stopping.max_seeds else f"{seeds} seeds"
     )
+    return [
+        f"{reached}; still wider than ±{stopping.precision:g} points:",
+        "",
+        *[f"- {width(e)}" for e in wide],
+    ]
+
+
+def adjusted(member: Paired, family: Family) -> str:
+    """'simultaneous 95% interval [..], its own [..]; Holm-adjusted p = ..; N seeds'."""
+    _, low, high, n = member.interval()
+    p = pvalue(family.holm(member))
     return (
-        f"Check: the sum of the three, {total:.2f} points², lies {'within' if inside else 'outside'} the 95% "
-        f"chi-square interval of the total variance, [{low:.2f}, {high:.2f}] ({n - 1} degrees of freedom): "
-        f"{consequence}."
+        f"simultaneous 95% interval {ci(*family.simultaneous(member))}, its own {ci(low, high)}; Holm-adjusted "
+        f"p {p if p.startswith('<') else f'= {p}'}; {n} seed{'s' * (n != 1)}"
     )
 
 
-def spread_tables(grouped: dict[str, list[dict]]) -> list[str]:
-    """A spread table per config with runs that vary one source of randomness alone (`benchmark.py --vary`)."""
-    varied: dict[str, dict[str, list[dict]]] = defaultdict(dict)
-    for name, runs in grouped.items():
-        if match := VARIED.match(name):
-            varied[match["config"]][match["source"]] = runs
-    return [
-        line
-        for config, sources in sorted(varied.items())
-        for line in spread_table(config, sources, grouped.get(config, []))
+def replication_clause(member: Paired) -> str:
+    replication = member.replication()
+    if replication is None:
+        return ""
+    fresh_mean, _, _, n = replication.fresh
+    where = "inside" if replication.inside else "outside"
+    sign = "agrees in sign" if replication.same_sign(member.interval()[0]) else "has the opposite sign"
+    verdict = "consistent" if replication.consistent(member.interval()[0]) else "not consistent"
+    return (
+        f" The replication block's {points(fresh_mean)} over {n} seeds lies {where} the 95% prediction interval "
+        f"{ci(*replication.predicted)} and {sign}: {verdict}."
+    )
+
+
+def effect_conclusion(effect: Effect, family: Family) -> str:
+    """One sentence on the effect, worded from its family's adjustments: a direction only where Holm sets it apart
+    from 0."""
+    mean = effect.interval()[0]
+    if not family.resolved(effect):
+        return (
+            f"**unresolved**: {effect.describe()}, {points(mean)} points, cannot be told from 0 among "
+            f"{family.title()} ({adjusted(effect, family)})."
+        )
+    low, high = family.simultaneous(effect)
+    caveat = "" if low > 0 or high < 0 else ", though its simultaneous interval still reaches 0"
+    claim = f"{effect.cause} {'helps' if mean > 0 else 'hurts'} {effect.subject} by {points(mean)} points"
+    return f"**resolved**: {claim} ({adjusted(effect, family)}{caveat})."
+
+
+def interaction_conclusion(crossed: Interaction, family: Family, measured: list[Effect]) -> str:
+    """One sentence on a 2×2's interaction; 'worth most when the other is absent' only where Holm sets it apart
+    from 0 on that side."""
+    mean = crossed.interval()[0]
+    sharing = {e.given: e.interval()[0] for e in measured if e.group == crossed.group and e.cause == "weight sharing"}
+    effects_said = (
+        f"weight sharing adds {points(sharing.get(AUX['noaux'][0], math.nan))} points without the auxiliary loss "
+        f"and {points(sharing.get(AUX['aux'][0], math.nan))} with it"
+    )
+    if not family.resolved(crossed):
+        return (
+            f"**no interaction resolved** in {crossed.model}: {effects_said}, a difference of {points(mean)} points "
+            f"that cannot be told from 0 among {family.title()} ({adjusted(crossed, family)}): the two factors' "
+            "effects may simply add."
+        )
+    how = "worth most when the other is absent" if mean > 0 else "worth more when the other is present"
+    return (
+        f"**each factor is {how}** in {crossed.model}: {effects_said}, a difference of {points(mean)} points "
+        f"({adjusted(crossed, family)})."
+    )
+
+
+def conclusions(measured: list[Effect], crossed: list[Interaction], found: dict[str, Family]) -> list[str]:
+    """What the words mean, then one sentence per contrast, family by family."""
+    lines = [
+        "Each conclusion is drawn within its family: *resolved*, with a direction (helps, hurts, worth most when the "
+        f"other is absent), only where the Holm-adjusted p-value is below {ALPHA:.2g}, so that the chance of any false "
+        "direction in a family is at most 5%; *unresolved* otherwise. The interval quoted first is the simultaneous "
+        "one, the contrast's own beside it.",
+        "",
     ]
+    for family in found.values():
+        lines += [f"### {family.title().capitalize()}", ""]
+        for member in family.members:
+            if isinstance(member, Interaction):
+                sentence = interaction_conclusion(member, family, measured)
+            else:
+                assert isinstance(member, Effect)
+                sentence = effect_conclusion(member, family)
+            lines.append(f"- {sentence}{replication_clause(member)}")
+        lines.append("")
+    return lines
 
 
-def render(
-    runs: list[dict], title: str = "Benchmark", precision: float | None = None, max_seeds: int | None = None
-) -> str:
-    """The Markdown report of `runs`; with `precision` (points), an effect wider than ±precision is unresolved and
-    the report says whether every effect came within it, with how many seeds (`max_seeds`: the most allowed)."""
-    grouped = by_config(runs)
-    measured = list(effects(grouped))
+def header(runs: list[dict], title: str, main: list[dict], fresh: list[dict]) -> list[str]:
     versions = sorted({f"torch {r.get('torch')}, lightning {r.get('lightning')}" for r in runs})
     codes = sorted({str(r.get("code")) for r in runs})
+    blocks = f"Main block: {len(main)} runs"
+    if main:
+        blocks += f", seeds {seed_range([r['seed'] for r in main])}"
+    blocks += (
+        f"; replication block: {len(fresh)} runs, seeds {seed_range([r['seed'] for r in fresh])}."
+        if fresh
+        else "; no replication block yet."
+    )
     lines = [
         f"# {title}",
         "",
         f"{len(runs)} runs; each evaluated once on the test pairs at its last epoch "
-        f"({'; '.join(versions)}; code {', '.join(codes)}).",
+        f"({'; '.join(versions)}; code {', '.join(codes)}). {blocks}",
         "",
     ]
     if len(codes) > 1:
@@ -355,18 +368,35 @@ def render(
             "`python benchmark.py` with the same configs to bring them all to the current code.",
             "",
         ]
-    lines += [*config_table(grouped), ""]
-    factorial = factorial_tables(grouped, measured, precision)
+    return lines
+
+
+def render(runs: list[dict], title: str = "Benchmark", stopping: Stopping | None = None) -> str:
+    """The Markdown report of `runs`; with `stopping` (benchmark.py --precision), whether every effect's interval
+    came within it, and with how many seeds. Tables and conclusions are of the main block; the replication block is
+    checked against it."""
+    main, fresh = split(runs)
+    grouped, fresh_grouped = by_config(main), by_config(fresh)
+    measured = list(effects(grouped, fresh_grouped))
+    crossed = [x for x in interactions(grouped, fresh_grouped) if x.diffs]
+    found = families(measured, crossed)
+    lines = [*header(runs, title, main, fresh), *config_table(grouped), ""]
+    factorial = factorial_tables(grouped, measured, found)
     if factorial:
         lines += ["## Weight sharing × auxiliary loss", "", *factorial]
-    comparison = tuned_vs_fixed(grouped, measured, precision)
+    crossing = interaction_table(crossed, found)
+    if crossing:
+        lines += ["## Interactions", "", *crossing]
+    comparison = tuned_vs_fixed(grouped, measured, found)
     if comparison:
         lines += ["## Tuned against the fixed recipe", "", *comparison]
     seeded = [e for e in measured if e.diffs]
-    if precision is not None and seeded:
-        lines += ["## Precision", "", *precision_summary(seeded, precision, max_seeds), ""]
     if seeded:
-        lines += ["## Conclusions", "", *conclusions(seeded, precision), ""]
+        lines += ["## Replication", "", *replication_section(main, fresh, found)]
+    if stopping is not None and seeded:
+        lines += ["## Precision", "", *precision_summary(seeded, stopping), ""]
+    if found:
+        lines += ["## Conclusions", "", *conclusions(measured, crossed, found)]
     spread = spread_tables(grouped)
     if spread:
         lines += ["## Where the spread comes from", "", SPREAD, "", *spread]

@@ -17,6 +17,17 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+# The blocks of seeds a run may belong to, in its optional "block" field: the main estimate (also every record without
+# the field), and the replication block that `benchmark.py --replicate` runs afterwards on fresh seeds.
+MAIN, REPLICATION = "main", "replication"
+BLOCKS = (MAIN, REPLICATION)
+
+
+def block(run: dict) -> str:
+    """The block of seeds `run` belongs to: its "block" field, MAIN where it has none."""
+    return run.get("block", MAIN)
+
+
 class ResultsError(InputError):
     """A malformed line in a results file."""
 
@@ -34,24 +45,36 @@ def check(run: object, where: str) -> dict:
                 f"{where}: field {key!r} is {run[key]!r}, not {getattr(kind, '__name__', 'a number')}; "
                 "fix or delete that line"
             )
+    if block(run) not in BLOCKS:
+        raise ResultsError(
+            f"{where}: field 'block' is {run['block']!r}, not one of {', '.join(BLOCKS)}; fix or delete that line"
+        )
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in run["metrics"].values()):
         raise ResultsError(f"{where}: field 'metrics' must map names to numbers; fix or delete that line")
     return run
 
 
-def load(path: Path) -> list[dict]:
-    """Every run recorded in `path` (none if it does not exist); a malformed line is an error naming it."""
+def load(path: Path, torn_tail: bool = False) -> list[dict]:
+    """Every run recorded in `path` (none if it does not exist); a malformed line is an error naming it. With
+    `torn_tail`, a last line cut off mid-write (no newline, not a whole record) is skipped: drop_torn_tail sets it
+    aside before the next run is appended."""
     if not path.exists():
         return []
+    text = path.read_text()
+    lines = text.splitlines()
     runs = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            run = json.loads(line)
-        except json.JSONDecodeError as e:
+            run = check(json.loads(line), f"{path}:{number}")
+        except (json.JSONDecodeError, ResultsError) as e:
+            if torn_tail and number == len(lines) and not text.endswith("\n"):
+                continue
+            if isinstance(e, ResultsError):
+                raise
             raise ResultsError(f"{path}:{number}: not JSON ({e.msg}); fix or delete that line") from e
-        runs.append(check(run, f"{path}:{number}"))
+        runs.append(run)
     return runs
 
 

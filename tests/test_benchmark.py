@@ -15,7 +15,7 @@ import pytest
 
 import benchmark
 from common.stats import paired_effect
-from pairs import executors, report, results, runs
+from pairs import effects, executors, report, results, runs
 from tests import ROOT
 
 
@@ -38,6 +38,7 @@ def bench(*args: str, results_file: str = "r.jsonl") -> None:
 
 
 OUTPUTS = "--results r.jsonl --report r.md --figure r.png"
+PAIR = "--configs cnn_aux_shared fixed/cnn_aux_shared"
 
 
 def lines(path="r.jsonl"):
@@ -163,6 +164,7 @@ GOOD = '{"config": "a", "config_hash": "h", "seed": 0, "metrics": {"acc": 0.5}, 
         (GOOD.replace('"seed": 0', '"seed": "0"'), r"r.jsonl:2: field 'seed' is '0', not int"),
         (GOOD.replace('{"acc": 0.5}', "[0.5]"), r"r.jsonl:2: field 'metrics' is \[0.5\], not dict"),
         (GOOD.replace("0.5", '"high"'), r"r.jsonl:2: field 'metrics' must map names to numbers"),
+        (GOOD[:-1] + ', "block": "pilot"}', r"r.jsonl:2: field 'block' is 'pilot', not one of main, replication"),
     ],
 )
 def test_a_malformed_line_in_the_middle_is_one_error_naming_file_and_line(workdir, error_of, line, message):
@@ -244,6 +246,7 @@ def test_the_real_code_version_covers_the_model_and_data_not_the_report():
     study = {f"pairs/{name}.py" for name in ("cli", "classifier", "models", "data", "augment", "runs")}
     assert study | {"common/mnist.py", "common/errors.py"} <= names
     assert "pairs/report.py" not in names
+    assert not names & {f"pairs/{name}.py" for name in ("effects", "spread", "doc_tables", "results", "report")}
     assert not names & {"report", "results", "tuning", "stats", "executors"}
 
 
@@ -314,8 +317,9 @@ def test_report_tables():
     assert "| weight sharing | 91.0 ± 1.4 | 85.5 ± 0.7 |" in text
     assert "| no weight sharing | 88.5 ± 0.7 | 84.0 ± 0.0 |" in text
     # weight sharing with aux: diffs 0.02, 0.03 -> +2.5 points; aux with sharing: 0.05, 0.06 -> +5.5
-    assert "| weight sharing (shared − separate) | auxiliary loss | +2.5 |" in text
-    assert "| auxiliary loss (aux − no aux) | weight sharing | +5.5 |" in text
+    assert "| weight sharing (shared − separate) | auxiliary loss | +2.50 |" in text
+    assert "| auxiliary loss (aux − no aux) | weight sharing | +5.50 |" in text
+    assert "Family: the 4 factor effects" in text and "Holm p over the 4 |" in text
     assert "MLP trunk" not in text
     partial = report.render([r for r in fake_runs() if r["config"] != "cnn_noaux_separate"])
     assert "| weight sharing (shared − separate) | no auxiliary loss | missing: cnn_noaux_separate | | 0 |" in partial
@@ -329,7 +333,8 @@ def test_report_compares_each_tuned_config_with_its_fixed_recipe():
     text = report.render(fake_runs() + fixed)
     assert "### CNN trunk, tuned:" in text and "### CNN trunk, fixed recipe:" in text
     # tuned - fixed = 0.01, 0.02 on seeds 0, 1 -> +1.5 points
-    assert "| cnn_aux_shared | 89.5 ± 0.7 | 91.0 ± 1.4 | +1.5 |" in text
+    assert "| cnn_aux_shared | 89.5 ± 0.7 | 91.0 ± 1.4 | +1.50 |" in text
+    assert "Family: the 4 tuned − fixed effects" in text
 
 
 def test_tensorboard_logs_only_when_asked(workdir):
@@ -396,7 +401,8 @@ def test_seeds_are_added_in_blocks_until_every_interval_is_narrow_enough(tuned_a
     assert progress[-1].endswith("±0.44 points (asked ±0.6)")
     text = Path("r.md").read_text()
     assert "Every paired effect's 95% interval is within ±0.6 points with 23 seeds" in text
-    assert "| cnn_aux_shared | 80.0 ± 0.0 | 85.0 ± 1.0 | +5.0 | [+4.6, +5.5] | 23 |" in text
+    # 12 even seeds at +6 points, 11 odd at +4: mean +5.04, sd 1.02, t(0.975, 22) = 2.074 -> ±0.44
+    assert "| cnn_aux_shared | 80.0 ± 0.0 | 85.0 ± 1.0 | +5.04 | [+4.60, +5.49] | 23 |" in text
 
 
 def test_the_loop_stops_at_the_most_seeds_and_says_what_is_still_wide(tuned_and_fixed, monkeypatch, capsys):
@@ -409,7 +415,8 @@ def test_the_loop_stops_at_the_most_seeds_and_says_what_is_still_wide(tuned_and_
     text = Path("r.md").read_text()
     assert "The maximum of 25 seeds was reached; still wider than ±0.1 points:" in text
     assert "- the effect of tuning on cnn_aux_shared: ±0.4" in text
-    assert "| +5.0 | [+4.6, +5.5] | 25 |" in text and "| unresolved |" in text
+    assert "| +5.04 | [+4.62, +5.46] | 25 |" in text
+    assert "**resolved**: tuning helps cnn_aux_shared by +5.04 points" in text  # the width stops, never concludes
 
 
 def test_a_rerun_of_the_precision_loop_resumes_without_refitting(tuned_and_fixed, monkeypatch):
@@ -428,74 +435,111 @@ def test_a_rerun_of_the_precision_loop_resumes_without_refitting(tuned_and_fixed
     assert fits == [] and "within ±0.6 points with 20 seeds" in Path("r.md").read_text()
 
 
-# ---- replication on disjoint halves of the seeds, and the conclusions that follow ---------------------------------
-
-# tuned − fixed differences per seed 0..7, in accuracy: all about +2 points; about 0; resolved over all eight seeds
-# but not on the odd ones
-REPLICATED = [0.020, 0.021, 0.019, 0.020, 0.022, 0.018, 0.020, 0.021]
-UNRESOLVED = [0.020, -0.020, 0.010, -0.010, 0.015, -0.025, 0.005, 0.000]
-CONFLICTING = [0.030, 0.050, 0.031, -0.020, 0.029, 0.040, 0.030, -0.010]
+# ---- a replication block of fresh seeds, after the main estimate ----------------------------------------------------
 
 
-def tuned_against_fixed(differences: dict[str, list[float]]) -> list[dict]:
-    """Records of each config and its fixed recipe (80%) whose difference on seed s is differences[config][s]."""
-    return [
-        {"config": name, "config_hash": name, "seed": seed, "fit_seconds": 1.0, "metrics": {"acc": acc}}
-        for config, diffs in differences.items()
-        for seed, diff in enumerate(diffs)
-        for name, acc in ((config, 0.80 + diff), (f"fixed/{config}", 0.80))
-    ]
-
-
-def test_each_effect_is_marked_by_its_interval_and_its_two_halves():
-    made = {"cnn_aux_shared": REPLICATED, "cnn_aux_separate": UNRESOLVED, "cnn_noaux_shared": CONFLICTING}
-    text = report.render(tuned_against_fixed(made))
-    rows = {line.split(" | ")[0]: line for line in text.split("## Tuned against the fixed recipe")[1].splitlines()}
-    # config: mean, CI, seeds, even seeds, odd seeds, mark; the odd seeds of the conflicting one, 0.05, -0.02, 0.04,
-    # -0.01: mean 0.015, sd 0.0351, t(0.975, 3) = 3.182 -> ±5.6 points
-    expected = {
-        "cnn_aux_shared": "+2.0 | [+1.9, +2.1] | 8 | +2.0 [+1.8, +2.2] | +2.0 [+1.8, +2.2] | replicated",
-        "cnn_aux_separate": "-0.1 | [-1.4, +1.3] | 8 | +1.3 [+0.2, +2.3] | -1.4 [-3.1, +0.4] | unresolved",
-        "cnn_noaux_shared": "+2.3 | [+0.2, +4.3] | 8 | +3.0 [+2.9, +3.1] | +1.5 [-4.1, +7.1] | conflicting",
+def test_a_replication_block_takes_the_next_unused_seeds_and_is_recorded_as_such(tuned_and_fixed, monkeypatch):
+    fits = made_up_fits(monkeypatch)
+    precise("--seed-list", "0", "1", "2", "4", "5")  # the main block
+    assert "No replication block yet" in Path("r.md").read_text()
+    fits.clear()
+    precise("--replicate", "3")
+    both = ("cnn_aux_shared", "fixed/cnn_aux_shared")
+    assert sorted(fits) == sorted((name, seed) for name in both for seed in (3, 6, 7))  # the next three unused
+    assert {(r["seed"], r["block"]) for r in lines()} == {(s, "main") for s in (0, 1, 2, 4, 5)} | {
+        (s, "replication") for s in (3, 6, 7)
     }
-    for config, cells in expected.items():
-        assert rows[f"| {config}"].endswith(f"| {cells} |")
-    said = text.split("## Conclusions")[1]
+    text = Path("r.md").read_text()
+    assert "Main block: 10 runs, seeds 0–2, 4–5; replication block: 6 runs, seeds 3, 6–7." in text
+    # main: +6, +4, +6, +6, +4 (seeds 0, 1, 2, 4, 5): mean 5.2, sd 1.095, t(0.975, 4) = 2.776, sqrt(1/5 + 1/3) = 0.730
+    # -> prediction interval 5.2 ± 2.22; replication +4, +6, +4: mean 4.67, inside and positive; pooled: 8 seeds, 5.0
     assert (
-        "- **replicated**: tuning helps cnn_aux_shared by +2.0 points [+1.9, +2.1] over 8 seeds, and both halves "
-        "confirm it (even seeds +2.0 [+1.8, +2.2], odd seeds +2.0 [+1.8, +2.2])."
-    ) in said
-    assert (
-        "- **unresolved**: the effect of tuning on cnn_aux_separate, -0.1 points [-1.4, +1.3], cannot be told "
-        "from 0 with 8 seeds."
-    ) in said
-    assert (
-        "- **conflicting**: tuning helps cnn_noaux_shared by +2.3 points [+0.2, +4.3] over 8 seeds, but the "
-        "halves do not both confirm it"
-    ) in said
-    assert "cnn_aux_separate by" not in said and "helps the effect" not in said  # no direction for an unresolved one
-
-
-def test_an_interval_wider_than_the_precision_asked_is_unresolved_and_a_loss_is_said_to_hurt():
-    made = {"cnn_aux_shared": REPLICATED, "cnn_noaux_shared": [-d for d in REPLICATED]}
-    text = report.render(tuned_against_fixed(made), precision=0.1)
-    assert "| +2.0 | [+1.9, +2.1] | 8 | +2.0 [+1.8, +2.2] | +2.0 [+1.8, +2.2] | unresolved |" in text
-    assert (
-        "- **unresolved**: the effect of tuning on cnn_aux_shared, +2.0 points [+1.9, +2.1], is not yet within "
-        "±0.1 points with 8 seeds."
+        "| cnn_aux_shared | +5.20 (5) | [+2.98, +7.42] | +4.67 [+1.80, +7.54] (3) | consistent | "
+        "+5.00 [+4.11, +5.89] (8) |"
     ) in text
-    assert "**replicated**: tuning hurts cnn_noaux_shared by -2.0 points" in report.render(tuned_against_fixed(made))
-    runs = report.by_config(tuned_against_fixed({"cnn_aux_shared": CONFLICTING}))
-    (effect,) = [e for e in report.effects(runs) if e.group == report.TUNING]
-    assert [effect.mark(), effect.mark(precision=2.5), effect.mark(precision=1.0)] == [
-        "conflicting",
-        "conflicting",
-        "unresolved",
-    ]
+    assert "The replication block's +4.67 over 3 seeds lies inside the 95% prediction interval" in text
+    assert "| cnn_aux_shared | 80.0 ± 0.0 | 85.2 ± 1.1 | +5.20 |" in text  # the tables are the main block's
+    fits.clear()
+    precise("--replicate", "3")
+    assert fits == []  # a rerun resumes: nothing left to fit
+    precise("--seed-list", "0", "1", "2", "4", "5", "--precision", "0.1", "--max-seeds", "10")
+    assert sorted({s for _, s in fits}) == [8, 9, 10, 11, 12]  # the main block skips the replication's seeds
+    assert {s for s, b in ((r["seed"], r["block"]) for r in lines()) if b == "replication"} == {3, 6, 7}
+
+
+def journal(main: range, fresh: range = range(0)) -> str:
+    """A results file of cnn_aux_shared and its fixed recipe on the `main` seeds and, as a replication block, the
+    `fresh` ones."""
+    return "".join(
+        json.dumps(
+            {
+                "config": name,
+                "config_hash": name,
+                "seed": seed,
+                "metrics": {"acc": 0.8},
+                "fit_seconds": 1,
+                "block": block,
+            }
+        )
+        + "\n"
+        for block, seeds in (("main", main), ("replication", fresh))
+        for seed in seeds
+        for name in ("cnn_aux_shared", "fixed/cnn_aux_shared")
+    )
+
+
+@pytest.mark.parametrize(
+    "args, recorded, message",
+    [
+        (f"{PAIR} --replicate 0", journal(range(50)), "argument --replicate: 0 is not an integer in [1, 100]"),
+        (
+            f"{PAIR} --replicate 51",
+            journal(range(50)),
+            "--replicate 51 is beyond the seeds left: the main block uses 50 of the 100 test seeds, so 50 are left",
+        ),
+        (f"{PAIR} --replicate 5 --seeds 3", journal(range(50)), "it does not go with --seeds or --seed-list"),
+        (f"{PAIR} --replicate 5 --seed-list 3", journal(range(50)), "it does not go with --seeds or --seed-list"),
+        (f"{PAIR} --replicate 5 --precision 0.5", journal(range(50)), "--replicate does not go with --precision"),
+        (f"{PAIR} --replicate 5 --fresh", journal(range(50)), "--replicate does not go with --fresh"),
+        (f"{PAIR} --replicate 5", "", "--replicate needs the main block first: r.jsonl has no main-block runs of"),
+        (
+            "--configs cnn_aux_shared tiny_pair --replicate 5",
+            journal(range(50)),
+            "r.jsonl has no main-block runs of tiny_pair",
+        ),
+        (
+            f"{PAIR} --seed-list 49 50",
+            journal(range(50), range(50, 55)),
+            "seed 50 belongs to the replication block in r.jsonl: the main estimate cannot take it",
+        ),
+        (f"{PAIR} --seeds 60", journal(range(50), range(50, 55)), "seed 50 belongs to the replication block"),
+        ("--configs tiny_pair --docs", journal(range(2)), "--docs goes with --report-only"),
+        ("--report-only --docs --configs tiny_pair", journal(range(2)), "--docs takes every run in the results file"),
+    ],
+)
+def test_bad_replication_input_is_one_error_line_and_runs_nothing(
+    tuned_and_fixed, monkeypatch, error_of, args, recorded, message
+):
+    Path("r.jsonl").write_text(recorded)
+    monkeypatch.setattr(executors, "execute", lambda *a, **k: pytest.fail("ran fits on bad input"))
+    code, line = error_of(benchmark.main, [*args.split(), *OUTPUTS.split()])
+    assert code == 2 and line.startswith("error: ") and message in line, line
+    assert Path("r.jsonl").read_text() == recorded and not Path("r.md").exists()
+
+
+def test_a_seed_in_both_blocks_is_refused_by_name(tuned_and_fixed, error_of):
+    Path("r.jsonl").write_text(journal(range(5)) + journal(range(0), range(4, 6)))
+    code, line = error_of(benchmark.main, ["--report-only", *OUTPUTS.split()])
+    assert code == 1 and "cnn_aux_shared has runs in both the main and the replication block on seed 4" in line
+    code, line = error_of(benchmark.main, [*PAIR.split(), "--replicate", "2", *OUTPUTS.split()])
+    assert code == 1 and "on seed 4" in line and not Path("r.md").exists()
+
+
+# ---- the effects of a 2×2 ---------------------------------------------------------------------------------------
 
 
 def test_the_effects_of_a_2x2_are_computed_once_with_their_labels_and_seeds():
-    found = {(e.group, e.label, e.given): e for e in report.effects(report.by_config(fake_runs()))}
+    found = {(e.group, e.label, e.given): e for e in effects.effects(effects.by_config(fake_runs()))}
     assert list(found) == [
         ("CNN trunk, tuned", "weight sharing (shared − separate)", "auxiliary loss"),
         ("CNN trunk, tuned", "weight sharing (shared − separate)", "no auxiliary loss"),
@@ -572,9 +616,6 @@ def test_each_source_of_randomness_varies_alone(workdir):
 
 
 # ---- bad input: one error line, nothing run, no record lost -------------------------------------------------------
-
-
-PAIR = "--configs cnn_aux_shared fixed/cnn_aux_shared"
 
 
 @pytest.mark.parametrize(

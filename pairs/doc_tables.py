@@ -1,0 +1,301 @@
+"""The study tables of README.md and docs/results.md, generated from a results file: each lives between
+`<!-- study:NAME -->` and `<!-- /study:NAME -->`, and `benchmark.py --report-only --results records/study.jsonl
+--docs` rewrites what is between the two from the records, so no number in them is typed by hand (a test fails when
+the committed text differs from what the records give)."""
+
+import re
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+from common.errors import InputError
+from common.files import write_atomically
+from common.stats import mean_std
+from pairs.effects import (
+    AUX,
+    SHARING,
+    TUNING,
+    Effect,
+    Family,
+    Paired,
+    by_config,
+    effects,
+    families,
+    family_of,
+    interactions,
+    split,
+)
+from pairs.report import NO_REPLICATION, ci, points, pvalue, replication_section
+from pairs.spread import SOURCE_LABELS, spread, varied
+from pairs.study import PROTOCOLS, SEED_BLOCK, SOURCES
+
+DOCUMENTS = ("README.md", "docs/results.md")
+BLOCK = re.compile(r"^<!-- study:(?P<name>[\w-]+) -->\n(?P<body>.*?)^<!-- /study:(?P=name) -->$", re.M | re.S)
+OPENING = re.compile(r"^<!-- (/?)study:([\w-]+) -->$", re.M)
+
+# the effects grid: its columns (protocol prefix, trunk, heading) and rows (label, the other factor's level, heading)
+GRID_COLUMNS = (
+    ("", "cnn", "CNN, tuned"),
+    ("", "mlp", "MLP, tuned"),
+    ("fixed/", "cnn", "CNN, fixed"),
+    ("fixed/", "mlp", "MLP, fixed"),
+)
+SHARING_LABEL, AUX_LABEL = "weight sharing (shared − separate)", "auxiliary loss (aux − no aux)"
+GRID_ROWS = (
+    (AUX_LABEL, SHARING["shared"][0], "aux loss | sharing"),
+    (AUX_LABEL, SHARING["separate"][0], "aux loss | separate trunks"),
+    (SHARING_LABEL, AUX["aux"][0], "weight sharing | aux loss"),
+    (SHARING_LABEL, AUX["noaux"][0], "weight sharing | no aux loss"),
+)
+CELL_ORDER = (("aux", "shared"), ("aux", "separate"), ("noaux", "shared"), ("noaux", "separate"))
+
+
+class Study:
+    """The main block of a results file with its contrasts and their families (and the replication block)."""
+
+    def __init__(self, runs: list[dict]):
+        self.main, self.fresh = split(runs)
+        self.grouped, fresh = by_config(self.main), by_config(self.fresh)
+        self.effects = list(effects(self.grouped, fresh))
+        self.interactions = [x for x in interactions(self.grouped, fresh) if x.diffs]
+        self.families = families(self.effects, self.interactions)
+
+    def family(self, member: Paired) -> Family:
+        found = family_of(member, self.families)
+        if found is None:
+            raise InputError(f"{member.describe()} has fewer than two seeds: the study tables need the whole study")
+        return found
+
+    def effect(self, group: str, label: str, given: str) -> Effect:
+        return next(e for e in self.effects if (e.group, e.label, e.given) == (group, label, given))
+
+    def interaction(self, group: str) -> Paired:
+        return next(x for x in self.interactions if x.group == group)
+
+    def accuracies(self, name: str, metric: str = "acc") -> list[float]:
+        return [r["metrics"][metric] for r in self.grouped.get(name, []) if metric in r["metrics"]]
+
+
+def group_of(protocol: str, trunk: str) -> str:
+    return f"{trunk.upper()} trunk, {PROTOCOLS[protocol]}"
+
+
+def mean_ci(member: Paired) -> str:
+    mean, low, high, _ = member.interval()
+    return f"{points(mean)} {ci(low, high)}"
+
+
+def adjusted_cells(member: Paired, family: Family) -> str:
+    """'p | Holm p | simultaneous CI' of a member of `family`."""
+    return f"{pvalue(member.p())} | {pvalue(family.holm(member))} | {ci(*family.simultaneous(member))}"
+
+
+def grid_cell(member: Paired, family: Family) -> str:
+    """'mean [95% CI] [simultaneous 95% CI], p Holm-adjusted'."""
+    return f"{mean_ci(member)} {ci(*family.simultaneous(member))}, p {pvalue(family.holm(member))}"
+
+
+def first_block(runs: list[dict]) -> list[dict]:
+    """The runs of the main block's first SEED_BLOCK seeds: what the study said before --precision added seeds."""
+    main, _ = split(runs)
+    first = set(sorted({r["seed"] for r in main})[:SEED_BLOCK])
+    return [r for r in main if r["seed"] in first]
+
+
+def cells(study: Study) -> list[str]:
+    """The 2×2 of each trunk and protocol on one row each: test accuracy %, mean ± std over the main block's seeds."""
+    lines = [
+        "| trunk, protocol | sharing + aux | separate + aux | sharing, no aux | neither |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for trunk in ("cnn", "mlp"):
+        for protocol, how in PROTOCOLS.items():
+            names = [f"{protocol}{trunk}_{aux}_{sharing}" for aux, sharing in CELL_ORDER]
+            row = " | ".join(mean_std(study.accuracies(name)) for name in names)
+            lines.append(f"| {trunk.upper()}, {how} | {row} |")
+    return lines
+
+
+def grid(study: Study) -> list[str]:
+    """The 16 factor effects, a row per effect and a column per trunk and protocol, and each 2×2's interaction."""
+    header = " | ".join(heading for _, _, heading in GRID_COLUMNS)
+    lines = [f"| effect | with | {header} |", "|---|---|" + "---:|" * len(GRID_COLUMNS)]
+    for label, given, heading in GRID_ROWS:
+        members = [study.effect(group_of(p, t), label, given) for p, t, _ in GRID_COLUMNS]
+        lines.append(f"| {heading} | " + " | ".join(grid_cell(m, study.family(m)) for m in members) + " |")
+    crossed = [study.interaction(group_of(p, t)) for p, t, _ in GRID_COLUMNS]
+    lines.append(
+        "| interaction | sharing's effect without aux − with aux | "
+        + " | ".join(grid_cell(x, study.family(x)) for x in crossed)
+        + " |"
+    )
+    return lines
+
+
+def factor_effects(study: Study) -> list[str]:
+    """The 16 factor effects, a row each, with their family's adjustments."""
+    family = study.families["factor effects"]
+    lines = [
+        f"| 2×2 | effect | with the other factor at | mean [95% CI], points | p | Holm p over the {family.size} | "
+        f"simultaneous 95% CI (Bonferroni over the {family.size}) |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for e in family.members:
+        assert isinstance(e, Effect)
+        lines.append(f"| {e.group} | {e.label} | {e.given} | {mean_ci(e)} | {adjusted_cells(e, family)} |")
+    return lines
+
+
+def tuned_fixed(study: Study) -> list[str]:
+    """Tuned − fixed recipe per cell, with its family's adjustments."""
+    family = study.families["tuned − fixed effects"]
+    lines = [
+        f"| cell | fixed recipe % | tuned % | tuned − fixed [95% CI], points | p | Holm p over the {family.size} | "
+        f"simultaneous 95% CI (Bonferroni over the {family.size}) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for e in family.members:
+        assert isinstance(e, Effect) and e.group == TUNING
+        fixed, tuned = mean_std(study.accuracies(e.b)), mean_std(study.accuracies(e.a))
+        lines.append(f"| {e.a} | {fixed} | {tuned} | {mean_ci(e)} | {adjusted_cells(e, family)} |")
+    return lines
+
+
+def interaction_rows(study: Study) -> list[str]:
+    """Each 2×2's interaction, with its family's adjustments."""
+    family = study.families["interactions"]
+    lines = [
+        f"| 2×2 | sharing's effect without aux − with aux [95% CI], points | p | Holm p over the {family.size} | "
+        f"simultaneous 95% CI (Bonferroni over the {family.size}) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    return lines + [f"| {x.group} | {mean_ci(x)} | {adjusted_cells(x, family)} |" for x in family.members]
+
+
+def replication(study: Study) -> list[str]:
+    if not study.fresh:
+        return [NO_REPLICATION]
+    return replication_section(study.main, study.fresh, study.families)[:-1]
+
+
+def spread_rows(study: Study) -> list[str]:
+    """A row per config with runs that vary one source alone: the variance of each, their sum, the total with its
+    95% chi-square interval, and the binomial floor of the test pairs; points²."""
+    found = {
+        config: spread(sources, study.grouped.get(config, [])) for config, sources in varied(study.grouped).items()
+    }
+    pairs = {s.test_pairs for s in found.values()}
+    floor = f"floor of {pairs.pop():,} test pairs" if len(pairs) == 1 else "binomial floor of the test pairs"
+    lines = [
+        f"| config | pair draw | initial weights | batch order | sum | all three [95% CI] | {floor} |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for config, s in found.items():
+        parts = " | ".join(f"{s.parts[source]:.2f}" if source in s.parts else "–" for source in SOURCES)
+        whole, low, high = s.total
+        lines.append(f"| {config} | {parts} | {s.sum:.2f} | {whole:.2f} [{low:.2f}, {high:.2f}] | {s.floor:.2f} |")
+    return lines
+
+
+def spread_columns(study: Study) -> list[str]:
+    """The same, a column per config."""
+    found = {
+        config: spread(sources, study.grouped.get(config, [])) for config, sources in varied(study.grouped).items()
+    }
+    values = lambda pick: " | ".join(pick(s) for s in found.values())
+    number = lambda v: f"{v:.2f}"
+    floor = "binomial floor p(1 − p)/n_test of the test pairs"
+    return [
+        f"| varied alone (the other two at seed 0) | {' | '.join(found)} |",
+        "|---|" + "---:|" * len(found),
+        *[
+            f"| {SOURCE_LABELS[source]} | {values(lambda s: number(s.parts[source]) if source in s.parts else '–')} |"
+            for source in SOURCES
+        ],
+        f"| sum of the three | {values(lambda s: number(s.sum))} |",
+        "| all three vary (the study's runs), 95% chi-square interval | "
+        + values(lambda s: f"{s.total[0]:.2f} [{s.total[1]:.2f}, {s.total[2]:.2f}]")
+        + " |",
+        f"| {floor} | {values(lambda s: number(s.floor))} |",
+    ]
+
+
+def digits(study: Study) -> list[str]:
+    """The aux-loss cells' parameters, digit accuracy at each position and the target read off the argmax digits,
+    tuned and fixed; means over the main block's seeds."""
+    mean = lambda name, metric: f"{100 * statistics.mean(study.accuracies(name, metric)):.1f}"
+    params = lambda name: f"{study.grouped[name][0].get('params', 0):,}"
+    lines = [
+        "| cell | params tuned / fixed | digit 1 / digit 2, tuned | fixed | target from argmax digits, tuned / fixed |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for trunk in ("cnn", "mlp"):
+        for sharing in SHARING:
+            tuned, fixed = f"{trunk}_aux_{sharing}", f"fixed/{trunk}_aux_{sharing}"
+            position = lambda name: f"{mean(name, 'digit_acc_first')} / {mean(name, 'digit_acc_second')}"
+            lines.append(
+                f"| {trunk.upper()}, {sharing} | {params(tuned)} / {params(fixed)} | {position(tuned)} | "
+                f"{position(fixed)} | {mean(tuned, 'acc_from_argmax')} / {mean(fixed, 'acc_from_argmax')} |"
+            )
+    return lines
+
+
+# name -> (the runs it reads: all, or the first block; what it writes)
+TABLES: dict[str, tuple[Callable[[list[dict]], list[dict]], Callable[[Study], list[str]]]] = {
+    "cells": (list, cells),
+    "effects": (list, grid),
+    "digits": (list, digits),
+    "spread": (list, spread_rows),
+    "factor-effects": (list, factor_effects),
+    "tuned-fixed": (list, tuned_fixed),
+    "interactions": (list, interaction_rows),
+    "replication": (list, replication),
+    "spread-by-source": (list, spread_columns),
+    "first-block-cells": (first_block, tuned_fixed),
+    "first-block-effects": (first_block, grid),
+}
+
+
+def tables(runs: list[dict], names: list[str] | None = None) -> dict[str, str]:
+    """Each study table named (all without), as the text between its markers."""
+    studies: dict[Callable, Study] = {}
+    found = {}
+    for name in names if names is not None else TABLES:
+        select, write = TABLES[name]
+        if select not in studies:
+            studies[select] = Study(select(runs))
+        found[name] = "\n".join(write(studies[select])) + "\n"
+    return found
+
+
+def blocks(text: str, where: str) -> dict[str, str]:
+    """The study blocks of a document, name -> body; an InputError for an unknown name or an unclosed block."""
+    found = {m["name"]: m["body"] for m in BLOCK.finditer(text)}
+    for match in OPENING.finditer(text):
+        name = match.group(2)
+        if name not in TABLES:
+            raise InputError(f"{where}: no study table is called {name!r}; the names are {', '.join(TABLES)}")
+        if name not in found:
+            raise InputError(f"{where}: <!-- study:{name} --> has no matching <!-- /study:{name} --> line")
+    return found
+
+
+def rewrite(text: str, runs: list[dict], where: str) -> str:
+    """`text` with every study block regenerated from `runs`."""
+    generated = tables(runs, list(blocks(text, where)))
+    return BLOCK.sub(lambda m: f"<!-- study:{m['name']} -->\n{generated[m['name']]}<!-- /study:{m['name']} -->", text)
+
+
+def update(runs: list[dict], root: Path = Path(".")) -> list[Path]:
+    """Rewrite the study blocks of DOCUMENTS under `root` from `runs`; the documents that changed."""
+    changed = []
+    for name in DOCUMENTS:
+        path = root / name
+        if not path.is_file():
+            raise InputError(f"{path}: not found; run --docs from the repository root")
+        text = path.read_text(encoding="utf-8")
+        new = rewrite(text, runs, str(path))
+        if new != text:
+            write_atomically(path, new)
+            changed.append(path)
+    return changed
