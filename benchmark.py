@@ -118,7 +118,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     try:
         study.check_seeds(args.seed_list, study.TEST_SEEDS, "benchmark rounds")
         if not args.report_only:
-            args.configs = runs.select(args.configs or study.CELLS)
+            args.configs = runs.select(args.configs or study.STUDY_CONFIGS)
     except InputError as e:
         parser.error(str(e))
     fits = not args.report_only

@@ -86,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def tune(tuners: list[tuning.CellTuner], args: argparse.Namespace) -> None:
     """Run every cell's fits on one executor, as many at a time as it has slots, until every cell is done."""
-    total = sum(t.trials + t.protocol.finalists for t in tuners)
+    total = sum(t.trials + t.scoring.finalists for t in tuners)
     with (
         executors.executor(args.workers, args.threads, args.ray) as pool,
         executors.deferred_interrupts(pool),
@@ -129,7 +129,7 @@ def plots(study: optuna.Study, prefix: Path) -> list[Path]:
     return paths
 
 
-def header(outcome: dict, args: argparse.Namespace, protocol: tuning.Protocol) -> list[str]:
+def header(outcome: dict, args: argparse.Namespace, scoring: tuning.Scoring) -> list[str]:
     """The comment block on top of a tuned config: how it was chosen."""
     winner, cell = outcome["winner"], outcome["cell"]
     seeds = lambda s: f"{s[0]}-{s[-1]}"
@@ -139,8 +139,8 @@ def header(outcome: dict, args: argparse.Namespace, protocol: tuning.Protocol) -
         f"From {FIXED / cell}.yaml, over the space {args.space} (Optuna TPE, seed 0, median pruning):",
         f"{outcome['trials']} trials ({outcome['pruned']} pruned), each fitted on {args.val_pairs} fewer training "
         f"pairs and scored on those {args.val_pairs} at the last epoch,",
-        f"mean over seeds {seeds(protocol.seeds)}; the {protocol.finalists} best re-scored on fresh seeds "
-        f"{seeds(protocol.rescore_seeds)}; the winner has the best mean over both.",
+        f"mean over seeds {seeds(scoring.seeds)}; the {scoring.finalists} best re-scored on fresh seeds "
+        f"{seeds(scoring.rescore_seeds)}; the winner has the best mean over both.",
         f"Trial {winner['trial']}: validation accuracy {100 * winner['search']:.2f}% on the search seeds, "
         f"{100 * winner['fresh']:.2f}% on the fresh seeds.",
         f"The fixed recipe it replaces: {FIXED / cell}.yaml. Do not edit by hand: rerun tune.py.",
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     space = tuning.load_space(args.space)
     first = TUNING_FIRST_SEED
     seeds = check_seeds(list(range(first, first + args.seeds + args.fresh_seeds)), SELECTION_SEEDS, "tuning")
-    protocol = tuning.Protocol(
+    scoring = tuning.Scoring(
         tuple(seeds[: args.seeds]), tuple(seeds[args.seeds :]), args.finalists, args.val_pairs, args.epochs
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -186,9 +186,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         config = FIXED / f"{cell}.yaml"
         distributions = space.for_cell(tuning.cell_kinds(config, space))
         study = tuning.open_study(
-            cell, args.storage / f"{cell}.journal", tuning.identity(config, distributions, space, protocol)
+            cell, args.storage / f"{cell}.journal", tuning.identity(config, distributions, space, scoring)
         )
-        tuners.append(tuning.CellTuner(cell, config, study, distributions, space, protocol, args.trials))
+        tuners.append(tuning.CellTuner(cell, config, study, distributions, space, scoring, args.trials))
     where = f"Ray cluster {args.ray}" if args.ray else f"{args.workers} workers"
     print(
         f"tuning {len(tuners)} cells x {args.trials} trials x {args.seeds} seeds; {where} x {args.threads} threads; "
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         outcome = tuner.outcome()
         path = args.output / f"{tuner.name}.yaml"
         values = {**space.fixed, **outcome["winner"]["params"]}
-        tuning.write_config(tuner.config, values, header(outcome, args, protocol), path)
+        tuning.write_config(tuner.config, values, header(outcome, args, scoring), path)
         plots(tuner.study, args.storage / tuner.name)
         outcomes.append(outcome)
         print(f"{tuner.name}: trial {outcome['winner']['trial']} -> {path}", file=sys.stderr)

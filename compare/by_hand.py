@@ -36,11 +36,11 @@ from framework import (
     Sequential,
     WeightedLosses,
 )
-from framework.exercises.experiment import batches
+from framework.exercises.experiment import batches, without_autograd
 from pairs.classifier import PairClassifier
 from pairs.data import DIGIT_SIZE, PairDataModule, generate_pair_sets
 from pairs.results import load
-from pairs.study import FIXED, STUDY_CELLS
+from pairs.study import FACTORIAL_CELLS, FIXED
 
 # Every constructor key of the study's model and data, as the framework runner treats it: FOLLOWED at any value, or
 # REQUIRED at one value (what the framework does not do). A key in neither is refused, so a new one cannot be
@@ -82,8 +82,8 @@ def defaults(cls: type) -> dict:
 
 def recipe(cell: str, root: Path = FIXED) -> dict:
     """The fixed recipe of `cell`: {"model", "data", "epochs", "lr"}, the study's defaults filled in."""
-    if cell not in STUDY_CELLS:
-        raise InputError(f"unknown cell {cell!r}; cells: {', '.join(STUDY_CELLS)}, or all")
+    if cell not in FACTORIAL_CELLS:
+        raise InputError(f"unknown cell {cell!r}; cells: {', '.join(FACTORIAL_CELLS)}, or all")
     path = root / f"{cell}.yaml"
     config = options.load_mapping(path)
     model, data = defaults(PairClassifier) | config.get("model", {}), defaults(PairDataModule) | config.get("data", {})
@@ -220,13 +220,13 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         required=True,
         metavar="CELL",
-        help=f"one or more of {', '.join(STUDY_CELLS)}, each once, or all",
+        help=f"one or more of {', '.join(FACTORIAL_CELLS)}, each once, or all",
     )
     parser.add_argument("--rounds", type=options.integer(1), default=1, help="seeds 0..N-1")
     parser.add_argument("--epochs", type=options.integer(1), help="override the recipe's max_epochs")
     parser.add_argument("--study", type=Path, help="a benchmark results file (JSONL) to compare with, seed by seed")
     args = parser.parse_args(argv)
-    cells = STUDY_CELLS if args.cell == ["all"] else args.cell
+    cells = FACTORIAL_CELLS if args.cell == ["all"] else args.cell
     if args.study and not args.study.is_file():
         raise InputError(
             f"--study {args.study} is not a file; give a benchmark results file (JSONL) holding the "
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     recipes = {cell: recipe(cell) for cell in cells}
     study = {cell: study_accuracies(args.study, cell) for cell in cells} if args.study else None
     rows = []
-    with torch.set_grad_enabled(False):  # the framework needs no autograd; scoped, so callers keep theirs
+    with without_autograd():
         for cell, config in recipes.items():
             epochs = args.epochs or config["epochs"]
             accuracies, seconds = {}, []

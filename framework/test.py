@@ -16,7 +16,7 @@ import torch
 from common import options
 from common.errors import run_main
 from framework import SGD, Linear, LossMSE, ReLU, Sequential, Sigmoid, Tanh
-from framework.exercises.experiment import accuracy, train_epoch
+from framework.exercises.experiment import accuracy, train_epoch, without_autograd
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 OUTPUT_ACTIVATIONS = {"none": None, "sigmoid": Sigmoid, "tanh": Tanh}
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         "--rounds", type=options.integer(1), default=1, help="seeds seed..seed+rounds-1, then mean and std"
     )
     args = parser.parse_args(argv)
-    with torch.set_grad_enabled(False):  # the framework needs no autograd; scoped, so a caller keeps its own
+    with without_autograd():
         errors = [run(args, seed) for seed in range(args.seed, args.seed + args.rounds)]
     if args.rounds > 1:
         test = torch.tensor([e[1] for e in errors])

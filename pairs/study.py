@@ -9,8 +9,9 @@ CONFIGS = Path("configs")
 FIXED = CONFIGS / "fixed"  # the fixed recipe of every cell; configs/<cell>.yaml is the tuned one
 NOT_STUDY = ("framework/", "search/")  # other formats under configs/: the framework's runs, the tuner's space
 
-STUDY_CELLS = [f"{t}_{a}_{s}" for t in ("cnn", "mlp") for a in ("aux", "noaux") for s in ("shared", "separate")]
-CELLS = STUDY_CELLS + ["baseline_cnn", "baseline_mlp"]  # the ten configs of the study, under each protocol
+# the eight cells of the factorial design: trunk x auxiliary loss x weight sharing
+FACTORIAL_CELLS = [f"{t}_{a}_{s}" for t in ("cnn", "mlp") for a in ("aux", "noaux") for s in ("shared", "separate")]
+STUDY_CONFIGS = FACTORIAL_CELLS + ["baseline_cnn", "baseline_mlp"]  # the ten configs of the study, under each protocol
 STUDY = re.compile(r"^(?P<protocol>fixed/)?(?P<trunk>cnn|mlp)_(?P<aux>aux|noaux)_(?P<sharing>shared|separate)$")
 PROTOCOLS = {"": "tuned", "fixed/": "fixed recipe"}  # config-name prefix -> how the cell's recipe was chosen
 

@@ -115,7 +115,7 @@ def cell_kinds(config: Path, space: Space) -> set[str]:
 
 
 @dataclass(frozen=True)
-class Protocol:
+class Scoring:
     """What a trial's score means: the seeds, the validation pairs and the epochs. Stored with each study."""
 
     seeds: tuple[int, ...]
@@ -125,22 +125,22 @@ class Protocol:
     epochs: int | None
 
 
-def identity(config: Path, distributions: dict[str, BaseDistribution], space: Space, protocol: Protocol) -> dict:
+def identity(config: Path, distributions: dict[str, BaseDistribution], space: Space, scoring: Scoring) -> dict:
     """Everything a study's scores depend on; a stored study must match it to be resumed."""
     return {
         "base_config_sha256": hashlib.sha256(config.read_bytes()).hexdigest()[:16],
         "fixed": space.fixed,
         "space": {k: json.loads(distribution_to_json(d)) for k, d in distributions.items()},
-        "seeds": list(protocol.seeds),
-        "rescore_seeds": list(protocol.rescore_seeds),
-        "finalists": protocol.finalists,
-        "val_pairs": protocol.val_pairs,
-        "epochs": protocol.epochs,
+        "seeds": list(scoring.seeds),
+        "rescore_seeds": list(scoring.rescore_seeds),
+        "finalists": scoring.finalists,
+        "val_pairs": scoring.val_pairs,
+        "epochs": scoring.epochs,
     }
 
 
 def open_study(name: str, storage: Path, ident: dict) -> optuna.Study:
-    """The cell's study in its journal file: created, or resumed if it was made with the same space and protocol."""
+    """The cell's study in its journal file: created, or resumed if it was made with the same space and scoring."""
     storage.parent.mkdir(parents=True, exist_ok=True)
     journal = JournalStorage(JournalFileBackend(str(storage)))
     with warnings.catch_warnings():
@@ -182,21 +182,21 @@ class CellTuner:
         study: optuna.Study,
         distributions: dict[str, BaseDistribution],
         space: Space,
-        protocol: Protocol,
+        scoring: Scoring,
         trials: int,
     ):
         self.name, self.config, self.study, self.distributions = name, config, study, distributions
-        self.space, self.protocol, self.trials = space, protocol, trials
+        self.space, self.scoring, self.trials = space, scoring, trials
         self.max_active = 1  # trials in progress at once: the executor's slots
         self.base = [
-            *runs.cli_args(str(config), protocol.epochs, None),
+            *runs.cli_args(str(config), scoring.epochs, None),
             *overrides(space.fixed),
-            *runs.validation_args(protocol.val_pairs),
+            *runs.validation_args(scoring.val_pairs),
         ]
         self.running: dict[int, Running] = {}
         for frozen in self.budgeted((TrialState.RUNNING,)):  # in flight when interrupted
-            done = [frozen.user_attrs[f"seed_{s}"] for s in protocol.seeds if f"seed_{s}" in frozen.user_attrs]
-            if len(done) == len(protocol.seeds):
+            done = [frozen.user_attrs[f"seed_{s}"] for s in scoring.seeds if f"seed_{s}" in frozen.user_attrs]
+            if len(done) == len(scoring.seeds):
                 study.tell(frozen.number, sum(done) / len(done))
             else:
                 self.running[frozen.number] = Running(
@@ -222,18 +222,18 @@ class CellTuner:
         for number, run in self.running.items():
             if not run.busy:
                 run.busy = True
-                seed = self.protocol.seeds[len(run.scores)]
+                seed = self.scoring.seeds[len(run.scores)]
                 return ("trial", number, seed), self.task(run.args, seed)
         if len(self.study.trials) < self.trials and len(self.running) < self.max_active:
             trial = self.study.ask(self.distributions)
             self.running[trial.number] = Running(trial, overrides(trial.params), busy=True)
-            return ("trial", trial.number, self.protocol.seeds[0]), self.task(
-                self.running[trial.number].args, self.protocol.seeds[0]
+            return ("trial", trial.number, self.scoring.seeds[0]), self.task(
+                self.running[trial.number].args, self.scoring.seeds[0]
             )
         if self.searching():
             return None
         for number in self.final():
-            for seed in self.protocol.rescore_seeds:
+            for seed in self.scoring.rescore_seeds:
                 if (number, seed) not in self.rescoring and str(seed) not in self.rescores.get(str(number), {}):
                     self.rescoring.add((number, seed))
                     return ("rescore", number, seed), self.task(overrides(self.study.trials[number].params), seed)
@@ -255,7 +255,7 @@ class CellTuner:
         run.trial.set_user_attr("fit_seconds", run.trial.user_attrs.get("fit_seconds", 0) + record["fit_seconds"])
         mean = sum(run.scores) / len(run.scores)
         run.trial.report(mean, len(run.scores))
-        if len(run.scores) == len(self.protocol.seeds):
+        if len(run.scores) == len(self.scoring.seeds):
             self.study.tell(run.trial, mean)
         elif run.trial.should_prune():
             self.study.tell(run.trial, state=TrialState.PRUNED)
@@ -270,11 +270,11 @@ class CellTuner:
     def final(self) -> list[int]:
         """The finalists, once every trial has finished (none before)."""
         if self.finalists is None and not self.searching():
-            self.finalists = self.best(self.protocol.finalists)
+            self.finalists = self.best(self.scoring.finalists)
         return self.finalists or []
 
     def rescored(self, number: int) -> bool:
-        return len(self.rescores.get(str(number), {})) == len(self.protocol.rescore_seeds)
+        return len(self.rescores.get(str(number), {})) == len(self.scoring.rescore_seeds)
 
     def progress(self) -> int:
         """Trials finished (up to the budget) plus finalists re-scored."""
@@ -298,15 +298,15 @@ class CellTuner:
         for number in self.final():
             trial = self.study.trials[number]
             assert trial.value is not None  # a finalist is a complete trial, which has a value
-            fresh = [self.rescores[str(number)][str(s)] for s in self.protocol.rescore_seeds]
+            fresh = [self.rescores[str(number)][str(s)] for s in self.scoring.rescore_seeds]
             rows.append(
                 {
                     "trial": number,
                     "params": trial.params,
                     "search": trial.value,
                     "fresh": sum(fresh) / len(fresh),
-                    "all": (trial.value * len(self.protocol.seeds) + sum(fresh))
-                    / (len(self.protocol.seeds) + len(fresh)),
+                    "all": (trial.value * len(self.scoring.seeds) + sum(fresh))
+                    / (len(self.scoring.seeds) + len(fresh)),
                 }
             )
         trials = self.finished_trials()

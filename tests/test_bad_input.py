@@ -112,6 +112,11 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "an unwritable folder": ("--figure {unwritable}", "--figure"),
         "negative": ("--seed -1", "--seed"),
     },
+    "scripts.profile_fit": {
+        "unparsable YAML": ("--config {bad_yaml}", "bad.yaml, line 3"),
+        "YAML of the wrong shape": ("--config {list_yaml}", "list.yaml"),
+        "negative": ("--seed -1", "--seed"),
+    },
     "framework.exercises.threshold": {
         "NaN": ("--grid-step nan", "--grid-step"),
         "inf": ("--grid-limit inf", "--grid-limit"),

@@ -73,6 +73,7 @@ COLLISIONS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
     "compare.speed": {},
     "scripts.validate": {},
     "scripts.bench_lightning": {},
+    "scripts.profile_fit": {},
     "scripts.bench_ray": {},
 }
 CASES = [(entry, pair) for entry, row in COLLISIONS.items() for pair in row]

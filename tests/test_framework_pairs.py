@@ -16,7 +16,7 @@ from compare.twin import pair_twin
 from framework import CrossEntropy, Module, PairNet, Sequential, WeightedLosses, gradcheck
 from pairs.classifier import PairClassifier
 from pairs.data import PairDataModule
-from pairs.study import STUDY_CELLS
+from pairs.study import FACTORIAL_CELLS
 
 F64 = torch.float64
 TINY = {"trunk": "cnn", "weight_sharing": True, "aux_weight": 1.0, "channels": [3, 4], "hidden": [6], "head_hidden": 5}
@@ -168,7 +168,7 @@ def test_tiny_fit_loss_decreases_and_step_0_gradients_match_torch(mnist_dir):
 # ---- the runner -----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cell", STUDY_CELLS)
+@pytest.mark.parametrize("cell", FACTORIAL_CELLS)
 def test_recipe_is_the_fixed_config_and_builds_the_study_s_architecture(cell):
     config = yaml.safe_load((runner.FIXED / f"{cell}.yaml").read_text())
     recipe = runner.recipe(cell)

@@ -12,7 +12,7 @@ from pairs.classifier import PairClassifier
 from pairs.models import count_parameters, p_first_le_second
 
 CONFIGS = sorted(Path("configs").glob("*.yaml"))
-STUDY = study.STUDY_CELLS
+STUDY = study.FACTORIAL_CELLS
 
 
 def model_of(name: str) -> PairClassifier:

@@ -50,7 +50,7 @@ from framework import (
     jacobian,
     taylor_test,
 )
-from framework.exercises.experiment import accuracy, evaluate, predict, train_epoch, write_csv
+from framework.exercises.experiment import accuracy, evaluate, predict, train_epoch, without_autograd, write_csv
 from framework.exercises.figures import decision_regions
 from framework.exercises.taylor import print_table
 from framework.exercises.toys import build, interleaved_gmm, peaks, swiss_roll
@@ -551,7 +551,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-@torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
+@without_autograd()
 def main(argv: list[str] | None = None) -> dict:
     """Run the chosen tasks; returns {task: what it computed}."""
     args = parse(argv)

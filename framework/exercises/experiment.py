@@ -1,11 +1,21 @@
 """Helpers shared by the framework's runners (not part of the library: it imports torch)."""
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from framework import Module
+
+
+@contextmanager
+def without_autograd() -> Iterator[None]:
+    """Inside, torch.set_grad_enabled(False): the framework computes every gradient itself. Scoped, so a caller (a
+    test, another runner) keeps its own setting. Also a decorator: `@without_autograd()`."""
+    with torch.set_grad_enabled(False):
+        yield
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:

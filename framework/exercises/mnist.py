@@ -29,7 +29,7 @@ from common.errors import InputError, run_main
 from common.mnist import load_mnist, resolve_dir
 from framework import SGD, CrossEntropy, Linear, ReLU, Sequential, Sigmoid
 from framework.exercises import sweep as sweeps
-from framework.exercises.experiment import accuracy, evaluate, train_epoch, write_csv
+from framework.exercises.experiment import accuracy, evaluate, train_epoch, without_autograd, write_csv
 
 DEFAULTS = {
     "model": "two_layer",  # softmax | two_layer
@@ -186,7 +186,7 @@ def trained(
         optimizer.lr *= config["lr_decay"]
 
 
-@torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
+@without_autograd()
 def run(config: dict, name: str) -> dict:
     """Train, log every epoch, evaluate the best-on-validation epoch on the test split; returns the summary."""
     train, val = split(*images("train", config["data_dir"]), config["val_fraction"])

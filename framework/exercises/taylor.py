@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from common import options
 from common.errors import run_main
 from framework import Linear, LossMSE, Sequential, Sigmoid, Tanh, adjoint_test, jacobian, taylor_test
+from framework.exercises.experiment import without_autograd
 from framework.gradcheck import ratios
 
 EPSILONS = [0.5**k for k in range(1, 16)]
@@ -55,7 +56,7 @@ def print_table(name: str, rows: list) -> None:
         print(f"| {row[0]:.2e} | {row[1]:.3e} | {fmt(r[0])} | {row[2]:.3e} | {fmt(r[1])} |")
 
 
-@torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
+@without_autograd()
 def main(argv: list[str] | None = None) -> None:
     parser = options.parser(__doc__)
     parser.add_argument("--figure", type=options.output_file, default="runs/framework/taylor.png", help="the PNG")

@@ -18,7 +18,7 @@ from common import options
 from common.errors import run_main
 from common.stats import mean_std
 from framework import SGD, CrossEntropy, Linear, Sequential, Tanh
-from framework.exercises.experiment import accuracy, predict, train_epoch
+from framework.exercises.experiment import accuracy, predict, train_epoch, without_autograd
 from framework.exercises.figures import decision_regions
 from framework.test import generate_disc_set
 
@@ -114,7 +114,7 @@ def run(dataset: str, kind: str, seed: int, epochs: int, batch_size: int, lr: fl
     return model, (mean, std), (x, y), accuracy(model, (test_x - mean) / std, test_y)
 
 
-@torch.no_grad()  # the framework needs no autograd; scoped, so callers keep theirs
+@without_autograd()
 def main(argv: list[str] | None = None) -> dict:
     parser = options.parser(__doc__)
     parser.add_argument(
