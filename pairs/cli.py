@@ -1,4 +1,5 @@
-"""The LightningCLI of the study, shared by train.py and benchmark.py."""
+"""The LightningCLI of the study: every fit builds its model, data and trainer through it (train.py, the benchmark's
+and the tuner's fits, the scripts)."""
 
 import logging
 import math

@@ -16,7 +16,7 @@ from common.errors import run_main
 from common.mnist import IMAGE_MAGIC, LABEL_MAGIC
 from tests import ROOT
 
-TINY = """seed_everything: 0
+TINY_CONFIG = """seed_everything: 0
 model:
   arch: {arch}
   trunk: cnn
@@ -94,7 +94,7 @@ def mnist_files() -> SimpleNamespace:
 @pytest.fixture(scope="session")
 def tiny_config() -> Callable[..., str]:
     """A tiny study config's YAML: `tiny_config(arch, shift=0, swap=False)`, one epoch on 60 pairs."""
-    return lambda arch, shift=0, swap=False: TINY.format(arch=arch, shift=shift, swap=str(swap).lower())
+    return lambda arch, shift=0, swap=False: TINY_CONFIG.format(arch=arch, shift=shift, swap=str(swap).lower())
 
 
 @pytest.fixture

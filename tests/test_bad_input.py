@@ -35,7 +35,7 @@ CLASSES = (
     "an empty list",
     "a duplicate",
 )
-TINY = "--config configs/tiny_pair.yaml --trainer.logger false"
+TINY_FIT = "--config configs/tiny_pair.yaml --trainer.logger false"
 TUNE = "--configs tiny_base --trials 1 --seeds 1 --finalists 1 --fresh-seeds 1"
 MNIST = "--config configs/two_layer.yaml"
 VALIDATE = "--config configs/tiny_pair.yaml --val-pairs 20"
@@ -53,11 +53,11 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         ),
         "unparsable YAML": ("--config {bad_yaml}", "bad.yaml, line 3"),
         "YAML of the wrong shape": ("--config {list_yaml}", "list.yaml"),
-        "NaN": (f"{TINY} --optimizer.init_args.lr nan", '"lr"'),
-        "inf": (f"{TINY} --model.aux_weight inf", "model.aux_weight"),
-        "zero": (f"{TINY} --model.head_hidden 0", "model.head_hidden"),
-        "negative": (f"{TINY} --data.val_pairs -1", "data.val_pairs"),
-        "an empty list": (f"{TINY} --model.channels []", "channels"),
+        "NaN": (f"{TINY_FIT} --optimizer.init_args.lr nan", '"lr"'),
+        "inf": (f"{TINY_FIT} --model.aux_weight inf", "model.aux_weight"),
+        "zero": (f"{TINY_FIT} --model.head_hidden 0", "model.head_hidden"),
+        "negative": (f"{TINY_FIT} --data.val_pairs -1", "data.val_pairs"),
+        "an empty list": (f"{TINY_FIT} --model.channels []", "channels"),
     },
     "benchmark": {
         "a folder as an output file": ("--configs tiny_pair --results {folder}", "--results"),

@@ -19,9 +19,16 @@ from pairs.data import PairDataModule
 from pairs.study import FACTORIAL_CELLS
 
 F64 = torch.float64
-TINY = {"trunk": "cnn", "weight_sharing": True, "aux_weight": 1.0, "channels": [3, 4], "hidden": [6], "head_hidden": 5}
+TINY_MODEL = {
+    "trunk": "cnn",
+    "weight_sharing": True,
+    "aux_weight": 1.0,
+    "channels": [3, 4],
+    "hidden": [6],
+    "head_hidden": 5,
+}
 VARIANTS = [
-    TINY | {"trunk": trunk, "weight_sharing": shared, "aux_weight": aux}
+    TINY_MODEL | {"trunk": trunk, "weight_sharing": shared, "aux_weight": aux}
     for trunk in ("cnn", "mlp")
     for shared in (True, False)
     for aux in (0.0, 0.5)
@@ -87,7 +94,7 @@ def test_gradcheck_network_with_its_loss(variant):
 
 
 def test_shared_trunk_gradient_is_the_sum_of_two_copies_gradients():
-    shared = runner.build(TINY, gen(), dtype=F64)
+    shared = runner.build(TINY_MODEL, gen(), dtype=F64)
     separate = PairNet([copy.deepcopy(shared.trunks[0]) for _ in range(2)], copy.deepcopy(shared.head))
     x, grads = tiny_pairs()[0], (torch.randn(4, 2, dtype=F64), torch.randn(8, 10, dtype=F64))
     for model in (shared, separate):
@@ -102,7 +109,7 @@ def test_shared_trunk_gradient_is_the_sum_of_two_copies_gradients():
 def test_sequential_carries_the_pairnet_s_tuples_both_ways():
     """forward returns (target logits, digit logits); backward takes their gradients spread out or as that tuple."""
     x, grads = tiny_pairs()[0], (torch.randn(4, 2, dtype=F64), torch.randn(8, 10, dtype=F64))
-    bare = runner.build(TINY, gen(), dtype=F64)
+    bare = runner.build(TINY_MODEL, gen(), dtype=F64)
     wrapped = Sequential(copy.deepcopy(bare))
     out, wrapped_out = bare.forward(x), wrapped.forward(x)
     assert isinstance(wrapped_out, tuple) and all(torch.equal(a, b) for a, b in zip(out, wrapped_out, strict=True))
@@ -130,7 +137,7 @@ def test_weighted_losses():
 
 
 def test_pairnet_bad_input():
-    model = runner.build(TINY, gen())
+    model = runner.build(TINY_MODEL, gen())
     with pytest.raises(ValueError, match=re.escape("expects pairs [B, 2, H, W], got (4, 1, 14, 14)")):
         model.forward(torch.ones(4, 1, 14, 14))
     with pytest.raises(RuntimeError, match=r"PairNet\(shared trunk .*\)\.backward called before forward"):
@@ -151,7 +158,7 @@ def test_pairnet_bad_input():
 
 def test_tiny_fit_loss_decreases_and_step_0_gradients_match_torch(mnist_dir):
     (x, target, classes), _ = runner.standardised_pairs(100, 0, mnist_dir, dtype=F64)
-    variant = TINY | {"channels": [4, 8], "hidden": [16], "head_hidden": 8}
+    variant = TINY_MODEL | {"channels": [4, 8], "hidden": [16], "head_hidden": 8}
     model = runner.build(variant, gen(), dtype=F64)
     twin = pair_twin(model, variant)
     loss = runner.pair_loss(1.0)

@@ -14,11 +14,18 @@ from pairs.data import generate_pair_sets
 from tests import ROOT
 
 pytestmark = pytest.mark.slow  # every test here runs train.py in a fresh process
-TINY = ["--data.n_pairs=40", "--data.batch_size=20", "--trainer.max_epochs=2", "--trainer.enable_progress_bar=false"]
+TINY_RUN = [
+    "--data.n_pairs=40",
+    "--data.batch_size=20",
+    "--trainer.max_epochs=2",
+    "--trainer.enable_progress_bar=false",
+]
 
 
 def test_end_to_end_prints_summary_and_writes_tensorboard(tmp_path, mnist_dir, train):
-    run = train(tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY)
+    run = train(
+        tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY_RUN
+    )
     assert run.returncode == 0, run.stderr
     for line in ("config", "parameters", "test accuracy", "digit accuracy", "fit seconds"):
         assert line in run.stdout
@@ -56,7 +63,12 @@ def write(path: Path, text: str) -> Path:
 )
 def test_bad_input_ends_with_one_line_cause(tmp_path, mnist_dir, args, cause, train):
     run = train(
-        tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY, *args
+        tmp_path,
+        "--config",
+        str(ROOT / "configs/cnn_aux_shared.yaml"),
+        f"--data.data_dir={mnist_dir}",
+        *TINY_RUN,
+        *args,
     )
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
@@ -73,14 +85,16 @@ def test_without_config_one_line_says_it_is_required(tmp_path, train):
 
 def test_unknown_key_in_config_file(tmp_path, mnist_dir, train):
     bad = write(tmp_path / "bad.yaml", "model:\n  trunk: cnn\n  depth: 3\n")
-    run = train(tmp_path, "--config", str(bad), f"--data.data_dir={mnist_dir}", *TINY)
+    run = train(tmp_path, "--config", str(bad), f"--data.data_dir={mnist_dir}", *TINY_RUN)
     assert run.returncode != 0 and "depth" in run.stderr.strip().splitlines()[-1]
 
 
 def test_corrupt_idx_file(tmp_path, mnist_dir, train):
     labels = mnist_dir / "train-labels-idx1-ubyte.gz"
     labels.write_bytes(labels.read_bytes()[:20])
-    run = train(tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY)
+    run = train(
+        tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY_RUN
+    )
     assert run.returncode != 0 and "Traceback" not in run.stderr
     assert str(labels) in run.stderr.strip().splitlines()[-1]
 
@@ -88,7 +102,7 @@ def test_corrupt_idx_file(tmp_path, mnist_dir, train):
 def test_missing_mnist_offline_names_folder_and_variable(tmp_path, train):
     unreachable = "http://127.0.0.1:9"  # downloads fail at once, even on a machine with internet
     env = {"MNIST_DIR": str(tmp_path / "none"), "http_proxy": unreachable, "https_proxy": unreachable, "no_proxy": ""}
-    run = train(tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), *TINY, env=env)
+    run = train(tmp_path, "--config", str(ROOT / "configs/cnn_aux_shared.yaml"), *TINY_RUN, env=env)
     last = run.stderr.strip().splitlines()[-1]
     assert run.returncode != 0 and str(tmp_path / "none") in last and "MNIST_DIR" in last
 
@@ -200,7 +214,7 @@ def test_a_checkpoint_resumes_tests_and_predicts(fitted, tmp_path, train):
 
 
 def test_a_run_without_a_logger_writes_nothing_and_runs_twice(tmp_path, mnist_dir, train):
-    args = ["--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY]
+    args = ["--config", str(ROOT / "configs/cnn_aux_shared.yaml"), f"--data.data_dir={mnist_dir}", *TINY_RUN]
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     for _ in range(2):

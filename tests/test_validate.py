@@ -7,7 +7,7 @@ import pytest
 from pairs.data import PairDataModule
 from scripts import validate
 
-TINY = ["data.n_pairs=60", "data.batch_size=20", "trainer.max_epochs=2"]
+TINY_RUN = ["data.n_pairs=60", "data.batch_size=20", "trainer.max_epochs=2"]
 
 
 def test_score_validates_without_ever_evaluating_the_test_pairs(monkeypatch, mnist_dir):
@@ -15,7 +15,7 @@ def test_score_validates_without_ever_evaluating_the_test_pairs(monkeypatch, mni
         raise AssertionError("validation must not touch the test pairs")
 
     monkeypatch.setattr(PairDataModule, "test_dataloader", refuse)
-    score = validate.score("configs/cnn_aux_shared.yaml", 0, 20, [f"data.data_dir={mnist_dir}", *TINY])
+    score = validate.score("configs/cnn_aux_shared.yaml", 0, 20, [f"data.data_dir={mnist_dir}", *TINY_RUN])
     assert 0.0 <= score <= 1.0
 
 
@@ -51,6 +51,6 @@ def test_candidates_run_on_the_same_seeds(monkeypatch, capsys, tmp_path):
 def test_bad_input_fails_before_any_fit(monkeypatch, mnist_dir, error_of, extra, words):
     monkeypatch.setattr(validate.runs, "validate", lambda task: pytest.fail("a fit ran before the input was checked"))
     argv = ["--config", "configs/cnn_aux_shared.yaml", "--seeds", "100", *extra]
-    argv += ["--set", *(f"data.data_dir={mnist_dir}", *TINY)] if "--set" not in extra else []
+    argv += ["--set", *(f"data.data_dir={mnist_dir}", *TINY_RUN)] if "--set" not in extra else []
     code, line = error_of(validate.main, argv)
     assert code != 0 and line.startswith("error:") and words in line, line
