@@ -145,3 +145,17 @@ class PairCLI(LightningCLI):
         if not self.datamodule.hparams.val_pairs:
             self.trainer.limit_val_batches = 0
             self.trainer.num_sanity_val_steps = 0
+
+
+class ParsedConfig(PairCLI):
+    """A study config parsed and checked as a fit's is, with no Trainer built: enough to hash a config, read its keys
+    or refuse it before a fit. The model and data are constructed (a few milliseconds), as their constructors
+    check how their keys combine (validation pairs below n_pairs, a loss left to train on)."""
+
+    def instantiate_classes(self) -> None:
+        config = self.config.get(str(self.config.get("subcommand")), self.config)
+        self.model = PairClassifier(**config.model.as_dict())
+        self.datamodule = PairDataModule(**config.data.as_dict())
+
+    def after_instantiate_classes(self) -> None:
+        pass

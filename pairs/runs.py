@@ -19,7 +19,7 @@ import torch
 import common
 import pairs
 from common.errors import InputError
-from pairs.cli import PairCLI
+from pairs.cli import PairCLI, ParsedConfig
 from pairs.study import CONFIGS, NOT_STUDY, SOURCES
 
 # The packages whose modules can change what a fit computes, and their folders (found from the packages
@@ -122,7 +122,7 @@ def config_hash(args: list[str], vary: str | None = None) -> str:
     presentation-only keys left out. The kinds of run of one config (every source varied, or data, init or order
     alone) still hash apart, by the data seeds they hold at 0 or leave out."""
     with quiet():
-        cli = PairCLI([*args, *seed_args(0, vary)], save_config_callback=None)
+        cli = ParsedConfig([*args, *seed_args(0, vary)])
     config = cli.config.clone()
     varied = SOURCES[vary] if vary else "seed_everything"
     for key in ("config", "seed_everything", varied, *PRESENTATION):

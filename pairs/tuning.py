@@ -32,7 +32,7 @@ from common import options
 from common.errors import InputError
 from common.files import write_atomically
 from pairs import runs
-from pairs.cli import PairCLI
+from pairs.cli import ParsedConfig
 
 KINDS = ("pairnet", "aux")  # `only:` values: cells with a comparison head, cells with the auxiliary loss
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -99,7 +99,7 @@ def overrides(values: dict[str, object]) -> list[str]:
 def cell_kinds(config: Path, space: Space) -> set[str]:
     """The kinds of the cell in `config` (`pairnet`, `aux`); every key of the space must be one of its keys."""
     with runs.quiet():
-        cli = PairCLI(["--config", str(config), *runs.QUIET, *overrides(space.fixed)], save_config_callback=None)
+        cli = ParsedConfig(["--config", str(config), *runs.QUIET, *overrides(space.fixed)])
     missing = [key for key in [*space.fixed, *space.params] if key not in cli.config]
     if missing:
         raise TuneError(f"{config} has no key {', '.join(missing)} of the search space; fix the space's keys")
