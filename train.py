@@ -31,7 +31,7 @@ from common import mnist, options, paths
 from common.errors import InputError, run_main
 from common.files import atomic
 from pairs.classifier import PairClassifier
-from pairs.cli import PairCLI, PairParser
+from pairs.cli import PairCLI
 from pairs.data import PairDataModule
 
 SUBCOMMANDS = ("fit", "test", "predict")
@@ -49,21 +49,13 @@ PARSER = {
 }
 
 
-class TrainParser(PairParser):
-    """PairParser whose config files must each be a YAML mapping: another shape names the file."""
-
-    def parse_path(self, path: str | os.PathLike, *args, **kwargs):
-        options.load_mapping(Path(path))
-        return super().parse_path(path, *args, **kwargs)
-
-
 class TrainCLI(PairCLI):
     """PairCLI with train.py's subcommands: fit (then test the last epoch once), test a checkpoint, predict pairs."""
 
     def __init__(self, args: list[str]):
         self.results: dict[str, float] = {}
         parsers = PARSER | {name: PARSER for name in SUBCOMMANDS}
-        super().__init__(args, run=True, parser_kwargs=parsers, parser_class=TrainParser)
+        super().__init__(args, run=True, parser_kwargs=parsers)
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:

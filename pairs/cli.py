@@ -8,12 +8,14 @@ import warnings
 from argparse import ArgumentError
 from pathlib import Path
 
+import jsonargparse
 import yaml
 from jsonargparse import Namespace
 from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
 from torch.optim import Optimizer
 
+from common import options
 from common.errors import InputError
 from pairs.classifier import PairClassifier, plain
 from pairs.data import PairDataModule
@@ -24,6 +26,16 @@ LOGGER = {
 }
 COSINE = "torch.optim.lr_scheduler.CosineAnnealingLR"
 GPUS = {"gpu": (CUDAAccelerator, MPSAccelerator), "cuda": (CUDAAccelerator,), "mps": (MPSAccelerator,)}
+JSONARGPARSE_YAML = jsonargparse.get_loader("yaml")  # jsonargparse's own YAML reader, kept: it reads 1e-3 as a float
+
+
+def load_yaml(text: str, path: str = "") -> object:
+    """jsonargparse's YAML reader, through options.load_yaml: a key given twice, in a config file or a value on the
+    command line, is refused with both lines instead of the last one winning."""
+    return options.load_yaml(text, path or "a YAML value", JSONARGPARSE_YAML)
+
+
+jsonargparse.set_loader("yaml", load_yaml, (yaml.YAMLError,))
 
 
 def check_numbers(config: Namespace) -> None:
@@ -65,9 +77,11 @@ def quiet_lightning() -> None:
 
 
 class PairParser(LightningArgumentParser):
-    """Lightning's parser; a config file that is not valid YAML is named in the error, with its line and column."""
+    """Lightning's parser; a config file that is not valid YAML, not a mapping or that gives a key twice is named in
+    the error, with its line and column (both lines for a key given twice)."""
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs):
+        options.load_mapping(Path(path))
         try:
             return super().parse_path(path, *args, **kwargs)
         except (ArgumentError, TypeError) as e:

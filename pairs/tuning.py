@@ -331,7 +331,7 @@ def set_key(config: dict, dotted: str, value: object) -> None:
 def write_config(base: Path, values: dict[str, object], header: list[str], path: Path) -> None:
     """The base config with `values` set, as a standalone LightningCLI config under a comment header; written to a
     temporary file, then renamed into place."""
-    config = yaml.safe_load(base.read_text())
+    config = options.load_mapping(base)
     for key, value in values.items():
         set_key(config, key, value)
     text = "".join(f"# {line}\n" for line in header) + yaml.safe_dump(config, sort_keys=False, default_flow_style=None)

@@ -74,7 +74,7 @@ def parse_value(key: str, text: str):
             except (TypeError, ValueError):
                 pass
     try:
-        return yaml.safe_load(text)
+        return options.load_yaml(text, key)
     except yaml.YAMLError as e:
         raise InputError(f"{key}: {text!r} is not a YAML value ({e.problem})") from None
 
