@@ -32,14 +32,18 @@ class Interval(NamedTuple):
         low, high = (f"{int(x)}" if float(x).is_integer() else f"{x:g}" for x in (self.low, self.high))
         if self.high == math.inf:
             return f"{'>=' if self.low_included else '>'} {low}"
+        if self.high == INT64 and self.high_included:  # an integer without another upper bound: what torch holds
+            return f"{'>=' if self.low_included else '>'} {low} and < 2^63"
         return f"in {'[' if self.low_included else '('}{low}, {high}{']' if self.high_included else ')'}"
 
 
+INT64 = 2**63 - 1  # the largest integer torch holds (int64): what a count, a width or a size can be at most
 POSITIVE = Interval(0, math.inf, False)
 NON_NEGATIVE = Interval(0, math.inf)
 FRACTION = Interval(0, 1)  # [0, 1): a momentum, a dropout rate
 OPEN_UNIT = Interval(0, 1, False)  # (0, 1): a share of the data
 SEEDS = Interval(0, 2**32 - 1, True, True)  # what every seeded library takes (Lightning's seed_everything: 32 bits)
+COUNTS = Interval(1, INT64, True, True)  # a count: epochs, a width, a batch size
 
 
 def number(interval: Interval, integer: bool = False) -> Callable[[str], float]:
@@ -59,12 +63,13 @@ def number(interval: Interval, integer: bool = False) -> Callable[[str], float]:
     return parse
 
 
-def integer(least: int, most: float = math.inf) -> Callable[[str], float]:
-    """An argparse type: an integer >= least (and <= most)."""
-    return number(Interval(least, most, True, most < math.inf), integer=True)
+def integer(least: int, most: int = INT64) -> Callable[[str], float]:
+    """An argparse type: an integer in [least, most]; by default at most INT64, what torch holds."""
+    return number(Interval(least, most, True, True), integer=True)
 
 
 seed = number(SEEDS, integer=True)  # an argparse type: a seed any library takes
+seed_count = integer(1, int(SEEDS.high) + 1)  # an argparse type: N of seeds 0..N-1, each a seed
 
 
 def checked_path(check: Callable[[Path], None], kind: str) -> Callable[[str], Path]:

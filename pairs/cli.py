@@ -39,12 +39,18 @@ jsonargparse.set_loader("yaml", load_yaml, (yaml.YAMLError,))
 
 
 def check_numbers(config: Namespace) -> None:
-    """Refuse the numbers Lightning and torch accept but no run can use: a NaN or an infinity anywhere, fewer than
-    one epoch (-1 is Lightning's "forever"), a learning rate <= 0, a momentum outside [0, 1)."""
+    """Refuse the numbers Lightning and torch accept but no run can use: a NaN or an infinity anywhere, an integer
+    torch cannot hold (beyond 64 bits), a seed_everything outside 32 bits (the study's own seeds are typed), fewer
+    than one epoch (-1 is Lightning's "forever"), a learning rate <= 0, a momentum outside [0, 1)."""
+    seed = config.get("seed_everything")
+    if not isinstance(seed, bool) and isinstance(seed, int) and not options.SEEDS.holds(seed):
+        raise InputError(f"seed_everything is {seed}: a seed must be an integer {options.SEEDS}")
     for key, value in config.items():
         for number in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(number, float) and not math.isfinite(number):
                 raise InputError(f"{key} is {number}: every number of a run must be finite")
+            if isinstance(number, int) and not -options.INT64 - 1 <= number <= options.INT64:
+                raise InputError(f"{key} is {number}: every integer of a run must fit torch's 64 bits, |n| < 2^63")
     epochs = config.trainer.max_epochs
     if epochs is not None and epochs < 1:
         raise InputError(f"trainer.max_epochs is {epochs}: a run needs 1 or more epochs")
