@@ -35,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--configs",
         nargs="+",
+        action=options.Distinct,
         metavar="NAME",
         help="config names or globs in configs/ (default: the ten study configs; with --report-only: "
         "every config in the results file)",
@@ -71,6 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--vary",
         nargs="+",
+        action=options.Distinct,
         default=[],
         choices=list(study.SOURCES),
         metavar="SOURCE",

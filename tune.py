@@ -40,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--configs",
         nargs="+",
+        action=options.Distinct,
         default=["*"],
         metavar="NAME",
         help=f"cells to tune: names or globs in {FIXED}/ (default: all)",

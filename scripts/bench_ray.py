@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--configs",
         nargs="+",
+        action=options.Distinct,
         help="names or globs, as benchmark.py takes them (default: its default grid)",
     )
     parser.add_argument(

@@ -83,10 +83,14 @@ def load_config(path: Path, overrides: list[str]) -> dict:
     """DEFAULTS updated by the YAML file and then by key=value overrides; unknown keys and bad values fail."""
     given = options.load_mapping(path)
     given = {k: parse_value(k, v) if isinstance(v, str) else v for k, v in given.items()}
+    overridden: set[str] = set()
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"override {item!r} is not key=value")
+        if key in overridden:
+            raise InputError(f"override {key} given twice ({' '.join(overrides)}); give each key once")
+        overridden.add(key)
         given[key] = parse_value(key, value)
     unknown = set(given) - set(DEFAULTS)
     if unknown:
@@ -286,6 +290,11 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
         outputs={"out_dir": (config["out_dir"], options.FOLDER)},
     )
     if args.sweep:
+        fixed = [item for item in args.overrides if item.partition("=")[0] == args.sweep[0]]
+        if fixed:
+            raise InputError(
+                f"--sweep {args.sweep[0]} sets {args.sweep[0]}, so the override {fixed[0]} has no effect; drop it"
+            )
         seeds = 3 if args.seeds is None else args.seeds
         return sweep(sweep_configs(config, args.sweep[0], args.sweep[1:], seeds), args.sweep[0], args.config.stem)
     return run(config, args.config.stem)
