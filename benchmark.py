@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from common import options
+from common import options, paths
 from common.errors import InputError, run_main
 from common.files import write_atomically
 from pairs import executors, report, results, runs, study
@@ -82,7 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     executors.add_options(parser)
     parser.add_argument(
-        "--results", type=options.output_file, default="results/benchmark.jsonl", help="the journal: one run a line"
+        "--results",
+        type=Path,
+        default="results/benchmark.jsonl",
+        help="the journal: one run a line (written by fits, so a writable file; with --report-only, only read)",
     )
     parser.add_argument("--report", type=options.output_file, default="results/benchmark.md", help="the tables")
     parser.add_argument("--figure", type=options.output_file, default="results/benchmark.png", help="the figure")
@@ -102,6 +105,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except InputError as e:
         parser.error(str(e))
     fits = not args.report_only
+    try:
+        if fits:  # --report-only only reads the journal: a folder the user may not write in serves
+            paths.writable_file(args.results, "--results")
+        elif args.results.is_dir():
+            raise InputError(f"--results {args.results} is a folder; give the journal, a file")
+    except InputError as e:
+        parser.error(str(e))
     options.check_paths(
         parser,
         inputs={"--configs": [config_path(n) for n in args.configs] if fits else None, "--results": args.results},
