@@ -252,9 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.report_only:
         records = recorded(results.load(args.results), args.configs)
     else:
+        hashes = run_hashes(args)  # once: each builds the config's CLI, so a bad config stops before anything changes
         if args.fresh and args.results.exists():
             args.results.unlink()
-        hashes = run_hashes(args)  # once: each builds the config's CLI
         records = until_precise(args, hashes) if args.precision else run_grid(args, args.seed_list, hashes)
     if not records:
         sys.exit(f"no finished runs of these configs and seeds in {args.results}")
