@@ -143,12 +143,15 @@ class Distinct(argparse.Action):
         setattr(namespace, self.dest, items)
 
 
+COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's where PyYAML has it: 15 times faster
+
+
 def unique_keys(text: str, source: str) -> None:
     """Refuse YAML in which one mapping gives a key twice (a YAML reader keeps the last and drops the first without a
     word): an InputError naming `source`, the key (dotted from the top) and both lines. YAML that does not parse is
     left to the loader, which says where."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=COMPOSER)
     except yaml.YAMLError:
         return
     todo: list[tuple[Any, str]] = [(root, "")] if root is not None else []

@@ -5,7 +5,6 @@ import math
 import os
 import sys
 import warnings
-from argparse import ArgumentError
 from pathlib import Path
 
 import jsonargparse
@@ -83,22 +82,12 @@ def quiet_lightning() -> None:
 
 
 class PairParser(LightningArgumentParser):
-    """Lightning's parser; a config file that is not valid YAML, not a mapping or that gives a key twice is named in
-    the error, with its line and column (both lines for a key given twice)."""
+    """Lightning's parser; a config file is first read by options.load_mapping, so one that is not valid YAML (line
+    and column), not a mapping or that gives a key twice (both lines) is an InputError naming the file."""
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs):
         options.load_mapping(Path(path))
-        try:
-            return super().parse_path(path, *args, **kwargs)
-        except (ArgumentError, TypeError) as e:
-            cause: BaseException | None = e
-            while cause is not None and not isinstance(cause, yaml.MarkedYAMLError):
-                cause = cause.__cause__
-            if cause is None or cause.problem_mark is None:
-                raise
-            mark = cause.problem_mark
-            where = f"{path}, line {mark.line + 1}, column {mark.column + 1}"
-            raise TypeError(f"{where}: not valid YAML ({cause.problem})") from e
+        return super().parse_path(path, *args, **kwargs)
 
 
 class PairCLI(LightningCLI):
