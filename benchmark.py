@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from common import options
+from common import options, paths
 from common.errors import InputError, run_main
 from common.files import write_atomically
 from pairs import doc_tables, effects, executors, report, results, runs, study
@@ -42,6 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--configs",
         nargs="+",
+        action=options.Distinct,
         metavar="NAME",
         help="config names or globs in configs/ (default: the ten study configs; with --report-only: "
         "every config in the results file)",
@@ -85,6 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--vary",
         nargs="+",
+        action=options.Distinct,
         default=[],
         choices=list(study.SOURCES),
         metavar="SOURCE",
@@ -94,7 +96,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     executors.add_options(parser)
     parser.add_argument(
-        "--results", type=options.output_file, default="results/benchmark.jsonl", help="the journal: one run a line"
+        "--results",
+        type=Path,
+        default="results/benchmark.jsonl",
+        help="the journal: one run a line (written by fits, so a writable file; with --report-only, only read)",
     )
     parser.add_argument("--report", type=options.output_file, default="results/benchmark.md", help="the tables")
     parser.add_argument("--figure", type=options.output_file, default="results/benchmark.png", help="the figure")
@@ -122,6 +127,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     except InputError as e:
         parser.error(str(e))
     fits = not args.report_only
+    try:
+        if fits:  # --report-only only reads the journal: a folder the user may not write in serves
+            paths.writable_file(args.results, "--results")
+        elif args.results.is_dir():
+            raise InputError(f"--results {args.results} is a folder; give the journal, a file")
+    except InputError as e:
+        parser.error(str(e))
     options.check_paths(
         parser,
         inputs={"--configs": [config_path(n) for n in args.configs] if fits else None, "--results": args.results},
@@ -346,9 +358,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.report_only:
         records = recorded(results.load(args.results), args.configs)
     else:
+        hashes = run_hashes(args)  # once: each builds the config's CLI, so a bad config stops before anything changes
         if args.fresh and args.results.exists():
             args.results.unlink()
-        hashes = run_hashes(args)  # once: each builds the config's CLI
         if args.replicate:
             run_grid(args, args.replication_seeds, hashes, REPLICATION)
             records = recorded(results.load(args.results), args.configs)  # the main block with its replication

@@ -6,6 +6,9 @@
   python train.py predict --config CONFIG --ckpt_path CKPT --pairs PAIRS.pt --output OUT.pt
                                                           predict given pairs (a tensor [N,2,14,14], pixels 0..255)
 
+A checkpoint is used with the config it was trained with (its model keys must match; the fit's config.yaml lies
+beside its checkpoints/ folder).
+
 A fit logs to runs/<config>/version_N/: TensorBoard events, config.yaml and checkpoints/ (the last epoch).
 Any key below can be set on the command line after --config, e.g. --trainer.max_epochs 5 --model.dropout 0.2.
 """
@@ -30,8 +33,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from common import mnist, options, paths
 from common.errors import InputError, run_main
 from common.files import atomic
-from pairs.classifier import PairClassifier
-from pairs.cli import PairCLI, PairParser
+from pairs.classifier import PairClassifier, plain
+from pairs.cli import PairCLI
 from pairs.data import PairDataModule
 
 SUBCOMMANDS = ("fit", "test", "predict")
@@ -49,21 +52,14 @@ PARSER = {
 }
 
 
-class TrainParser(PairParser):
-    """PairParser whose config files must each be a YAML mapping: another shape names the file."""
-
-    def parse_path(self, path: str | os.PathLike, *args, **kwargs):
-        options.load_mapping(Path(path))
-        return super().parse_path(path, *args, **kwargs)
-
-
 class TrainCLI(PairCLI):
     """PairCLI with train.py's subcommands: fit (then test the last epoch once), test a checkpoint, predict pairs."""
 
     def __init__(self, args: list[str]):
         self.results: dict[str, float] = {}
+        self.pairs: torch.Tensor | None = None  # predict's --pairs, read and checked with the arguments
         parsers = PARSER | {name: PARSER for name in SUBCOMMANDS}
-        super().__init__(args, run=True, parser_kwargs=parsers, parser_class=TrainParser)
+        super().__init__(args, run=True, parser_kwargs=parsers)
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -79,7 +75,7 @@ class TrainCLI(PairCLI):
                 "--pairs",
                 type=Path_fr,
                 required=True,
-                help="a torch.save file of a tensor [N,2,14,14]: N pairs, pixel values 0..255",
+                help="a torch.save file of a tensor [N,2,14,14]: N pairs, pixel values 0..255 (floats or integers)",
             )
             parser.add_argument(
                 "--output",
@@ -91,7 +87,8 @@ class TrainCLI(PairCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """Parse; the log folders must be writable; no output may be an input (options.check_paths); test and
-        predict need a readable checkpoint."""
+        predict need a readable checkpoint of the config's model; predict's pairs must be pixels 0..255. All before
+        anything is built or written."""
         super().parse_arguments(parser, args)
         command = self.config.subcommand
         config = self.config[command]
@@ -124,11 +121,14 @@ class TrainCLI(PairCLI):
             )
         if ckpt_path:
             try:
-                torch.load(ckpt_path, map_location="cpu", weights_only=True)
+                checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
             except Exception as e:  # torch.load fails in many ways on a file that is not its own
                 raise InputError(
                     f"--ckpt_path {ckpt_path}: not a checkpoint that can be read ({type(e).__name__})"
                 ) from e
+            check_model(checkpoint, config.model, Path(ckpt_path), [str(path) for path in config.config])
+        if command == "predict":
+            self.pairs = load_pairs(config.pairs)
 
     def before_instantiate_classes(self) -> None:
         """test and predict write no checkpoint; predict writes no logs; a run without a logger writes nothing
@@ -162,8 +162,8 @@ class TrainCLI(PairCLI):
 
     def predict(self, model: PairClassifier, datamodule: PairDataModule, **kwargs) -> None:
         """Predict the pairs of --pairs with the weights of --ckpt_path and write the predictions to --output."""
-        config = self.config_init[self.subcommand]
-        pairs = load_pairs(config.pairs)
+        config, pairs = self.config_init[self.subcommand], self.pairs
+        assert pairs is not None  # read with predict's arguments
         loader = DataLoader(TensorDataset(pairs), batch_size=datamodule.hparams["batch_size"])
         batches = self.trainer.predict(model, dataloaders=loader, **kwargs | {"return_predictions": True})
         assert isinstance(batches, list)  # one dataloader, predictions returned: a list of batch dicts
@@ -208,8 +208,33 @@ def removed_if_failed(logger: Logger | None, resume: str = "python train.py fit"
         raise
 
 
+def check_model(checkpoint: object, model: Namespace, ckpt_path: Path, configs: list[str]) -> None:
+    """Refuse a checkpoint whose model differs from the config's: Lightning would take the checkpoint's model keys
+    over the config's without a word, and the run would test one model under another's name and log folder. A key
+    the checkpoint does not hold (one added since) keeps the config's value, as Lightning does."""
+    stored = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    if not isinstance(stored, dict) or not stored:
+        raise InputError(
+            f"--ckpt_path {ckpt_path}: no model hyper-parameters in it; give a checkpoint written by train.py"
+        )
+    asked = plain(model.as_dict())
+    assert isinstance(asked, dict)
+    differ = [key for key in asked if key in stored and plain(stored[key]) != asked[key]]
+    if differ:
+        keys = "; ".join(
+            f"model.{key} {stored[key]!r} in the checkpoint, {asked[key]!r} in the config" for key in differ
+        )
+        beside = ckpt_path.parent.parent / "config.yaml"  # where a fit's logger saved its config
+        fix = f"give --config {beside}, the config it was trained with" if beside.is_file() else "give its own config"
+        raise InputError(
+            f"--ckpt_path {ckpt_path} holds another model than --config {', '.join(configs)}: {keys}; {fix}"
+        )
+
+
 def load_pairs(path: str | os.PathLike) -> torch.Tensor:
-    """The pairs saved at `path`: a tensor [N,2,14,14], as float."""
+    """The pairs saved at `path`: a tensor [N,2,14,14] of pixel values 0..255 (floats or integers), as float. Pixels
+    on another scale (0..1, or standardised) would be standardised again by the model and answer every pair alike,
+    so they are refused, with the range found."""
     try:
         pairs = torch.load(path, weights_only=True)
     except Exception as e:  # torch.load fails in many ways on a file that is not its own
@@ -218,7 +243,19 @@ def load_pairs(path: str | os.PathLike) -> torch.Tensor:
     if shape is None or len(shape) != 4 or shape[1:] != (2, 14, 14) or not shape[0]:
         found = shape or type(pairs).__name__
         raise InputError(f"--pairs {path}: expected a tensor [N, 2, 14, 14] of N >= 1 pairs, got {found}")
-    return pairs.float()
+    if pairs.dtype == torch.bool or pairs.is_complex():
+        raise InputError(f"--pairs {path}: a tensor of {pairs.dtype}; expected pixel values 0..255, floats or integers")
+    pixels = pairs.float()
+    if not torch.isfinite(pixels).all():
+        raise InputError(f"--pairs {path}: holds NaN or infinite values; expected pixel values 0..255")
+    low, high = pixels.min().item(), pixels.max().item()
+    if low < 0 or high > 255 or 0 < high <= 1:
+        scale = " (as if scaled to 0..1: multiply by 255)" if 0 <= low and high <= 1 else ""
+        raise InputError(
+            f"--pairs {path}: pixel values from {low:g} to {high:g}{scale}; expected raw pixel values 0..255, "
+            "MNIST's, average-pooled to 14x14 (the model standardises them itself)"
+        )
+    return pixels
 
 
 def save(tensors: dict[str, torch.Tensor], path: Path) -> None:

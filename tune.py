@@ -40,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--configs",
         nargs="+",
+        action=options.Distinct,
         default=["*"],
         metavar="NAME",
         help=f"cells to tune: names or globs in {FIXED}/ (default: all)",
@@ -181,14 +182,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
         tuple(seeds[: args.seeds]), tuple(seeds[args.seeds :]), args.finalists, args.val_pairs, args.epochs
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    tuners = []
-    for cell in args.configs:
+    cells = {}
+    for cell in args.configs:  # every cell checked before the first journal is written
         config = FIXED / f"{cell}.yaml"
-        distributions = space.for_cell(tuning.cell_kinds(config, space))
-        study = tuning.open_study(
-            cell, args.storage / f"{cell}.journal", tuning.identity(config, distributions, space, scoring)
+        distributions = space.for_cell(tuning.cell_kinds(config, space, scoring))
+        identity = tuning.identity(config, distributions, space, scoring)
+        tuning.check_stored(cell, args.storage / f"{cell}.journal", identity)
+        cells[cell] = config, distributions, identity
+    tuners = [
+        tuning.CellTuner(
+            cell,
+            config,
+            tuning.open_study(cell, args.storage / f"{cell}.journal", identity),
+            distributions,
+            space,
+            scoring,
+            args.trials,
         )
-        tuners.append(tuning.CellTuner(cell, config, study, distributions, space, scoring, args.trials))
+        for cell, (config, distributions, identity) in cells.items()
+    ]
     where = f"Ray cluster {args.ray}" if args.ray else f"{args.workers} workers"
     print(
         f"tuning {len(tuners)} cells x {args.trials} trials x {args.seeds} seeds; {where} x {args.threads} threads; "

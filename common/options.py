@@ -1,13 +1,13 @@
 """Command-line options that check their values where they enter: numbers finite and in range, output paths
-writable and clear of the inputs, config files parsed to a mapping. A bad value is a usage error that names the
-option, and every option's range shows in --help."""
+writable and clear of the inputs, config files parsed to a mapping with no key given twice. A bad value is a usage
+error that names the option, and every option's range shows in --help."""
 
 import argparse
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -32,14 +32,18 @@ class Interval(NamedTuple):
         low, high = (f"{int(x)}" if float(x).is_integer() else f"{x:g}" for x in (self.low, self.high))
         if self.high == math.inf:
             return f"{'>=' if self.low_included else '>'} {low}"
+        if self.high == INT64 and self.high_included:  # an integer without another upper bound: what torch holds
+            return f"{'>=' if self.low_included else '>'} {low} and < 2^63"
         return f"in {'[' if self.low_included else '('}{low}, {high}{']' if self.high_included else ')'}"
 
 
+INT64 = 2**63 - 1  # the largest integer torch holds (int64): what a count, a width or a size can be at most
 POSITIVE = Interval(0, math.inf, False)
 NON_NEGATIVE = Interval(0, math.inf)
 FRACTION = Interval(0, 1)  # [0, 1): a momentum, a dropout rate
 OPEN_UNIT = Interval(0, 1, False)  # (0, 1): a share of the data
 SEEDS = Interval(0, 2**32 - 1, True, True)  # what every seeded library takes (Lightning's seed_everything: 32 bits)
+COUNTS = Interval(1, INT64, True, True)  # a count: epochs, a width, a batch size
 
 
 def number(interval: Interval, integer: bool = False) -> Callable[[str], float]:
@@ -59,12 +63,13 @@ def number(interval: Interval, integer: bool = False) -> Callable[[str], float]:
     return parse
 
 
-def integer(least: int, most: float = math.inf) -> Callable[[str], float]:
-    """An argparse type: an integer >= least (and <= most)."""
-    return number(Interval(least, most, True, most < math.inf), integer=True)
+def integer(least: int, most: int = INT64) -> Callable[[str], float]:
+    """An argparse type: an integer in [least, most]; by default at most INT64, what torch holds."""
+    return number(Interval(least, most, True, True), integer=True)
 
 
 seed = number(SEEDS, integer=True)  # an argparse type: a seed any library takes
+seed_count = integer(1, int(SEEDS.high) + 1)  # an argparse type: N of seeds 0..N-1, each a seed
 
 
 def checked_path(check: Callable[[Path], None], kind: str) -> Callable[[str], Path]:
@@ -138,13 +143,66 @@ class Distinct(argparse.Action):
         setattr(namespace, self.dest, items)
 
 
+COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's where PyYAML has it: 15 times faster
+
+
+def unique_keys(text: str, source: str) -> None:
+    """Refuse YAML in which one mapping gives a key twice (a YAML reader keeps the last and drops the first without a
+    word): an InputError naming `source`, the key (dotted from the top) and both lines. YAML that does not parse is
+    left to the loader, which says where."""
+    try:
+        root = yaml.compose(text, Loader=COMPOSER)
+    except yaml.YAMLError:
+        return
+    todo: list[tuple[Any, str]] = [(root, "")] if root is not None else []
+    seen: set[int] = set()  # an alias is the node it names: each node is walked once
+    constructor = yaml.constructor.SafeConstructor()
+    while todo:
+        node, where = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            todo += [(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        marks: dict[object, yaml.Mark] = {}
+        for key, value in node.value:
+            name = f"{where}.{key.value}" if where else str(key.value)
+            if isinstance(key, yaml.ScalarNode):
+                try:  # a key as the loader reads it: 1 and 01 are one key, 1 and '1' two
+                    same: tuple = (type(read := constructor.construct_object(key)), read)
+                except yaml.YAMLError:  # a tag only the loader knows: its text
+                    same = (key.tag, key.value)
+                first, second = marks.get(same), key.start_mark
+                if first is not None:
+                    lines = (
+                        f"on line {first.line + 1} and line {second.line + 1}"
+                        if first.line != second.line
+                        else f"on line {first.line + 1}, at columns {first.column + 1} and {second.column + 1}"
+                    )
+                    raise InputError(
+                        f"{source}: key {name} is given twice, {lines} (YAML would keep the second and drop the "
+                        "first); give it once"
+                    )
+                marks[same] = second
+            todo.append((value, name))
+
+
+def load_yaml(text: str, source: str, load: Callable[[str], Any] = yaml.safe_load) -> Any:
+    """The YAML `text` read by `load` (yaml.safe_load; jsonargparse passes its own), once `unique_keys` passes it:
+    the one YAML reader of every file and value the project reads. `source` names the text in an error."""
+    unique_keys(text, source)
+    return load(text)
+
+
 def load_mapping(path: Path, what: str = "config") -> dict:
     """The YAML file at `path` as a mapping (empty file: {}); a missing file, a YAML error (with its line and
-    column) or another shape is an InputError naming the file."""
+    column), a key given twice (with both lines) or another shape is an InputError naming the file."""
     if not path.is_file():
         raise InputError(f"{what} file {path} does not exist{' (it is a folder)' if path.is_dir() else ''}")
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = load_yaml(path.read_text(), str(path))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         metavar="CELL",
         help=f"one or more of {', '.join(FACTORIAL_CELLS)}, each once, or all",
     )
-    parser.add_argument("--rounds", type=options.integer(1), default=1, help="seeds 0..N-1")
+    parser.add_argument("--rounds", type=options.seed_count, default=1, help="seeds 0..N-1")
     parser.add_argument("--epochs", type=options.integer(1), help="override the recipe's max_epochs")
     parser.add_argument("--study", type=Path, help="a benchmark results file (JSONL) to compare with, seed by seed")
     args = parser.parse_args(argv)

@@ -189,7 +189,7 @@ def report_parity(cell: str, epochs: int | None, seed: int) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = options.parser(__doc__)
-    parser.add_argument("--seeds", type=options.integer(1), default=10, help="seeds 0..N-1 of each task")
+    parser.add_argument("--seeds", type=options.seed_count, default=10, help="seeds 0..N-1 of each task")
     parser.add_argument(
         "--tasks",
         action=options.Distinct,

@@ -92,9 +92,14 @@ def main(argv: list[str] | None = None) -> None:
         help="epochs between lines of loss, training and test accuracy (0: none)",
     )
     parser.add_argument(
-        "--rounds", type=options.integer(1), default=1, help="seeds seed..seed+rounds-1, then mean and std"
+        "--rounds", type=options.seed_count, default=1, help="seeds seed..seed+rounds-1, then mean and std"
     )
     args = parser.parse_args(argv)
+    if not options.SEEDS.holds(args.seed + args.rounds - 1):
+        parser.error(
+            f"--seed {args.seed} --rounds {args.rounds} reach seed {args.seed + args.rounds - 1}: "
+            f"every seed must be an integer {options.SEEDS}"
+        )
     with without_autograd():
         errors = [run(args, seed) for seed in range(args.seed, args.seed + args.rounds)]
     if args.rounds > 1:

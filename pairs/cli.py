@@ -6,15 +6,16 @@ import math
 import os
 import sys
 import warnings
-from argparse import ArgumentError
 from pathlib import Path
 
+import jsonargparse
 import yaml
 from jsonargparse import Namespace
 from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
 from torch.optim import Optimizer
 
+from common import options
 from common.errors import InputError
 from pairs.classifier import PairClassifier, plain
 from pairs.data import PairDataModule
@@ -25,15 +26,31 @@ LOGGER = {
 }
 COSINE = "torch.optim.lr_scheduler.CosineAnnealingLR"
 GPUS = {"gpu": (CUDAAccelerator, MPSAccelerator), "cuda": (CUDAAccelerator,), "mps": (MPSAccelerator,)}
+JSONARGPARSE_YAML = jsonargparse.get_loader("yaml")  # jsonargparse's own YAML reader, kept: it reads 1e-3 as a float
+
+
+def load_yaml(text: str, path: str = "") -> object:
+    """jsonargparse's YAML reader, through options.load_yaml: a key given twice, in a config file or a value on the
+    command line, is refused with both lines instead of the last one winning."""
+    return options.load_yaml(text, path or "a YAML value", JSONARGPARSE_YAML)
+
+
+jsonargparse.set_loader("yaml", load_yaml, (yaml.YAMLError,))
 
 
 def check_numbers(config: Namespace) -> None:
-    """Refuse the numbers Lightning and torch accept but no run can use: a NaN or an infinity anywhere, fewer than
-    one epoch (-1 is Lightning's "forever"), a learning rate <= 0, a momentum outside [0, 1)."""
+    """Refuse the numbers Lightning and torch accept but no run can use: a NaN or an infinity anywhere, an integer
+    torch cannot hold (beyond 64 bits), a seed_everything outside 32 bits (the study's own seeds are typed), fewer
+    than one epoch (-1 is Lightning's "forever"), a learning rate <= 0, a momentum outside [0, 1)."""
+    seed = config.get("seed_everything")
+    if not isinstance(seed, bool) and isinstance(seed, int) and not options.SEEDS.holds(seed):
+        raise InputError(f"seed_everything is {seed}: a seed must be an integer {options.SEEDS}")
     for key, value in config.items():
         for number in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(number, float) and not math.isfinite(number):
                 raise InputError(f"{key} is {number}: every number of a run must be finite")
+            if isinstance(number, int) and not -options.INT64 - 1 <= number <= options.INT64:
+                raise InputError(f"{key} is {number}: every integer of a run must fit torch's 64 bits, |n| < 2^63")
     epochs = config.trainer.max_epochs
     if epochs is not None and epochs < 1:
         raise InputError(f"trainer.max_epochs is {epochs}: a run needs 1 or more epochs")
@@ -66,20 +83,12 @@ def quiet_lightning() -> None:
 
 
 class PairParser(LightningArgumentParser):
-    """Lightning's parser; a config file that is not valid YAML is named in the error, with its line and column."""
+    """Lightning's parser; a config file is first read by options.load_mapping, so one that is not valid YAML (line
+    and column), not a mapping or that gives a key twice (both lines) is an InputError naming the file."""
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs):
-        try:
-            return super().parse_path(path, *args, **kwargs)
-        except (ArgumentError, TypeError) as e:
-            cause: BaseException | None = e
-            while cause is not None and not isinstance(cause, yaml.MarkedYAMLError):
-                cause = cause.__cause__
-            if cause is None or cause.problem_mark is None:
-                raise
-            mark = cause.problem_mark
-            where = f"{path}, line {mark.line + 1}, column {mark.column + 1}"
-            raise TypeError(f"{where}: not valid YAML ({cause.problem})") from e
+        options.load_mapping(Path(path))
+        return super().parse_path(path, *args, **kwargs)
 
 
 class PairCLI(LightningCLI):

@@ -8,17 +8,18 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
-from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveInt
+from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveInt, restricted_number_type
 from lightning.pytorch import LightningDataModule
 from torch.nn import functional as F
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, TensorDataset
 
-from common import mnist
+from common import mnist, options
 from common.errors import InputError
 from pairs import augment
 
 DIGIT_SIZE = 14  # pixels per side of a pooled digit
 SHIPPED: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # split -> (images, labels), set by `shipped`
+Seed = restricted_number_type("Seed", int, [(">=", options.SEEDS.low), ("<=", options.SEEDS.high)])  # 32 bits
 
 
 @lru_cache(maxsize=4)
@@ -160,12 +161,12 @@ class PairDataModule(LightningDataModule):
         batch_size: PositiveInt = 100,
         data_dir: str | None = None,
         val_pairs: int = 0,
-        seed: int | None = None,
+        seed: Seed | None = None,  # type: ignore[valid-type]  # a class jsonargparse makes at run time
         shift: NonNegativeInt = 0,
         rotate: NonNegativeFloat = 0.0,
         swap: bool = False,
         fresh_pairs: bool = False,
-        order_seed: int | None = None,
+        order_seed: Seed | None = None,  # type: ignore[valid-type]  # a class jsonargparse makes at run time
     ):
         super().__init__()
         if not 0 <= val_pairs < n_pairs:

@@ -96,10 +96,41 @@ def overrides(values: dict[str, object]) -> list[str]:
     return [f"--{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in values.items()]
 
 
-def cell_kinds(config: Path, space: Space) -> set[str]:
-    """The kinds of the cell in `config` (`pairnet`, `aux`); every key of the space must be one of its keys."""
-    with runs.quiet():
-        cli = ParsedConfig(["--config", str(config), *runs.QUIET, *overrides(space.fixed)])
+@dataclass(frozen=True)
+class Scoring:
+    """What a trial's score means: the seeds, the validation pairs and the epochs. Stored with each study."""
+
+    seeds: tuple[int, ...]
+    rescore_seeds: tuple[int, ...]
+    finalists: int
+    val_pairs: int
+    epochs: int | None
+
+
+def base_args(config: Path, space: Space, scoring: Scoring | None = None) -> list[str]:
+    """The LightningCLI arguments every fit of the cell starts from: the config, the space's fixed keys, the
+    scoring's validation pairs and epochs (none without a scoring)."""
+    if scoring is None:
+        return [*runs.cli_args(str(config), None, None), *overrides(space.fixed)]
+    return [
+        *runs.cli_args(str(config), scoring.epochs, None),
+        *overrides(space.fixed),
+        *runs.validation_args(scoring.val_pairs),
+    ]
+
+
+def cell_kinds(config: Path, space: Space, scoring: Scoring | None = None) -> set[str]:
+    """The kinds of the cell in `config` (`pairnet`, `aux`); the cell must build as its fits run it (with the
+    scoring's validation pairs and epochs) and every key of the space must be one of its keys. tune.py checks
+    every cell so before any study is written."""
+    try:
+        with runs.quiet():
+            cli = ParsedConfig(base_args(config, space, scoring))
+    except InputError as e:
+        if scoring is None:
+            raise
+        epochs = f" --epochs {scoring.epochs}" if scoring.epochs else ""
+        raise TuneError(f"{config}, as every trial runs it (--val-pairs {scoring.val_pairs}{epochs}): {e}") from e
     missing = [key for key in [*space.fixed, *space.params] if key not in cli.config]
     if missing:
         raise TuneError(f"{config} has no key {', '.join(missing)} of the search space; fix the space's keys")
@@ -112,17 +143,6 @@ def cell_kinds(config: Path, space: Space) -> set[str]:
         )
         if on
     }
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """What a trial's score means: the seeds, the validation pairs and the epochs. Stored with each study."""
-
-    seeds: tuple[int, ...]
-    rescore_seeds: tuple[int, ...]
-    finalists: int
-    val_pairs: int
-    epochs: int | None
 
 
 def identity(config: Path, distributions: dict[str, BaseDistribution], space: Space, scoring: Scoring) -> dict:
@@ -139,8 +159,26 @@ def identity(config: Path, distributions: dict[str, BaseDistribution], space: Sp
     }
 
 
+def check_stored(name: str, storage: Path, ident: dict) -> None:
+    """Refuse a journal that holds a study of the cell made with another space or scoring; reads, writes nothing."""
+    if not storage.is_file():
+        return
+    journal = JournalStorage(JournalFileBackend(str(storage)))
+    try:
+        stored = journal.get_study_user_attrs(journal.get_study_id_from_name(name)).get("identity")
+    except KeyError:  # no study of this cell in it yet
+        return
+    if stored is not None and stored != ident:
+        changed = sorted(k for k in ident.keys() | stored.keys() if ident.get(k) != stored.get(k))
+        raise TuneError(
+            f"{storage} holds a study of {name} with a different {', '.join(changed)}; "
+            f"pass another --storage folder, or delete {storage} to start this cell over"
+        )
+
+
 def open_study(name: str, storage: Path, ident: dict) -> optuna.Study:
     """The cell's study in its journal file: created, or resumed if it was made with the same space and scoring."""
+    check_stored(name, storage, ident)
     storage.parent.mkdir(parents=True, exist_ok=True)
     journal = JournalStorage(JournalFileBackend(str(storage)))
     with warnings.catch_warnings():
@@ -150,15 +188,8 @@ def open_study(name: str, storage: Path, ident: dict) -> optuna.Study:
     study = optuna.create_study(
         storage=journal, study_name=name, direction="maximize", sampler=sampler, pruner=pruner, load_if_exists=True
     )
-    stored = study.user_attrs.get("identity")
-    if stored is None:
+    if study.user_attrs.get("identity") is None:
         study.set_user_attr("identity", ident)
-    elif stored != ident:
-        changed = sorted(k for k in ident.keys() | stored.keys() if ident.get(k) != stored.get(k))
-        raise TuneError(
-            f"{storage} holds a study of {name} with a different {', '.join(changed)}; "
-            f"pass another --storage folder, or delete {storage} to start this cell over"
-        )
     return study
 
 
@@ -188,11 +219,7 @@ class CellTuner:
         self.name, self.config, self.study, self.distributions = name, config, study, distributions
         self.space, self.scoring, self.trials = space, scoring, trials
         self.max_active = 1  # trials in progress at once: the executor's slots
-        self.base = [
-            *runs.cli_args(str(config), scoring.epochs, None),
-            *overrides(space.fixed),
-            *runs.validation_args(scoring.val_pairs),
-        ]
+        self.base = base_args(config, space, scoring)
         self.running: dict[int, Running] = {}
         for frozen in self.budgeted((TrialState.RUNNING,)):  # in flight when interrupted
             done = [frozen.user_attrs[f"seed_{s}"] for s in scoring.seeds if f"seed_{s}" in frozen.user_attrs]
@@ -331,7 +358,7 @@ def set_key(config: dict, dotted: str, value: object) -> None:
 def write_config(base: Path, values: dict[str, object], header: list[str], path: Path) -> None:
     """The base config with `values` set, as a standalone LightningCLI config under a comment header; written to a
     temporary file, then renamed into place."""
-    config = yaml.safe_load(base.read_text())
+    config = options.load_mapping(base)
     for key, value in values.items():
         set_key(config, key, value)
     text = "".join(f"# {line}\n" for line in header) + yaml.safe_dump(config, sort_keys=False, default_flow_style=None)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from common import options
 from common.errors import Failure, run_main
+from pairs.study import TEST_SEEDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,9 +56,14 @@ def identical(a: dict, b: dict) -> bool:
 def main(argv: list[str] | None = None) -> None:
     parser = options.parser(__doc__)
     parser.add_argument(
-        "--configs", nargs="+", help="names or globs, as benchmark.py takes them (default: its default grid)"
+        "--configs",
+        nargs="+",
+        action=options.Distinct,
+        help="names or globs, as benchmark.py takes them (default: its default grid)",
     )
-    parser.add_argument("--seeds", type=options.integer(1), default=10, help="seeds 0..N-1 of each config")
+    parser.add_argument(
+        "--seeds", type=options.integer(1, len(TEST_SEEDS)), default=10, help="seeds 0..N-1 of each config"
+    )
     parser.add_argument("--epochs", type=options.integer(1), help="override every config's max_epochs")
     parser.add_argument(
         "--threads", type=options.integer(1), default=1, help="torch threads per fit, the same on both backends"

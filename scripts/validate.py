@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--set",
-        nargs="*",
+        nargs="+",
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -71,6 +71,15 @@ def main(argv: list[str] | None = None) -> None:
     malformed = [item for overrides in args.set for item in overrides if "=" not in item]
     if malformed:
         parser.error(f"--set {malformed[0]!r} is not KEY=VALUE; e.g. --set model.dropout=0.1")
+    for overrides in args.set:
+        keys = [item.partition("=")[0] for item in overrides]
+        twice = sorted({key for key in keys if keys.count(key) > 1}, key=keys.index)
+        if twice:
+            parser.error(f"--set {' '.join(overrides)}: {twice[0]} given twice in one candidate; give each key once")
+    candidates = [sorted(overrides) for overrides in args.set]
+    for i, overrides in enumerate(candidates):
+        if overrides in candidates[:i]:
+            parser.error(f"--set {' '.join(args.set[i])} given twice; give each candidate once")
     try:
         check_seeds(args.seeds, SELECTION_SEEDS, "choosing a candidate")
     except InputError as e:

@@ -3,7 +3,9 @@ no traceback, and nothing written. A class that an entry point has no input for 
 counts go to docs/development.md.
 
 Placeholders in an argv: {folder} an existing folder, {file} an existing file, {unwritable} a path under /proc
-(unwritable even for root, as CI runs), {bad_yaml} a file that is not YAML, {list_yaml} YAML of a list."""
+(unwritable even for root, as CI runs), {bad_yaml} a file that is not YAML, {list_yaml} YAML of a list, {dup_yaml}
+YAML that gives a key twice, {mlp_ckpt} a checkpoint of another model than configs/tiny_pair.yaml's, {ckpt} one of
+its model, {pixels_01} pairs with pixels scaled to 0..1 instead of 0..255."""
 
 import errno
 import re
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from common import options
 from common.errors import InputError
@@ -34,7 +37,12 @@ CLASSES = (
     "negative",
     "an empty list",
     "a duplicate",
+    "a key given twice in YAML",
+    "an integer out of range",
+    "a checkpoint of another model",
+    "pixels on another scale",
 )
+BIG = str(10**30)  # beyond torch's 64 bits and every seed's 32
 TINY_FIT = "--config configs/tiny_pair.yaml --trainer.logger false"
 TUNE = "--configs tiny_base --trials 1 --seeds 1 --finalists 1 --fresh-seeds 1"
 MNIST = "--config configs/two_layer.yaml"
@@ -58,6 +66,19 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "zero": (f"{TINY_FIT} --model.head_hidden 0", "model.head_hidden"),
         "negative": (f"{TINY_FIT} --data.val_pairs -1", "data.val_pairs"),
         "an empty list": (f"{TINY_FIT} --model.channels []", "channels"),
+        "a key given twice in YAML": (
+            "--config {dup_yaml}",
+            "dup.yaml: key model is given twice, on line 1 and line 5",
+        ),
+        "an integer out of range": (f"{TINY_FIT} --data.seed {BIG}", "data.seed"),
+        "a checkpoint of another model": (
+            f"test {TINY_FIT} --ckpt_path {{mlp_ckpt}}",
+            "model.arch 'baseline_mlp' in the checkpoint, 'pairnet' in the config",
+        ),
+        "pixels on another scale": (
+            f"predict {TINY_FIT} --ckpt_path {{ckpt}} --pairs {{pixels_01}} --output predictions.pt",
+            "to 1 (as if scaled to 0..1: multiply by 255)",
+        ),
     },
     "benchmark": {
         "a folder as an output file": ("--configs tiny_pair --results {folder}", "--results"),
@@ -71,6 +92,8 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "negative": ("--configs tiny_pair --seed-list -1", "--seed-list"),
         "an empty list": ("--configs", "--configs"),
         "a duplicate": ("--configs tiny_pair --seed-list 0 1 0", "seed 0"),
+        "a key given twice in YAML": ("--configs duplicated", "duplicated.yaml: key model is given twice"),
+        "an integer out of range": (f"--configs tiny_pair --epochs {BIG}", "--epochs"),
     },
     "tune": {
         "a file as an output folder": (f"{TUNE} --storage {{file}}", "--storage"),
@@ -80,6 +103,9 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "zero": (f"{TUNE} --workers 0", "--workers"),
         "negative": (f"{TUNE} --val-pairs -5", "--val-pairs"),
         "an empty list": ("--configs", "--configs"),
+        "a duplicate": ("--configs tiny_base tiny_base --trials 1", "tiny_base given twice"),
+        "a key given twice in YAML": (f"{TUNE} --space {{dup_yaml}}", "dup.yaml: key model is given twice"),
+        "an integer out of range": (f"{TUNE} --epochs {BIG}", "--epochs"),
     },
     "framework.exercises.mnist": {
         "a file as an output folder": (f"{MNIST} out_dir={{file}}", "out_dir"),
@@ -92,12 +118,15 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "negative": (f"{MNIST} reg=-1", "reg"),
         "an empty list": (f"{MNIST} --sweep lr", "--sweep lr"),
         "a duplicate": (f"{MNIST} --sweep lr 0.1 0.1", "given twice"),
+        "a key given twice in YAML": ("--config {dup_yaml}", "dup.yaml: key model is given twice"),
+        "an integer out of range": (f"{MNIST} batch_size={BIG}", "batch_size"),
     },
     "framework.test": {
         "NaN": ("--lr nan", "--lr"),
         "inf": ("--lr inf", "--lr"),
         "zero": ("--epochs 0", "--epochs"),
         "negative": ("--momentum -0.5", "--momentum"),
+        "an integer out of range": (f"--epochs {BIG}", "--epochs"),
     },
     "framework.exercises.course": {
         "a file as an output folder": ("-task task1 --out {file}", "--out"),
@@ -105,17 +134,21 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "NaN": ("-task task1 --epochs nan", "--epochs"),
         "zero": ("-task task1 --epochs 0", "--epochs"),
         "negative": ("-task task1 --seed -1", "--seed"),
+        "an integer out of range": (f"-task task1 --samples {BIG}", "--samples"),
     },
     "framework.exercises.taylor": {
         "a folder as an output file": ("--figure {folder}", "--figure"),
         "a file as an output folder": ("--figure {file}/taylor.png", "--figure"),
         "an unwritable folder": ("--figure {unwritable}", "--figure"),
         "negative": ("--seed -1", "--seed"),
+        "an integer out of range": (f"--seed {2**32}", "--seed"),
     },
     "scripts.profile_fit": {
         "unparsable YAML": ("--config {bad_yaml}", "bad.yaml, line 3"),
         "YAML of the wrong shape": ("--config {list_yaml}", "list.yaml"),
         "negative": ("--seed -1", "--seed"),
+        "a key given twice in YAML": ("--config {dup_yaml}", "dup.yaml: key model is given twice"),
+        "an integer out of range": (f"--seed {2**32}", "--seed"),
     },
     "framework.exercises.threshold": {
         "NaN": ("--grid-step nan", "--grid-step"),
@@ -133,6 +166,7 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "negative": ("--batch-size -1", "--batch-size"),
         "an empty list": ("--datasets", "--datasets"),
         "a duplicate": ("--datasets disk peaks disk", "--datasets"),
+        "an integer out of range": (f"--seeds {BIG}", "--seeds"),
     },
     "compare.by_hand": {
         "NaN": ("--cell mlp_aux_shared --epochs nan", "--epochs"),
@@ -140,6 +174,8 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "negative": ("--cell mlp_aux_shared --epochs -1", "--epochs"),
         "an empty list": ("--cell", "--cell"),
         "a duplicate": ("--cell mlp_aux_shared mlp_aux_shared", "--cell"),
+        "a key given twice in YAML": ("--cell mlp_noaux_shared", "mlp_noaux_shared.yaml: key model is given twice"),
+        "an integer out of range": (f"--cell mlp_aux_shared --rounds {BIG}", "--rounds"),
     },
     "compare.parity": {
         "a file as an output folder": ("--out {file}", "--out"),
@@ -148,6 +184,7 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "negative": ("--seed -1", "--seed"),
         "an empty list": ("--tasks", "--tasks"),
         "a duplicate": ("--tasks disk disk", "--tasks"),
+        "an integer out of range": (f"--seeds {BIG}", "--seeds"),
     },
     "compare.speed": {
         "NaN": ("--tolerance nan", "--tolerance"),
@@ -155,6 +192,7 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "zero": ("--repeats 0", "--repeats"),
         "negative": ("--tolerance -1", "--tolerance"),
         "a duplicate": ("--cells mlp_aux_shared mlp_aux_shared", "--cells"),
+        "an integer out of range": (f"--repeats {BIG}", "--repeats"),
     },
     "scripts.validate": {
         "unparsable YAML": ("--config {bad_yaml}", "bad.yaml, line 3"),
@@ -165,6 +203,8 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "negative": ("--config configs/tiny_pair.yaml --seeds -1", "--seeds"),
         "an empty list": ("--config configs/tiny_pair.yaml --seeds", "--seeds"),
         "a duplicate": ("--config configs/tiny_pair.yaml --seeds 100 101 100", "100"),
+        "a key given twice in YAML": ("--config {dup_yaml}", "dup.yaml: key model is given twice"),
+        "an integer out of range": (f"--config configs/tiny_pair.yaml --val-pairs {BIG}", "--val-pairs"),
     },
     "scripts.bench_lightning": {
         "unparsable YAML": ("--config {bad_yaml}", "bad.yaml, line 3"),
@@ -172,11 +212,15 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "NaN": ("--tolerance nan", "--tolerance"),
         "zero": ("--rounds 0", "--rounds"),
         "negative": ("--seed -1", "--seed"),
+        "a key given twice in YAML": ("--config {dup_yaml}", "dup.yaml: key model is given twice"),
+        "an integer out of range": (f"--rounds {BIG}", "--rounds"),
     },
     "scripts.bench_ray": {
         "zero": ("--seeds 0", "--seeds"),
         "negative": ("--threads -1", "--threads"),
         "an empty list": ("--configs", "--configs"),
+        "a duplicate": ("--configs fixed/baseline_cnn fixed/baseline_cnn", "given twice"),
+        "an integer out of range": ("--seeds 101", "--seeds"),
     },
 }
 ENTRY_POINTS = sorted(TABLE)
@@ -195,12 +239,23 @@ def places(workdir: Path) -> dict[str, str]:
     (workdir / "configs" / "two_layer.yaml").write_text("model: two_layer\nhidden: 8\nepochs: 1\n")
     (workdir / "configs" / "fixed").mkdir()
     (workdir / "configs" / "fixed" / "tiny_base.yaml").write_text((workdir / "configs" / "tiny_base.yaml").read_text())
+    (workdir / "dup.yaml").write_text("model:\n  trunk: cnn\ndata:\n  n_pairs: 60\nmodel:\n  trunk: mlp\n")
+    for name in ("configs/duplicated.yaml", "configs/fixed/mlp_noaux_shared.yaml"):
+        (workdir / name).write_text((workdir / "dup.yaml").read_text())
+    torch.save({"hyper_parameters": {"arch": "baseline_mlp", "hidden": [16]}}, workdir / "mlp.ckpt")
+    torch.save({"hyper_parameters": {"arch": "pairnet", "trunk": "cnn"}}, workdir / "pair.ckpt")
+    pixels = torch.rand(4, 2, 14, 14, generator=torch.Generator().manual_seed(0))
+    torch.save(pixels / pixels.max(), workdir / "pixels_01.pt")  # up to 1 exactly
     return {
         "folder": str(workdir / "folder"),
         "file": str(workdir / "file"),
         "unwritable": "/proc/no-such-folder/out",
         "bad_yaml": str(workdir / "bad.yaml"),
         "list_yaml": str(workdir / "list.yaml"),
+        "dup_yaml": str(workdir / "dup.yaml"),
+        "mlp_ckpt": str(workdir / "mlp.ckpt"),
+        "ckpt": str(workdir / "pair.ckpt"),
+        "pixels_01": str(workdir / "pixels_01.pt"),
     }
 
 

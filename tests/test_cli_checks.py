@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch.utils.data import DataLoader
 
 import train
+from common.errors import InputError
 from pairs.classifier import PairClassifier
 from pairs.cli import PairCLI
 
@@ -68,7 +69,7 @@ def test_a_gpu_that_is_not_there_names_the_fix(accelerator):
 def test_malformed_yaml_names_the_file_and_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  trunk: cnn\n   aux_weight: [1\n")
-    with pytest.raises(ArgumentError) as info:
+    with pytest.raises(InputError) as info:
         PairCLI(["--config", str(bad), *QUIET])
     assert f"{bad}, line 3, column 14: not valid YAML" in str(info.value)
     assert "<unicode string>" not in str(info.value)

@@ -11,12 +11,11 @@ from framework.exercises import mnist as runner
 from framework.exercises import sweep
 
 
-def config_file(tmp_path: Path, mnist_dir: Path, extra: str = "") -> str:
+def config_file(tmp_path: Path, mnist_dir: Path, **keys: object) -> str:
+    """A tiny two-layer config; `keys` replace its values (each key once: the runner refuses a key given twice)."""
     path = tmp_path / "tiny.yaml"
-    path.write_text(
-        f"model: two_layer\nhidden: 16\nepochs: 1\nbatch_size: 32\ndata_dir: {mnist_dir}\n"
-        f"out_dir: {tmp_path / 'out'}\n{extra}"
-    )
+    given = {"model": "two_layer", "hidden": 16, "epochs": 1, "batch_size": 32, "data_dir": mnist_dir} | keys
+    path.write_text("".join(f"{key}: {value}\n" for key, value in (given | {"out_dir": tmp_path / "out"}).items()))
     return str(path)
 
 
@@ -80,7 +79,7 @@ def test_every_other_key_stays_as_the_config_and_overrides_give_it(tmp_path, mni
 
 
 def test_a_sweep_value_trains_as_the_single_run_does(tmp_path, mnist_dir):
-    config = config_file(tmp_path, mnist_dir, "epochs: 2\n")
+    config = config_file(tmp_path, mnist_dir, epochs=2)
     runner.main(["--config", config])
     runner.main(["--config", config, "--sweep", "lr", "0.1", "--seeds", "1"])
     single, swept = (read_csv(tmp_path / "out" / p) for p in ("curves.csv", "sweep_lr/curves.csv"))
@@ -90,7 +89,7 @@ def test_a_sweep_value_trains_as_the_single_run_does(tmp_path, mnist_dir):
 
 def test_a_diverging_value_is_shown_as_diverged_not_a_crash(tmp_path, mnist_dir, no_test_split):
     summaries = runner.main(
-        ["--config", config_file(tmp_path, mnist_dir, "epochs: 3\n"), "--sweep", "lr", "0.1", "1e12", "--seeds", "2"]
+        ["--config", config_file(tmp_path, mnist_dir, epochs=3), "--sweep", "lr", "0.1", "1e12", "--seeds", "2"]
     )
     stable, exploded = summaries
     assert stable["diverged"] == [] and len(stable["final"]) == 2
@@ -148,10 +147,10 @@ def test_partly_diverged_values_average_the_other_seeds():
         (["--sweep", "model", "softmax"], "'model' is not numeric"),
         (["--sweep", "lr"], "--sweep lr: no values"),
         (["--sweep", "lr", "0.1", "-1"], "--sweep lr: lr must be a number > 0, got -1"),
-        (["--sweep", "hidden", "8", "1.5"], "hidden must be a positive integer, got 1.5"),
+        (["--sweep", "hidden", "8", "1.5"], "hidden must be an integer >= 1 and < 2^63, got 1.5"),
         (["--sweep", "reg", "abc"], "reg must be a number >= 0, got 'abc'"),
         (["--sweep", "lr", "0.1", "0.1"], "given twice"),
-        (["--sweep", "lr", "0.1", "--seeds", "0"], "argument --seeds: 0 is not an integer >= 1"),
+        (["--sweep", "lr", "0.1", "--seeds", "0"], "argument --seeds: 0 is not an integer in [1, 4294967296]"),
         (["--seeds", "2"], "--seeds applies to a sweep only"),
         (["--sweep", "seed", "1", "2"], "the seeds are varied by --seeds"),
         (["--sweep", "lr", "0.1", "epochs=3"], "'epochs=3' is not a value; put key=value overrides before --sweep"),

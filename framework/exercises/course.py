@@ -4,7 +4,9 @@
 
 -path DATA_DIR holds the course's GMMData.mat, PeaksData.mat and SwissRollData.mat, each with Yt (features x
 samples), Ct (one-hot, classes x samples) and Yv, Cv for validation. Samples x features is read too, and integer
-labels 0..classes-1 (a row or a column) as well as one-hot ones; a square matrix is taken the course's way.
+labels 0..classes-1 (a row or a column) as well as one-hot ones; a square matrix is taken the course's way. Integer
+labels 1..classes (MATLAB counts from 1) are read as 0..classes-1, with a warning; a class with no training sample
+is refused.
 Without -path, look-alike sets of the same shapes are generated (the GMM one not linearly separable).
 Training standardises the features with the training mean and std.
 
@@ -150,10 +152,36 @@ def read_set(path: Path, name: str) -> DataSet:
         raise DataError(f"{path}: Yt has {x.shape[1]} features but Yv has {val_x.shape[1]}; expected the same")
     if width and val_width and width != val_width:
         raise DataError(f"{path}: Ct has {width} classes but Cv has {val_width}; expected the same")
+    labels, val_labels = from_one(path, {"Ct": (labels, width), "Cv": (val_labels, val_width)})
     classes = max(width or 0, val_width or 0, int(labels.max()) + 1, int(val_labels.max()) + 1)
     if classes < 2:
         raise DataError(f"{path}: Ct and Cv hold a single class; expected at least 2")
+    empty = sorted(set(range(classes)) - set(labels.tolist()))
+    if empty:
+        raise DataError(
+            f"{path}: Ct has no training sample of class {', '.join(map(str, empty))} of 0..{classes - 1}; a model "
+            "would learn a class it never sees: give labels 0..classes-1 (or 1..classes), each class present"
+        )
     return DataSet(name, x, labels, val_x, val_labels, classes)
+
+
+def from_one(path: Path, coded: dict[str, tuple[torch.Tensor, int | None]]) -> list[torch.Tensor]:
+    """The labels of each variable (name -> (labels, one-hot width or None for integer labels)), counted from 0:
+    integer labels that run from 1 (MATLAB's way: no 0, and up to the one-hot width where the other variable has
+    one) are shifted down by one, with a warning that says so."""
+    integers = {name: labels for name, (labels, width) in coded.items() if width is None}
+    widths = {width for _, width in coded.values() if width is not None}
+    if not integers:
+        return [labels for labels, _ in coded.values()]
+    low, high = min(int(v.min()) for v in integers.values()), max(int(v.max()) for v in integers.values())
+    if low != 1 or widths and high != max(widths):
+        return [labels for labels, _ in coded.values()]
+    print(
+        f"warning: {path}: {' and '.join(integers)} hold labels {low}..{high}, counted from 1 as MATLAB counts; "
+        f"read as classes 0..{high - 1}",
+        file=sys.stderr,
+    )
+    return [labels - 1 if name in integers else labels for name, (labels, _) in coded.items()]
 
 
 def read_sets(folder: Path, names: list[str]) -> dict[str, DataSet]:

@@ -61,7 +61,7 @@ def is_number(value, types: type | tuple[type, ...]) -> bool:
     return isinstance(value, types) and not isinstance(value, bool)
 
 
-INTEGERS = {"hidden": 1, "epochs": 1, "batch_size": 1, "seed": 0}  # integer keys and their least values
+INTEGERS = {"hidden": options.COUNTS, "epochs": options.COUNTS, "batch_size": options.COUNTS, "seed": options.SEEDS}
 NUMERIC = (*INTEGERS, *INTERVALS)
 
 
@@ -74,7 +74,7 @@ def parse_value(key: str, text: str):
             except (TypeError, ValueError):
                 pass
     try:
-        return yaml.safe_load(text)
+        return options.load_yaml(text, key)
     except yaml.YAMLError as e:
         raise InputError(f"{key}: {text!r} is not a YAML value ({e.problem})") from None
 
@@ -83,10 +83,14 @@ def load_config(path: Path, overrides: list[str]) -> dict:
     """DEFAULTS updated by the YAML file and then by key=value overrides; unknown keys and bad values fail."""
     given = options.load_mapping(path)
     given = {k: parse_value(k, v) if isinstance(v, str) else v for k, v in given.items()}
+    overridden: set[str] = set()
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"override {item!r} is not key=value")
+        if key in overridden:
+            raise InputError(f"override {key} given twice ({' '.join(overrides)}); give each key once")
+        overridden.add(key)
         given[key] = parse_value(key, value)
     unknown = set(given) - set(DEFAULTS)
     if unknown:
@@ -101,9 +105,9 @@ def check(config: dict) -> dict:
     """The config, once every value passes its key's check (an InputError naming the first that does not)."""
     if config["model"] not in ("softmax", "two_layer"):
         raise InputError(f"model must be 'softmax' or 'two_layer', got {config['model']!r}")
-    for key, least in INTEGERS.items():
-        if not is_number(config[key], int) or config[key] < least:
-            raise InputError(f"{key} must be a {'positive' if least else 'non-negative'} integer, got {config[key]!r}")
+    for key, interval in INTEGERS.items():
+        if not (is_number(config[key], int) and interval.holds(config[key])):
+            raise InputError(f"{key} must be an integer {interval}, got {config[key]!r}")
     for key, interval in INTERVALS.items():
         if not (is_number(config[key], (int, float)) and interval.holds(config[key])):
             raise InputError(f"{key} must be a number {interval}, got {config[key]!r}")
@@ -264,7 +268,8 @@ def sweep(configs: list[list[dict]], key: str, name: str) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> dict | list[dict]:
-    keys = "; ".join(f"{k} ({DEFAULTS[k]}{', ' + str(INTERVALS[k]) if k in INTERVALS else ''})" for k in DEFAULTS)
+    ranges = {**INTEGERS, **INTERVALS}
+    keys = "; ".join(f"{k} ({DEFAULTS[k]}{', ' + str(ranges[k]) if k in ranges else ''})" for k in DEFAULTS)
     parser = options.parser(__doc__, epilog=f"config keys (default, range): {keys}")
     parser.add_argument("--config", type=Path, required=True, help="a YAML file of config keys (see below)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="override config values")
@@ -274,7 +279,7 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
         metavar=("KEY", "VALUE"),
         help="train once per value of this numeric key (validation only; the test split is not read)",
     )
-    parser.add_argument("--seeds", type=options.integer(1), help="with --sweep: seeds per value (default 3)")
+    parser.add_argument("--seeds", type=options.seed_count, help="with --sweep: seeds per value (default 3)")
     args = parser.parse_intermixed_args(argv)
     if args.seeds is not None and not args.sweep:
         raise InputError("--seeds applies to a sweep only; add --sweep KEY VALUE... (one run uses seed=)")
@@ -285,6 +290,11 @@ def main(argv: list[str] | None = None) -> dict | list[dict]:
         outputs={"out_dir": (config["out_dir"], options.FOLDER)},
     )
     if args.sweep:
+        fixed = [item for item in args.overrides if item.partition("=")[0] == args.sweep[0]]
+        if fixed:
+            raise InputError(
+                f"--sweep {args.sweep[0]} sets {args.sweep[0]}, so the override {fixed[0]} has no effect; drop it"
+            )
         seeds = 3 if args.seeds is None else args.seeds
         return sweep(sweep_configs(config, args.sweep[0], args.sweep[1:], seeds), args.sweep[0], args.config.stem)
     return run(config, args.config.stem)

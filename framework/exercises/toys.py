@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
         default=list(DATASETS),
         help="each once, a column each",
     )
-    parser.add_argument("--seeds", type=options.integer(1), default=5, help="seeds 0..N-1 of each set and model")
+    parser.add_argument("--seeds", type=options.seed_count, default=5, help="seeds 0..N-1 of each set and model")
     parser.add_argument("--epochs", type=options.integer(1), default=300, help="epochs of each fit")
     parser.add_argument("--batch-size", type=options.integer(1), default=64, help="SGD's mini-batch size")
     parser.add_argument("--lr", type=options.number(options.POSITIVE), default=0.1, help="SGD's learning rate")
