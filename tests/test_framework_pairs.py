@@ -242,7 +242,7 @@ def test_unknown_cell_and_bad_data_exit_with_one_error_line(monkeypatch, mnist_d
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["--rounds", "0"], "argument --rounds: 0 is not an integer >= 1"),
+        (["--rounds", "0"], "argument --rounds: 0 is not an integer in [1, 4294967296]"),
         (["--epochs", "-1"], "argument --epochs: -1 is not an integer >= 1"),
         (["--epochs", "nan"], "argument --epochs: 'nan' is not an integer"),
         (
