@@ -19,14 +19,12 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import optuna
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from common import options
 from common.errors import InputError, run_main
@@ -83,30 +81,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in args.configs:  # a malformed config is a bad file, not a bad command line
         options.load_mapping(FIXED / f"{name}.yaml")
     return args
-
-
-def tune(tuners: list[tuning.CellTuner], args: argparse.Namespace) -> None:
-    """Run every cell's fits on one executor, as many at a time as it has slots, until every cell is done."""
-    total = sum(t.trials + t.scoring.finalists for t in tuners)
-    with (
-        executors.executor(args.workers, args.threads, args.ray) as pool,
-        executors.deferred_interrupts(pool),
-        tqdm(total=total, unit="trial") as bar,
-    ):
-        bar.update(sum(t.progress() for t in tuners))
-        inflight: dict[Future, tuple[tuning.CellTuner, tuple[str, int, int]]] = {}
-        while True:
-            for tuner in tuners:
-                tuner.max_active = pool.slots
-                while len(inflight) < pool.slots and (item := tuner.next_task()):
-                    inflight[pool.submit(runs.validate, item[1])] = tuner, item[0]
-            if not inflight:
-                return
-            for future in executors.finished(set(inflight)):
-                tuner, key = inflight.pop(future)
-                if tuner.finish(key, future.result()):
-                    bar.update()
-                    bar.set_postfix_str(f"{tuner.name} best {tuner.study.best_value:.4f}")
 
 
 def plots(study: optuna.Study, prefix: Path) -> list[Path]:
@@ -182,25 +156,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         tuple(seeds[: args.seeds]), tuple(seeds[args.seeds :]), args.finalists, args.val_pairs, args.epochs
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    cells = {}
-    for cell in args.configs:  # every cell checked before the first journal is written
-        config = FIXED / f"{cell}.yaml"
-        distributions = space.for_cell(tuning.cell_kinds(config, space, scoring))
-        identity = tuning.identity(config, distributions, space, scoring)
-        tuning.check_stored(cell, args.storage / f"{cell}.journal", identity)
-        cells[cell] = config, distributions, identity
-    tuners = [
-        tuning.CellTuner(
-            cell,
-            config,
-            tuning.open_study(cell, args.storage / f"{cell}.journal", identity),
-            distributions,
-            space,
-            scoring,
-            args.trials,
-        )
-        for cell, (config, distributions, identity) in cells.items()
-    ]
+    tuners = tuning.cell_tuners(args.configs, space, scoring, args.storage, args.trials)
     where = f"Ray cluster {args.ray}" if args.ray else f"{args.workers} workers"
     print(
         f"tuning {len(tuners)} cells x {args.trials} trials x {args.seeds} seeds; {where} x {args.threads} threads; "
@@ -210,7 +166,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     executors.stop_on_sigterm()
     start, fits_before = time.perf_counter(), sum(t.fits() for t in tuners)
     try:
-        tune(tuners, args)
+        tuning.run(tuners, args.workers, args.threads, args.ray)
     except KeyboardInterrupt:
         sys.exit(f"interrupted: finished trials are saved in {args.storage}; rerun the same command to resume")
     wall, fits = time.perf_counter() - start, sum(t.fits() for t in tuners) - fits_before

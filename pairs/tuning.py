@@ -11,6 +11,7 @@ finalist with the best mean over all its seeds.
 import hashlib
 import json
 import warnings
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -27,12 +28,14 @@ from optuna.distributions import (
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
+from tqdm import tqdm
 
 from common import options
 from common.errors import InputError
 from common.files import write_atomically
-from pairs import runs
+from pairs import executors, runs
 from pairs.cli import ParsedConfig
+from pairs.study import FIXED
 
 KINDS = ("pairnet", "aux")  # `only:` values: cells with a comparison head, cells with the auxiliary loss
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -363,3 +366,44 @@ def write_config(base: Path, values: dict[str, object], header: list[str], path:
         set_key(config, key, value)
     text = "".join(f"# {line}\n" for line in header) + yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
     write_atomically(path, text)
+
+
+def cell_tuners(cells: list[str], space: Space, scoring: Scoring, storage: Path, trials: int) -> list[CellTuner]:
+    """A tuner per cell of configs/fixed/, its study in `storage`/<cell>.journal. Every cell is checked (it builds as
+    its trials run it; a stored study was made with the same space and scoring) before the first journal is
+    written."""
+    checked = {}
+    for cell in cells:
+        config = FIXED / f"{cell}.yaml"
+        distributions = space.for_cell(cell_kinds(config, space, scoring))
+        ident = identity(config, distributions, space, scoring)
+        check_stored(cell, storage / f"{cell}.journal", ident)
+        checked[cell] = config, distributions, ident
+    return [
+        CellTuner(cell, config, open_study(cell, storage / f"{cell}.journal", ident), dists, space, scoring, trials)
+        for cell, (config, dists, ident) in checked.items()
+    ]
+
+
+def run(tuners: list[CellTuner], workers: int, threads: int, ray: str | None) -> None:
+    """Every cell's fits on one executor, as many at a time as it has slots, until every cell is done."""
+    total = sum(t.trials + t.scoring.finalists for t in tuners)
+    with (
+        executors.executor(workers, threads, ray) as pool,
+        executors.deferred_interrupts(pool),
+        tqdm(total=total, unit="trial") as bar,
+    ):
+        bar.update(sum(t.progress() for t in tuners))
+        inflight: dict[Future, tuple[CellTuner, tuple[str, int, int]]] = {}
+        while True:
+            for tuner in tuners:
+                tuner.max_active = pool.slots
+                while len(inflight) < pool.slots and (item := tuner.next_task()):
+                    inflight[pool.submit(runs.validate, item[1])] = tuner, item[0]
+            if not inflight:
+                return
+            for future in executors.finished(set(inflight)):
+                tuner, key = inflight.pop(future)
+                if tuner.finish(key, future.result()):
+                    bar.update()
+                    bar.set_postfix_str(f"{tuner.name} best {tuner.study.best_value:.4f}")
