@@ -164,17 +164,11 @@ def check_docs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Non
 
 def journal_seeds(args: argparse.Namespace) -> dict[str, dict[str, set[int]]]:
     """block -> config -> its seeds in the results file, for each config asked for."""
+    asked = [run for run in results.load(args.results, torn_tail=True) if run["config"] in args.configs]
+    results.one_block_per_seed(asked, f"{args.results}: ")
     seeds: dict[str, dict[str, set[int]]] = {MAIN: {}, REPLICATION: {}}
-    for run in results.load(args.results, torn_tail=True):
-        if run["config"] in args.configs:
-            seeds[results.block(run)].setdefault(run["config"], set()).add(run["seed"])
-    for name, fresh in seeds[REPLICATION].items():
-        both = sorted(fresh & seeds[MAIN].get(name, set()))
-        if both:
-            raise InputError(
-                f"{args.results}: {name} has runs in both the main and the replication block on seed {both[0]}; "
-                "a seed belongs to one block: delete the runs of one of them"
-            )
+    for run in asked:
+        seeds[results.block(run)].setdefault(run["config"], set()).add(run["seed"])
     return seeds
 
 
@@ -261,14 +255,7 @@ def measured(grouped: dict[str, list[dict]]) -> list[effects.Effect]:
 def recorded(records: list[dict], patterns: list[str] | None) -> list[dict]:
     """The runs of the configs matching the names or globs (all without), with their runs that vary one source; the
     last record of each (name, seed). A (name, seed) with runs in two blocks is an error."""
-    blocks: dict[tuple[str, int], str] = {}
-    for r in records:
-        key = (r["config"], r["seed"])
-        if blocks.setdefault(key, results.block(r)) != results.block(r):
-            raise InputError(
-                f"{r['config']} has runs in both the main and the replication block on seed {r['seed']}; a seed "
-                "belongs to one block: delete the runs of one of them"
-            )
+    results.one_block_per_seed(records)
     latest = {(r["config"], r["seed"]): r for r in records}
     if patterns is None:
         return list(latest.values())

@@ -32,6 +32,18 @@ class ResultsError(InputError):
     """A malformed line in a results file."""
 
 
+def one_block_per_seed(runs: list[dict], where: str = "") -> None:
+    """Refuse runs in which one (config, seed) has records in both blocks: a seed belongs to one block. `where`
+    prefixes the message (the results file)."""
+    blocks: dict[tuple[str, int], str] = {}
+    for run in runs:
+        if blocks.setdefault((run["config"], run["seed"]), block(run)) != block(run):
+            raise InputError(
+                f"{where}{run['config']} has runs in both the main and the replication block on seed {run['seed']}; "
+                "a seed belongs to one block: delete the runs of one of them"
+            )
+
+
 def check(run: object, where: str) -> dict:
     """`run` if it is a record with every required field of the right type; else an error naming `where`."""
     if not isinstance(run, dict):
