@@ -25,7 +25,7 @@ from pairs.effects import (
     interactions,
     split,
 )
-from pairs.report import NO_REPLICATION, ci, points, pvalue, replication_section
+from pairs.report import NO_REPLICATION, adjusted_cells, ci, points, pvalue, replication_section
 from pairs.spread import SOURCE_LABELS, spread, varied
 from pairs.study import PROTOCOLS, SEED_BLOCK, SOURCES
 
@@ -85,9 +85,9 @@ def mean_ci(member: Paired) -> str:
     return f"{points(mean)} {ci(low, high)}"
 
 
-def adjusted_cells(member: Paired, family: Family) -> str:
-    """'p | Holm p | simultaneous CI' of a member of `family`."""
-    return f"{pvalue(member.p())} | {pvalue(family.holm(member))} | {ci(*family.simultaneous(member))}"
+def adjusted_columns(family: Family) -> str:
+    """The headings of adjusted_cells' columns."""
+    return f"p | Holm p over the {family.size} | simultaneous 95% CI (Bonferroni over the {family.size}) |"
 
 
 def grid_cell(member: Paired, family: Family) -> str:
@@ -136,8 +136,7 @@ def factor_effects(study: Study) -> list[str]:
     """The 16 factor effects, a row each, with their family's adjustments."""
     family = study.families["factor effects"]
     lines = [
-        f"| 2×2 | effect | with the other factor at | mean [95% CI], points | p | Holm p over the {family.size} | "
-        f"simultaneous 95% CI (Bonferroni over the {family.size}) |",
+        f"| 2×2 | effect | with the other factor at | mean [95% CI], points | {adjusted_columns(family)}",
         "|---|---|---|---:|---:|---:|---:|",
     ]
     for e in family.members:
@@ -150,8 +149,7 @@ def tuned_fixed(study: Study) -> list[str]:
     """Tuned − fixed recipe per cell, with its family's adjustments."""
     family = study.families["tuned − fixed effects"]
     lines = [
-        f"| cell | fixed recipe % | tuned % | tuned − fixed [95% CI], points | p | Holm p over the {family.size} | "
-        f"simultaneous 95% CI (Bonferroni over the {family.size}) |",
+        f"| cell | fixed recipe % | tuned % | tuned − fixed [95% CI], points | {adjusted_columns(family)}",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for e in family.members:
@@ -165,8 +163,7 @@ def interaction_rows(study: Study) -> list[str]:
     """Each 2×2's interaction, with its family's adjustments."""
     family = study.families["interactions"]
     lines = [
-        f"| 2×2 | sharing's effect without aux − with aux [95% CI], points | p | Holm p over the {family.size} | "
-        f"simultaneous 95% CI (Bonferroni over the {family.size}) |",
+        f"| 2×2 | sharing's effect without aux − with aux [95% CI], points | {adjusted_columns(family)}",
         "|---|---:|---:|---:|---:|",
     ]
     return lines + [f"| {x.group} | {mean_ci(x)} | {adjusted_cells(x, family)} |" for x in family.members]

@@ -111,8 +111,12 @@ def contrast_cells(member: Paired, family: Family | None, missing: list[str]) ->
     mean, low, high, n = member.interval()
     if family is None:  # fewer than two seeds: no test, no family
         return f"{points(mean)} | {ci(low, high)} | {n} | – | – | – |"
-    tests = f"{pvalue(member.p())} | {pvalue(family.holm(member))} | {ci(*family.simultaneous(member))}"
-    return f"{points(mean)} | {ci(low, high)} | {n} | {tests} |"
+    return f"{points(mean)} | {ci(low, high)} | {n} | {adjusted_cells(member, family)} |"
+
+
+def adjusted_cells(member: Paired, family: Family) -> str:
+    """'p | Holm p | simultaneous CI' of a member of `family`."""
+    return f"{pvalue(member.p())} | {pvalue(family.holm(member))} | {ci(*family.simultaneous(member))}"
 
 
 def missing_configs(effect: Effect, grouped: dict[str, list[dict]]) -> list[str]:
