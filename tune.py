@@ -2,17 +2,21 @@
 
 Every cell starts from its fixed recipe, configs/fixed/<cell>.yaml, and gets the same search space
 (configs/search/space.yaml), the same number of trials and the same seeds. A trial is scored by its validation
-accuracy at the last epoch, mean over the search seeds (100, 101, ...; the benchmark uses 0-9), on validation
-pairs carved from the training pairs: the test pairs are never evaluated. The best few trials are re-scored
-on fresh seeds before the winner is chosen, and written to configs/<cell>.yaml. Each cell's Optuna study lives
-in a journal file under results/tune/, so an interrupted tuning resumes where it stopped.
+accuracy at its last epoch, mean over the search seeds (100, 101, ...; the benchmark uses 0-99), on validation
+pairs carved from the training pairs: the test pairs are never evaluated. With the space's pruner, every trial is
+also scored at the pruner's rungs (12, 24, 48 epochs) and stopped where it trails the trials scored there; its fits
+continue from checkpoints between rungs. The best few trials are re-scored on fresh seeds before the winner is
+chosen, and written to configs/<cell>.yaml. Each cell's Optuna study lives in a journal file under results/tune/,
+so an interrupted tuning resumes where it stopped; every trial is exported to a JSON-lines file for
+`python -m scripts.budget`.
 
-    python tune.py                                        # the ten cells, 20 trials each
-    python tune.py --configs 'cnn_*' mlp_aux_shared --trials 40
+    python tune.py                                        # the ten cells, 40 trials each
+    python tune.py --configs 'cnn_*' mlp_aux_shared --trials 20
     python tune.py --workers 2 --storage results/tune     # parallel workers; where the studies live
 """
 
 import argparse
+import json
 import shlex
 import statistics
 import sys
@@ -30,6 +34,7 @@ from common import options
 from common.errors import InputError, run_main
 from common.files import write_atomically
 from pairs import executors, runs, tuning
+from pairs.space import EPOCHS, Space, TuneError, load_space, resolved
 from pairs.study import CONFIGS, FIXED, SELECTION_SEEDS, TUNING_FIRST_SEED, check_seeds
 
 
@@ -44,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"cells to tune: names or globs in {FIXED}/ (default: all)",
     )
     positive = options.integer(1)
-    parser.add_argument("--trials", type=positive, default=20, help="trials per cell")
+    parser.add_argument("--trials", type=positive, default=40, help="trials per cell")
     seeds = options.integer(1, len(SELECTION_SEEDS))
     parser.add_argument("--seeds", type=seeds, default=5, help="search seeds per trial")
     parser.add_argument("--finalists", type=positive, default=3, help="best trials re-scored on fresh seeds")
@@ -61,6 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output", type=options.output_folder, default=str(CONFIGS), help="folder the tuned configs go to"
     )
+    parser.add_argument(
+        "--export",
+        type=Path,
+        help="JSON-lines file of every trial: parameters, validation accuracy per rung and seed, state, size "
+        "(default: STORAGE/trials.jsonl); python -m scripts.budget reads it",
+    )
     executors.add_options(parser)
     args = parser.parse_args(argv)
     if args.finalists > args.trials:
@@ -70,12 +81,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.configs = runs.select(args.configs, FIXED)
     except InputError as e:
         parser.error(str(e))
+    args.export = args.export or args.storage / "trials.jsonl"
     options.check_paths(
         parser,
         inputs={"--configs": [FIXED / f"{name}.yaml" for name in args.configs], "--space": args.space},
         outputs={
             "--output": ([args.output / f"{name}.yaml" for name in args.configs], (".yaml",)),
             "--storage": (args.storage, options.FOLDER),
+            "--export": (args.export, (".jsonl",)),
         },
     )
     for name in args.configs:  # a malformed config is a bad file, not a bad command line
@@ -104,20 +117,26 @@ def plots(study: optuna.Study, prefix: Path) -> list[Path]:
     return paths
 
 
-def header(outcome: dict, args: argparse.Namespace, scoring: tuning.Scoring) -> list[str]:
+def header(outcome: dict, args: argparse.Namespace, scoring: tuning.Scoring, space: Space) -> list[str]:
     """The comment block on top of a tuned config: how it was chosen."""
     winner, cell = outcome["winner"], outcome["cell"]
     seeds = lambda s: f"{s[0]}-{s[-1]}"
+    pruning = space.pruning
+    pruner = (
+        f"successive halving from {pruning.min_resource} epochs, reduction factor {pruning.reduction_factor}"
+        if pruning
+        else "no pruning"
+    )
     return [
         f"{cell}, tuned: chosen on validation pairs, never on the test pairs.",
         f"Command: python tune.py {shlex.join(sys.argv[1:]) or '(defaults)'}",
-        f"From {FIXED / cell}.yaml, over the space {args.space} (Optuna TPE, seed 0, median pruning):",
+        f"From {FIXED / cell}.yaml, over the space {args.space} (Optuna TPE, {pruner}):",
         f"{outcome['trials']} trials ({outcome['pruned']} pruned), each fitted on {args.val_pairs} fewer training "
-        f"pairs and scored on those {args.val_pairs} at the last epoch,",
+        f"pairs and scored on those {args.val_pairs} at its last epoch (and at each rung it reached),",
         f"mean over seeds {seeds(scoring.seeds)}; the {scoring.finalists} best re-scored on fresh seeds "
         f"{seeds(scoring.rescore_seeds)}; the winner has the best mean over both.",
         f"Trial {winner['trial']}: validation accuracy {100 * winner['search']:.2f}% on the search seeds, "
-        f"{100 * winner['fresh']:.2f}% on the fresh seeds.",
+        f"{100 * winner['fresh']:.2f}% on the fresh seeds; {winner['parameters']:,} parameters.",
         f"The fixed recipe it replaces: {FIXED / cell}.yaml. Do not edit by hand: rerun tune.py.",
     ]
 
@@ -125,8 +144,9 @@ def header(outcome: dict, args: argparse.Namespace, scoring: tuning.Scoring) -> 
 def summary(outcomes: list[dict], wall: float, fits: int) -> str:
     """A Markdown table of every cell's winner."""
     lines = [
-        "| cell | trials (pruned) | val % search seeds | val % fresh seeds | chosen hyper-parameters | fit CPU s |",
-        "|---|---:|---:|---:|---|---:|",
+        "| cell | trials (pruned) | val % search seeds | val % fresh seeds | parameters | chosen hyper-parameters "
+        "| fit CPU s |",
+        "|---|---:|---:|---:|---:|---|---:|",
     ]
     for o in outcomes:
         w = o["winner"]
@@ -136,7 +156,7 @@ def summary(outcomes: list[dict], wall: float, fits: int) -> str:
         )
         lines.append(
             f"| {o['cell']} | {o['trials']} ({o['pruned']}) | {100 * w['search']:.2f} | "
-            f"{100 * w['fresh']:.2f} | {params} | {o['fit_seconds']:.0f} |"
+            f"{100 * w['fresh']:.2f} | {w['parameters']:,} | {params} | {o['fit_seconds']:.0f} |"
         )
     gap = [o["winner"]["search"] - o["winner"]["fresh"] for o in outcomes]
     lines += [
@@ -149,7 +169,9 @@ def summary(outcomes: list[dict], wall: float, fits: int) -> str:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
-    space = tuning.load_space(args.space)
+    space = load_space(args.space)
+    if args.epochs and EPOCHS in space.params:
+        raise TuneError(f"--epochs {args.epochs} would be overridden by the space's {EPOCHS}; drop one of them")
     first = TUNING_FIRST_SEED
     seeds = check_seeds(list(range(first, first + args.seeds + args.fresh_seeds)), SELECTION_SEEDS, "tuning")
     scoring = tuning.Scoring(
@@ -174,12 +196,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for tuner in tuners:
         outcome = tuner.outcome()
         path = args.output / f"{tuner.name}.yaml"
-        values = {**space.fixed, **outcome["winner"]["params"]}
-        tuning.write_config(tuner.config, values, header(outcome, args, scoring), path)
+        params = outcome["winner"]["params"]
+        values = resolved({**space.fixed, **params}, params.get(EPOCHS, tuner.epochs))
+        tuning.write_config(tuner.config, values, header(outcome, args, scoring, space), path)
         plots(tuner.study, args.storage / tuner.name)
         outcomes.append(outcome)
         print(f"{tuner.name}: trial {outcome['winner']['trial']} -> {path}", file=sys.stderr)
     text = summary(outcomes, wall, fits)
+    write_atomically(args.export, "".join(json.dumps(row) + "\n" for tuner in tuners for row in tuner.export()))
     write_atomically(args.storage / "summary.md", text + "\n")
     print(text)
     return outcomes

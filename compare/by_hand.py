@@ -56,6 +56,7 @@ REQUIRED: dict[str, dict[str, object]] = {
         "dropout": 0.0,
         "prediction": "head",
         "members": 1,
+        "width": 1.0,
         "target_weight": 1.0,
         "label_smoothing": 0.0,
     },

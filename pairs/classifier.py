@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from jsonargparse.typing import NonNegativeFloat, PositiveInt, restricted_number_type
+from jsonargparse.typing import NonNegativeFloat, PositiveFloat, PositiveInt, restricted_number_type
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.core.saving import save_hparams_to_yaml
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -20,7 +20,15 @@ from torchmetrics.functional.classification import multiclass_confusion_matrix
 from common.errors import InputError
 from pairs import figures
 from pairs.data import target as target_of
-from pairs.models import Ensemble, PairNet, baseline_cnn, baseline_mlp, count_parameters, p_first_le_second
+from pairs.models import (
+    Ensemble,
+    PairNet,
+    baseline_cnn,
+    baseline_mlp,
+    count_parameters,
+    p_first_le_second,
+    scaled,
+)
 
 Fraction = restricted_number_type("Fraction", float, [(">=", 0), ("<", 1)])
 STAGES = ("train", "val", "test")
@@ -74,6 +82,8 @@ class PairClassifier(LightningModule):
         channels: conv widths (each >= 1, at least one) of the `cnn` and `vgg` trunks.
         hidden: hidden widths (each >= 1; none: a linear layer) of the trunk's (or `baseline_mlp`'s) dense part.
         head_hidden: hidden width (>= 1) of the comparison head.
+        width: a multiplier (> 0) on every width above (channels, hidden, head_hidden), each rounded, at least 1: one
+            knob for the network's size, the same for every cell (the tuner's space varies it).
         prediction: `head` (a learnt comparison head) or `digits` (no head: the target is P(d1 <= d2) computed
             from the two digit distributions, and its cross-entropy trains the trunk through that formula).
         batch_norm: batch norm after every conv / dense layer.
@@ -96,6 +106,7 @@ class PairClassifier(LightningModule):
         channels: list[PositiveInt] = [32, 64],
         hidden: list[PositiveInt] = [128],
         head_hidden: PositiveInt = 64,
+        width: PositiveFloat = 1.0,
         batch_norm: bool = False,
         dropout: Fraction = 0.0,  # type: ignore[valid-type]  # a class jsonargparse makes at run time
         prediction: Literal["head", "digits"] = "head",
@@ -116,12 +127,15 @@ class PairClassifier(LightningModule):
             )
         if members < 1:
             raise InputError(f"model.members must be >= 1, got {members}")
+        if not width > 0:
+            raise InputError(f"model.width must be > 0 (a multiplier on every layer width), got {width}")
+        channels, hidden, [head_hidden] = (scaled(w, width) for w in (channels, hidden, [head_hidden]))
         self.save_hyperparameters()
         makers: dict[str, Callable[[], nn.Module]] = {
             "pairnet": partial(
                 PairNet, trunk, weight_sharing, channels, hidden, head_hidden, batch_norm, dropout, prediction
             ),
-            "baseline_cnn": partial(baseline_cnn, batch_norm, dropout),
+            "baseline_cnn": partial(baseline_cnn, batch_norm, dropout, width),
             "baseline_mlp": partial(baseline_mlp, hidden, batch_norm, dropout),
         }
         make = makers[arch]
@@ -197,6 +211,19 @@ class PairClassifier(LightningModule):
         if mean is not None:
             self.input_mean.copy_(mean)
             self.input_std.copy_(self.trainer.datamodule.std)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Keep the global generator (dropout, augmentations) with the weights: a fit continued from the checkpoint
+        draws what the uninterrupted fit would have drawn."""
+        checkpoint["rng_state"] = torch.get_rng_state()
+        if torch.cuda.is_initialized():
+            checkpoint["cuda_rng_state"] = torch.cuda.get_rng_state_all()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["rng_state"])
+        if "cuda_rng_state" in checkpoint and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(checkpoint["cuda_rng_state"])
 
     def predict_step(self, batch: torch.Tensor | tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
         """Predictions for raw pairs [B,2,14,14] (pixel values 0..255, as the pair generator gives them): the target

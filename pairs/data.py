@@ -199,6 +199,15 @@ class PairDataModule(LightningDataModule):
         self.val_set = self.standardise(*(t[n_fit:] for t in train)) if self.hparams.val_pairs else None
         self.test_set = self.standardise(*test)
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The batch-order generator's state, saved in checkpoints: a continued fit draws the uninterrupted order."""
+        return {"order": self.order.get_state()} if hasattr(self, "order") else {}
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        if "order" in state_dict:
+            self.setup()
+            self.order.set_state(state_dict["order"])
+
     def standardise(self, inputs: torch.Tensor, target: torch.Tensor, classes: torch.Tensor) -> TensorDataset:
         return TensorDataset((inputs - self.mean) / self.std, target, classes)
 

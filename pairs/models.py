@@ -10,6 +10,11 @@ from common.errors import InputError
 from pairs.data import DIGIT_SIZE
 
 
+def scaled(widths: Sequence[int], factor: float) -> list[int]:
+    """Each width times `factor`, rounded, at least 1."""
+    return [max(1, round(w * factor)) for w in widths]
+
+
 def dense_block(n_in: int, n_out: int, batch_norm: bool, dropout: float) -> list[nn.Module]:
     """Linear -> [BatchNorm] -> ReLU -> [Dropout]."""
     layers = [nn.Linear(n_in, n_out), *([nn.BatchNorm1d(n_out)] if batch_norm else []), nn.ReLU()]
@@ -146,9 +151,9 @@ class Ensemble(nn.Module):
         return self.combine(self.member_outputs(x))
 
 
-def baseline_cnn(batch_norm: bool = False, dropout: float = 0.0) -> WholeImageNet:
-    """The spec's plain convnet, 70,906 parameters: conv 32, conv 64, FC 200, FC 2."""
-    return WholeImageNet(convnet(2, [32, 64], [200], 2, batch_norm, dropout))
+def baseline_cnn(batch_norm: bool = False, dropout: float = 0.0, width: float = 1.0) -> WholeImageNet:
+    """The spec's plain convnet, 70,906 parameters: conv 32, conv 64, FC 200, FC 2 (each width times `width`)."""
+    return WholeImageNet(convnet(2, scaled([32, 64], width), scaled([200], width), 2, batch_norm, dropout))
 
 
 def baseline_mlp(hidden: Sequence[int] = (128, 128), batch_norm: bool = False, dropout: float = 0.0) -> WholeImageNet:

@@ -47,13 +47,16 @@ PRESENTATION = (
 @dataclass(frozen=True)
 class Task:
     """One fit: the name it is recorded under, its LightningCLI arguments, the round's seed, and the one source of
-    randomness (study.SOURCES) the seed varies, the other two held at 0 (None: the seed varies all three)."""
+    randomness (study.SOURCES) the seed varies, the other two held at 0 (None: the seed varies all three); a tuning
+    fit may continue from a checkpoint (`resume`) and save its own at its end (`save`)."""
 
     name: str
     args: tuple[str, ...]
     seed: int
     config_hash: str = ""
     vary: str | None = None
+    resume: str | None = None
+    save: str | None = None
 
 
 def seed_args(seed: int, vary: str | None = None) -> list[str]:
@@ -186,18 +189,25 @@ def fitted(task: Task, validate_once: bool = False) -> tuple[PairCLI, float]:
     if validate_once:
         cli.trainer.check_val_every_n_epoch = cli.trainer.max_epochs
     start = time.perf_counter()
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=task.resume)
     return cli, time.perf_counter() - start
 
 
 def validate(task: Task) -> dict:
-    """Fit on the training pairs less the validation pairs; the validation accuracy at the last epoch. The test
-    pairs are never evaluated. The task's args must include `validation_args`."""
+    """Fit on the training pairs less the validation pairs (from the task's checkpoint, if it has one, saving one
+    at the end if asked); the validation accuracy at the last epoch. The test pairs are never evaluated. The task's
+    args must include `validation_args`."""
     with quiet():
         cli, fit_seconds = fitted(task, validate_once=True)
+        if task.save:
+            save = Path(task.save)
+            save.parent.mkdir(parents=True, exist_ok=True)
+            cli.trainer.save_checkpoint(save.with_name(f".{save.name}.tmp"))
+            save.with_name(f".{save.name}.tmp").replace(save)  # a checkpoint is whole or absent
     return {
         "config": task.name,
         "seed": task.seed,
+        "parameters": cli.model.n_params,
         "val_acc": float(cli.trainer.callback_metrics["val/acc"]),
         "fit_seconds": round(fit_seconds, 3),
         "threads": torch.get_num_threads(),

@@ -1,15 +1,16 @@
-"""Equal-budget tuning of the study's cells on validation pairs: the declared search space, one Optuna study per
-cell, and the tuned config each study writes.
+"""Equal-budget tuning of the study's cells on validation pairs: one Optuna study per cell over the declared space
+(pairs.space), the fits of its trials, and the tuned config each study writes.
 
-A trial trains its cell with the trial's hyper-parameters over the search seeds, one seed after another, and
-scores the validation accuracy at the last epoch (validation pairs carved from the training pairs; the test
-pairs are never evaluated). Its running mean is reported after every seed, so a trial that trails the median
-is pruned. When every trial has finished, the best few are re-scored on fresh seeds and the winner is the
-finalist with the best mean over all its seeds.
+A trial trains its cell with the trial's hyper-parameters once per search seed and is scored by the mean validation
+accuracy over those seeds (validation pairs carved from the training pairs; the test pairs are never evaluated).
+With a pruner, a trial's fits stop at each rung (pairs.space.Pruning), are scored there and continue from their
+checkpoints, or the trial is stopped when it trails the trials scored at that rung. When every trial has finished,
+the best few are re-scored on fresh seeds and the winner is the finalist with the best mean over all its seeds.
 """
 
 import hashlib
 import json
+import shutil
 import warnings
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -18,13 +19,7 @@ from typing import Any, cast
 
 import optuna
 import yaml
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-    distribution_to_json,
-)
+from optuna.distributions import BaseDistribution, distribution_to_json
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
@@ -35,68 +30,10 @@ from common.errors import InputError
 from common.files import write_atomically
 from pairs import executors, runs
 from pairs.cli import ParsedConfig
+from pairs.space import EPOCHS, Space, TuneError, overrides, resolved
 from pairs.study import FIXED
 
-KINDS = ("pairnet", "aux")  # `only:` values: cells with a comparison head, cells with the auxiliary loss
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-class TuneError(InputError):
-    """A bad search space, config or storage."""
-
-
-@dataclass(frozen=True)
-class Space:
-    """The declared search space: keys set in every tuned config, and per key its distribution and the cell kind
-    it is limited to (None: every cell)."""
-
-    fixed: dict[str, object]
-    params: dict[str, tuple[BaseDistribution, str | None]]
-
-    def for_cell(self, kinds: set[str]) -> dict[str, BaseDistribution]:
-        """The distributions of a cell of these kinds."""
-        return {key: dist for key, (dist, only) in self.params.items() if only is None or only in kinds}
-
-
-def distribution(key: str, spec: object) -> tuple[BaseDistribution, str | None]:
-    """One space entry: {low, high[, log, step]} or {choices: [...]}, with an optional `only:`."""
-    if not isinstance(spec, dict):
-        raise TuneError(f"space key {key!r}: expected a mapping like {{low: 0.0, high: 0.5}} or {{choices: [...]}}")
-    spec = dict(spec)
-    only = spec.pop("only", None)
-    if only is not None and only not in KINDS:
-        raise TuneError(f"space key {key!r}: only must be one of {', '.join(KINDS)}, got {only!r}")
-    try:
-        if set(spec) == {"choices"} and isinstance(spec["choices"], list) and spec["choices"]:
-            return CategoricalDistribution(spec["choices"]), only
-        if {"low", "high"} <= set(spec) <= {"low", "high", "log", "step"}:
-            numbers = [spec["low"], spec["high"], spec.get("step") or 1]
-            if all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
-                return IntDistribution(**spec), only
-            return FloatDistribution(**spec), only
-    except (TypeError, ValueError) as e:
-        raise TuneError(f"space key {key!r}: {e}") from e
-    raise TuneError(
-        f"space key {key!r}: expected {{low, high[, log, step]}} or {{choices: [non-empty list]}}, got {sorted(spec)}"
-    )
-
-
-def load_space(path: Path) -> Space:
-    """The search space declared in the YAML file at `path`; any malformed part is an error naming it."""
-    try:
-        text = options.load_mapping(path, "search space")
-    except InputError as e:
-        raise TuneError(f"{e}; pass --space with a search space such as configs/search/space.yaml") from e
-    if not isinstance(text.get("space"), dict) or not text["space"]:
-        raise TuneError(f"search space {path} declares no parameters: it needs a non-empty `space:` mapping")
-    if set(text) - {"fixed", "space"} or not isinstance(text.get("fixed", {}), dict):
-        raise TuneError(f"search space {path}: expected the keys `fixed:` (a mapping) and `space:`, got {sorted(text)}")
-    return Space(text.get("fixed", {}), {key: distribution(key, spec) for key, spec in text["space"].items()})
-
-
-def overrides(values: dict[str, object]) -> list[str]:
-    """LightningCLI arguments that set dotted keys to values."""
-    return [f"--{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in values.items()]
 
 
 @dataclass(frozen=True)
@@ -122,10 +59,10 @@ def base_args(config: Path, space: Space, scoring: Scoring | None = None) -> lis
     ]
 
 
-def cell_kinds(config: Path, space: Space, scoring: Scoring | None = None) -> set[str]:
-    """The kinds of the cell in `config` (`pairnet`, `aux`); the cell must build as its fits run it (with the
-    scoring's validation pairs and epochs) and every key of the space must be one of its keys. tune.py checks
-    every cell so before any study is written."""
+def cell_kinds(config: Path, space: Space, scoring: Scoring | None = None) -> tuple[set[str], int]:
+    """The kinds of the cell in `config` (`pairnet`, `aux`) and its epochs; the cell must build as its fits run it
+    (with the scoring's validation pairs and epochs) and every key of the space must be one of its keys. tune.py
+    checks every cell so before any study is written."""
     try:
         with runs.quiet():
             cli = ParsedConfig(base_args(config, space, scoring))
@@ -138,7 +75,7 @@ def cell_kinds(config: Path, space: Space, scoring: Scoring | None = None) -> se
     if missing:
         raise TuneError(f"{config} has no key {', '.join(missing)} of the search space; fix the space's keys")
     model = cli.config.model
-    return {
+    kinds = {
         kind
         for kind, on in (
             ("pairnet", model.arch == "pairnet"),
@@ -146,6 +83,7 @@ def cell_kinds(config: Path, space: Space, scoring: Scoring | None = None) -> se
         )
         if on
     }
+    return kinds, cli.config.trainer.max_epochs
 
 
 def identity(config: Path, distributions: dict[str, BaseDistribution], space: Space, scoring: Scoring) -> dict:
@@ -154,6 +92,7 @@ def identity(config: Path, distributions: dict[str, BaseDistribution], space: Sp
         "base_config_sha256": hashlib.sha256(config.read_bytes()).hexdigest()[:16],
         "fixed": space.fixed,
         "space": {k: json.loads(distribution_to_json(d)) for k, d in distributions.items()},
+        "pruner": space.pruning.__dict__ if space.pruning else None,
         "seeds": list(scoring.seeds),
         "rescore_seeds": list(scoring.rescore_seeds),
         "finalists": scoring.finalists,
@@ -179,31 +118,46 @@ def check_stored(name: str, storage: Path, ident: dict) -> None:
         )
 
 
-def open_study(name: str, storage: Path, ident: dict) -> optuna.Study:
+def open_study(name: str, storage: Path, ident: dict, space: Space) -> optuna.Study:
     """The cell's study in its journal file: created, or resumed if it was made with the same space and scoring."""
-    check_stored(name, storage, ident)
     storage.parent.mkdir(parents=True, exist_ok=True)
     journal = JournalStorage(JournalFileBackend(str(storage)))
+    pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
+    if space.pruning:
+        pruner = optuna.pruners.SuccessiveHalvingPruner(space.pruning.min_resource, space.pruning.reduction_factor)
+    study = optuna.create_study(
+        storage=journal, study_name=name, direction="maximize", pruner=pruner, load_if_exists=True
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=0, multivariate=True, constant_liar=True)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=2)
-    study = optuna.create_study(
-        storage=journal, study_name=name, direction="maximize", sampler=sampler, pruner=pruner, load_if_exists=True
-    )
+        # seeded with the trials already asked: a resumed study draws new points, not the first ones again
+        study.sampler = optuna.samplers.TPESampler(seed=len(study.trials), multivariate=True, constant_liar=True)
     if study.user_attrs.get("identity") is None:
         study.set_user_attr("identity", ident)
     return study
 
 
+def score_key(epoch: int, seed: int) -> str:
+    """The user attribute holding a trial's validation accuracy at `epoch` with `seed`."""
+    return f"val_{epoch}_{seed}"
+
+
 @dataclass
 class Running:
-    """A trial in progress: its Optuna handle, its overrides, and its scores so far, in seed order."""
+    """A trial in progress: its Optuna handle, its overrides, the epochs it is scored at, its scores so far (epoch ->
+    seed -> validation accuracy), the seeds with a fit in flight, and the rungs reported to Optuna and decided."""
 
     trial: optuna.Trial
     args: list[str]
-    scores: list[float] = field(default_factory=list)
-    busy: bool = False
+    rungs: list[int]
+    scores: dict[int, dict[int, float]] = field(default_factory=dict)
+    busy: set[int] = field(default_factory=set)
+    reported: set[int] = field(default_factory=set)
+    decided: set[int] = field(default_factory=set)
+
+    def rung(self, seeds: tuple[int, ...]) -> int:
+        """The index of the first rung some seed has no score at."""
+        return next(i for i, epoch in enumerate(self.rungs) if len(self.scores.get(epoch, {})) < len(seeds))
 
 
 class CellTuner:
@@ -218,23 +172,38 @@ class CellTuner:
         space: Space,
         scoring: Scoring,
         trials: int,
+        epochs: int,
+        checkpoints: Path,
     ):
         self.name, self.config, self.study, self.distributions = name, config, study, distributions
-        self.space, self.scoring, self.trials = space, scoring, trials
+        self.space, self.scoring, self.trials, self.epochs = space, scoring, trials, epochs
+        self.checkpoints = checkpoints
         self.max_active = 1  # trials in progress at once: the executor's slots
         self.base = base_args(config, space, scoring)
         self.running: dict[int, Running] = {}
         for frozen in self.budgeted((TrialState.RUNNING,)):  # in flight when interrupted
-            done = [frozen.user_attrs[f"seed_{s}"] for s in scoring.seeds if f"seed_{s}" in frozen.user_attrs]
-            if len(done) == len(scoring.seeds):
-                study.tell(frozen.number, sum(done) / len(done))
-            else:
-                self.running[frozen.number] = Running(
-                    optuna.Trial(study, frozen._trial_id), overrides(frozen.params), done
-                )
+            run = self.start(optuna.Trial(study, frozen._trial_id), frozen.params)
+            for epoch in run.rungs:
+                for seed in scoring.seeds:
+                    if score_key(epoch, seed) in frozen.user_attrs:
+                        run.scores.setdefault(epoch, {})[seed] = frozen.user_attrs[score_key(epoch, seed)]
+            run.reported = set(frozen.intermediate_values)
+            run.decided = run.reported - {max(run.reported, default=0)}  # the last may not have been decided
+            self.advance(run)
         self.rescores: dict[str, dict[str, float]] = dict(study.user_attrs.get("rescores", {}))
         self.rescoring: set[tuple[int, int]] = set()
         self.finalists: list[int] | None = None
+
+    def start(self, trial: optuna.Trial, params: dict[str, Any]) -> Running:
+        """Track a trial: its arguments and the epochs it is scored at."""
+        epochs = params.get(EPOCHS, self.epochs)
+        rungs = self.space.pruning.rungs(epochs) if self.space.pruning else [epochs]
+        self.running[trial.number] = Running(trial, self.arguments(params), rungs)
+        return self.running[trial.number]
+
+    def arguments(self, params: dict[str, Any]) -> list[str]:
+        """The overrides of a trial's parameters."""
+        return overrides(resolved(params, params.get(EPOCHS, self.epochs)))
 
     def budgeted(self, states: tuple[TrialState, ...]) -> list[optuna.trial.FrozenTrial]:
         """The cell's trials in these states among its first `trials` (a study run with a larger budget before
@@ -244,29 +213,44 @@ class CellTuner:
     def finished_trials(self) -> list[optuna.trial.FrozenTrial]:
         return self.budgeted(FINISHED)
 
-    def task(self, args: list[str], seed: int) -> runs.Task:
-        return runs.Task(self.name, tuple([*self.base, *args]), seed)
+    def checkpoint(self, number: int, seed: int, epoch: int) -> Path:
+        return self.checkpoints / f"trial_{number}_seed_{seed}_epoch_{epoch}.ckpt"
+
+    def segment(self, run: Running, seed: int) -> tuple[tuple[str, int, int], runs.Task]:
+        """The fit that takes a trial's seed to its next rung: from the last rung's checkpoint, saving its own unless
+        it is the last."""
+        index, number = run.rung(self.scoring.seeds), run.trial.number
+        epoch = run.rungs[index]
+        resume = self.checkpoint(number, seed, run.rungs[index - 1]) if index else None
+        save = self.checkpoint(number, seed, epoch) if index < len(run.rungs) - 1 else None
+        run.busy.add(seed)
+        task = runs.Task(
+            self.name,
+            (*self.base, *run.args, f"--trainer.max_epochs={epoch}"),
+            seed,
+            resume=str(resume) if resume else None,
+            save=str(save) if save else None,
+        )
+        return ("trial", number, seed), task
 
     def next_task(self) -> tuple[tuple[str, int, int], runs.Task] | None:
         """The next fit to run, keyed by (phase, trial number, seed); None while it must wait for running fits."""
-        for number, run in self.running.items():
-            if not run.busy:
-                run.busy = True
-                seed = self.scoring.seeds[len(run.scores)]
-                return ("trial", number, seed), self.task(run.args, seed)
+        for run in self.running.values():
+            epoch = run.rungs[run.rung(self.scoring.seeds)]
+            for seed in self.scoring.seeds:
+                if seed not in run.busy and seed not in run.scores.get(epoch, {}):
+                    return self.segment(run, seed)
         if len(self.study.trials) < self.trials and len(self.running) < self.max_active:
             trial = self.study.ask(self.distributions)
-            self.running[trial.number] = Running(trial, overrides(trial.params), busy=True)
-            return ("trial", trial.number, self.scoring.seeds[0]), self.task(
-                self.running[trial.number].args, self.scoring.seeds[0]
-            )
+            return self.segment(self.start(trial, trial.params), self.scoring.seeds[0])
         if self.searching():
             return None
         for number in self.final():
             for seed in self.scoring.rescore_seeds:
                 if (number, seed) not in self.rescoring and str(seed) not in self.rescores.get(str(number), {}):
                     self.rescoring.add((number, seed))
-                    return ("rescore", number, seed), self.task(overrides(self.study.trials[number].params), seed)
+                    task = runs.Task(self.name, (*self.base, *self.arguments(self.study.trials[number].params)), seed)
+                    return ("rescore", number, seed), task
         return None
 
     def finish(self, key: tuple[str, int, int], record: dict) -> bool:
@@ -279,20 +263,41 @@ class CellTuner:
             self.study.set_user_attr("rescores", self.rescores)
             return self.rescored(number)
         run = self.running[number]
-        run.busy = False
-        run.scores.append(accuracy)
-        run.trial.set_user_attr(f"seed_{seed}", accuracy)
-        run.trial.set_user_attr("fit_seconds", run.trial.user_attrs.get("fit_seconds", 0) + record["fit_seconds"])
-        mean = sum(run.scores) / len(run.scores)
-        run.trial.report(mean, len(run.scores))
-        if len(run.scores) == len(self.scoring.seeds):
-            self.study.tell(run.trial, mean)
-        elif run.trial.should_prune():
-            self.study.tell(run.trial, state=TrialState.PRUNED)
-        else:
-            return False
-        del self.running[number]
-        return True
+        epoch = run.rungs[run.rung(self.scoring.seeds)]
+        run.busy.discard(seed)
+        run.scores.setdefault(epoch, {})[seed] = accuracy
+        trial = run.trial
+        trial.set_user_attr(score_key(epoch, seed), accuracy)
+        trial.set_user_attr("fit_seconds", trial.user_attrs.get("fit_seconds", 0) + record["fit_seconds"])
+        trial.set_user_attr("parameters", record["parameters"])
+        if epoch != run.rungs[0]:
+            self.checkpoint(number, seed, run.rungs[run.rungs.index(epoch) - 1]).unlink(missing_ok=True)
+        return self.advance(run)
+
+    def advance(self, run: Running) -> bool:
+        """Report and decide each rung every seed has finished that is not decided yet: the trial is complete after
+        its last rung, stopped where the pruner says so, or goes on. True when it finished."""
+        seeds = self.scoring.seeds
+        for epoch in run.rungs:
+            scores = run.scores.get(epoch, {})
+            if len(scores) < len(seeds):
+                return False
+            if epoch in run.decided:
+                continue
+            mean = sum(scores.values()) / len(scores)
+            if epoch not in run.reported:
+                run.trial.report(mean, epoch)
+                run.reported.add(epoch)
+            stop = run.trial.should_prune()  # at the last rung too: it enters the rung's competition
+            run.decided.add(epoch)
+            if epoch == run.rungs[-1] or stop:
+                state = TrialState.COMPLETE if epoch == run.rungs[-1] else TrialState.PRUNED
+                self.study.tell(run.trial, mean if state == TrialState.COMPLETE else None, state=state)
+                for seed in seeds:
+                    self.checkpoint(run.trial.number, seed, epoch).unlink(missing_ok=True)
+                del self.running[run.trial.number]
+                return True
+        return False
 
     def searching(self) -> bool:
         return len(self.study.trials) < self.trials or bool(self.running)
@@ -301,6 +306,7 @@ class CellTuner:
         """The finalists, once every trial has finished (none before)."""
         if self.finalists is None and not self.searching():
             self.finalists = self.best(self.scoring.finalists)
+            shutil.rmtree(self.checkpoints, ignore_errors=True)
         return self.finalists or []
 
     def rescored(self, number: int) -> bool:
@@ -311,8 +317,8 @@ class CellTuner:
         return len(self.finished_trials()) + sum(map(self.rescored, self.final()))
 
     def fits(self) -> int:
-        """Fits recorded so far."""
-        seeds = sum(k.startswith("seed_") for t in self.study.get_trials(deepcopy=False) for k in t.user_attrs)
+        """Fits recorded so far (a trial's fit to each rung counts as one)."""
+        seeds = sum(k.startswith("val_") for t in self.study.get_trials(deepcopy=False) for k in t.user_attrs)
         return seeds + sum(len(scores) for scores in self.rescores.values())
 
     def best(self, k: int) -> list[int]:
@@ -333,6 +339,7 @@ class CellTuner:
                 {
                     "trial": number,
                     "params": trial.params,
+                    "parameters": trial.user_attrs["parameters"],
                     "search": trial.value,
                     "fresh": sum(fresh) / len(fresh),
                     "all": (trial.value * len(self.scoring.seeds) + sum(fresh))
@@ -348,6 +355,32 @@ class CellTuner:
             "pruned": sum(t.state == TrialState.PRUNED for t in trials),
             "fit_seconds": sum(t.user_attrs.get("fit_seconds", 0) for t in trials),
         }
+
+    def export(self) -> list[dict]:
+        """Every finished trial of the budget as a plain record: its parameters, its validation accuracy at each
+        rung it reached per search seed, its value (its mean at the last of them), its size and fit time."""
+        rows = []
+        for trial in self.finished_trials():
+            scores: dict[str, dict[str, float]] = {}
+            for key, accuracy in trial.user_attrs.items():
+                if key.startswith("val_"):
+                    _, epoch, seed = key.split("_")
+                    scores.setdefault(epoch, {})[seed] = accuracy
+            last = max(scores, key=int)
+            rows.append(
+                {
+                    "cell": self.name,
+                    "trial": trial.number,
+                    "state": "complete" if trial.state == TrialState.COMPLETE else "pruned",
+                    "params": trial.params,
+                    "epochs": trial.params.get(EPOCHS, self.epochs),
+                    "scores": dict(sorted(scores.items(), key=lambda item: int(item[0]))),
+                    "value": sum(scores[last].values()) / len(scores[last]),
+                    "parameters": trial.user_attrs["parameters"],
+                    "fit_seconds": round(trial.user_attrs.get("fit_seconds", 0), 3),
+                }
+            )
+        return rows
 
 
 def set_key(config: dict, dotted: str, value: object) -> None:
@@ -369,19 +402,35 @@ def write_config(base: Path, values: dict[str, object], header: list[str], path:
 
 
 def cell_tuners(cells: list[str], space: Space, scoring: Scoring, storage: Path, trials: int) -> list[CellTuner]:
-    """A tuner per cell of configs/fixed/, its study in `storage`/<cell>.journal. Every cell is checked (it builds as
-    its trials run it; a stored study was made with the same space and scoring) before the first journal is
-    written."""
+    """A tuner per cell of configs/fixed/, its study in `storage`/<cell>.journal and its trials' checkpoints in
+    `storage`/<cell>.checkpoints. Every cell is checked (it builds as its trials run it; the pruner can stop its
+    trials; a stored study was made with the same space and scoring) before the first journal is written."""
     checked = {}
     for cell in cells:
         config = FIXED / f"{cell}.yaml"
-        distributions = space.for_cell(cell_kinds(config, space, scoring))
+        kinds, epochs = cell_kinds(config, space, scoring)
+        if space.pruning and EPOCHS not in space.params and space.pruning.min_resource >= epochs:
+            raise TuneError(
+                f"pruner.min_resource: {space.pruning.min_resource} epochs is not below {cell}'s {epochs}, so none of "
+                "its trials could be stopped early; lower it"
+            )
+        distributions = space.for_cell(kinds)
         ident = identity(config, distributions, space, scoring)
         check_stored(cell, storage / f"{cell}.journal", ident)
-        checked[cell] = config, distributions, ident
+        checked[cell] = config, distributions, ident, epochs
     return [
-        CellTuner(cell, config, open_study(cell, storage / f"{cell}.journal", ident), dists, space, scoring, trials)
-        for cell, (config, dists, ident) in checked.items()
+        CellTuner(
+            cell,
+            config,
+            open_study(cell, storage / f"{cell}.journal", ident, space),
+            dists,
+            space,
+            scoring,
+            trials,
+            epochs,
+            storage / f"{cell}.checkpoints",
+        )
+        for cell, (config, dists, ident, epochs) in checked.items()
     ]
 
 

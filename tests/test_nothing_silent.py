@@ -25,6 +25,7 @@ from framework.exercises import course
 from framework.exercises import mnist as framework_mnist
 from pairs import runs, tuning
 from pairs.cli import PairCLI
+from pairs.space import Space, TuneError
 from scripts import validate
 
 pytestmark = pytest.mark.filterwarnings("ignore::jsonargparse._deprecated.JsonargparseDeprecationWarning")
@@ -317,7 +318,7 @@ def tuning_folder(tiny_config, cells: dict[str, int]) -> list[str]:
 
 def test_validation_pairs_as_many_as_the_pairs_are_refused_before_any_journal(workdir, tiny_config):
     argv = tuning_folder(tiny_config, {"tiny_ok": 60, "tiny_small": 20})
-    with pytest.raises(tuning.TuneError) as info:
+    with pytest.raises(TuneError) as info:
         tune.main([*argv, "--val-pairs", "20"])
     assert str(info.value) == (
         "configs/fixed/tiny_small.yaml, as every trial runs it (--val-pairs 20): data.val_pairs must be in "
@@ -328,9 +329,9 @@ def test_validation_pairs_as_many_as_the_pairs_are_refused_before_any_journal(wo
 
 def test_a_stored_study_of_another_protocol_is_refused_before_any_journal(workdir, tiny_config):
     argv = tuning_folder(tiny_config, {"tiny_a": 60, "tiny_b": 60})
-    tuning.open_study("tiny_b", Path("store/tiny_b.journal"), {"val_pairs": 1})
+    tuning.open_study("tiny_b", Path("store/tiny_b.journal"), {"val_pairs": 1}, Space({}, {}))
     stored = Path("store/tiny_b.journal").read_bytes()
-    with pytest.raises(tuning.TuneError, match="tiny_b.journal holds a study of tiny_b with a different"):
+    with pytest.raises(TuneError, match="tiny_b.journal holds a study of tiny_b with a different"):
         tune.main([*argv, "--val-pairs", "20"])
     assert sorted(p.name for p in Path("store").iterdir()) == ["tiny_b.journal"]
     assert Path("store/tiny_b.journal").read_bytes() == stored
