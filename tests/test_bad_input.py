@@ -215,6 +215,11 @@ TABLE: dict[str, dict[str, tuple[str, str]]] = {  # entry point -> class -> (arg
         "a key given twice in YAML": ("--config {dup_yaml}", "dup.yaml: key model is given twice"),
         "an integer out of range": (f"--rounds {BIG}", "--rounds"),
     },
+    "scripts.budget": {
+        "a folder as an output file": ("--report {folder}", "--report"),
+        "a file as an output folder": ("--figure {file}/budget.png", "--figure"),
+        "an unwritable folder": ("--report {unwritable}", "--report"),
+    },
     "scripts.bench_ray": {
         "zero": ("--seeds 0", "--seeds"),
         "negative": ("--threads -1", "--threads"),

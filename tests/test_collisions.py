@@ -56,6 +56,11 @@ COLLISIONS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ("--output", "--space"): (f"{TUNE} --space configs/tiny_base.yaml", "configs/tiny_base.yaml"),
         ("--storage", "--output"): (f"{TUNE} --output new --storage new/tiny_base.yaml", "new/tiny_base.yaml"),
     },
+    "scripts.budget": {
+        ("--report", "--trials"): (f"--trials {JOURNAL} --report {JOURNAL}", JOURNAL),
+        ("--figure", "--trials"): (f"--trials {JOURNAL} --figure {JOURNAL}", JOURNAL),
+        ("--figure", "--report"): ("--report new.md --figure new.md", "new.md"),
+    },
     "framework.exercises.mnist": {
         ("out_dir", "data_dir"): ("--config configs/two_layer.yaml out_dir={data}", "{data}"),
     },
@@ -95,6 +100,7 @@ WRONG_KIND = {  # an output naming an existing file of another kind: (entry poin
     "benchmark --report": ("benchmark", "--report-only --report notes.txt", "--report"),
     "benchmark --figure": ("benchmark", "--report-only --figure notes.txt", "--figure"),
     "train --output": ("train", f"{PREDICT} --output notes.txt", "--output"),
+    "budget --report": ("scripts.budget", f"--trials {JOURNAL} --report notes.txt", "--report"),
     "taylor --figure": ("framework.exercises.taylor", "--figure configs/tiny_pair.yaml", "--figure"),
     "toys --figure": ("framework.exercises.toys", "--figure configs/tiny_pair.yaml", "--figure"),
 }
