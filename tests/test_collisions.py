@@ -55,6 +55,7 @@ COLLISIONS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ("--output", "--configs"): (f"{TUNE} --output configs/fixed", "configs/fixed/tiny_base.yaml"),
         ("--output", "--space"): (f"{TUNE} --space configs/tiny_base.yaml", "configs/tiny_base.yaml"),
         ("--storage", "--output"): (f"{TUNE} --output new --storage new/tiny_base.yaml", "new/tiny_base.yaml"),
+        ("--export", "--configs"): (f"{TUNE} --export configs/fixed/tiny_base.yaml", "configs/fixed/tiny_base.yaml"),
     },
     "scripts.budget": {
         ("--report", "--trials"): (f"--trials {JOURNAL} --report {JOURNAL}", JOURNAL),
@@ -100,6 +101,7 @@ WRONG_KIND = {  # an output naming an existing file of another kind: (entry poin
     "benchmark --report": ("benchmark", "--report-only --report notes.txt", "--report"),
     "benchmark --figure": ("benchmark", "--report-only --figure notes.txt", "--figure"),
     "train --output": ("train", f"{PREDICT} --output notes.txt", "--output"),
+    "tune --export": ("tune", f"{TUNE} --export notes.txt", "--export"),
     "budget --report": ("scripts.budget", f"--trials {JOURNAL} --report notes.txt", "--report"),
     "taylor --figure": ("framework.exercises.taylor", "--figure configs/tiny_pair.yaml", "--figure"),
     "toys --figure": ("framework.exercises.toys", "--figure configs/tiny_pair.yaml", "--figure"),
