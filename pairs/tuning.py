@@ -9,6 +9,7 @@ the best few are re-scored on fresh seeds and the winner is the finalist with th
 """
 
 import hashlib
+import itertools
 import json
 import shutil
 import warnings
@@ -34,6 +35,7 @@ from pairs.space import EPOCHS, Space, TuneError, overrides, resolved
 from pairs.study import FIXED
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+RETRY = "retry_of"  # the user attribute naming the interrupted trial a trial retries
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,16 @@ def score_key(epoch: int, seed: int) -> str:
     return f"val_{epoch}_{seed}"
 
 
+def scores_of(user_attrs: dict[str, Any]) -> dict[int, dict[int, float]]:
+    """A trial's scores from its user attributes: epoch -> seed -> validation accuracy."""
+    scores: dict[int, dict[int, float]] = {}
+    for key, accuracy in user_attrs.items():
+        if key.startswith("val_"):
+            _, epoch, seed = key.split("_")
+            scores.setdefault(int(epoch), {})[int(seed)] = accuracy
+    return dict(sorted(scores.items()))
+
+
 @dataclass
 class Running:
     """A trial in progress: its Optuna handle, its overrides, the epochs it is scored at, its scores so far (epoch ->
@@ -156,8 +168,9 @@ class Running:
     decided: set[int] = field(default_factory=set)
 
     def rung(self, seeds: tuple[int, ...]) -> int:
-        """The index of the first rung some seed has no score at."""
-        return next(i for i, epoch in enumerate(self.rungs) if len(self.scores.get(epoch, {})) < len(seeds))
+        """The index of the first rung some seed has no score at (past the last: every rung is scored)."""
+        unscored = (i for i, epoch in enumerate(self.rungs) if len(self.scores.get(epoch, {})) < len(seeds))
+        return next(unscored, len(self.rungs))
 
 
 class CellTuner:
@@ -181,34 +194,47 @@ class CellTuner:
         self.max_active = 1  # trials in progress at once: the executor's slots
         self.base = base_args(config, space, scoring)
         self.running: dict[int, Running] = {}
-        for frozen in self.budgeted((TrialState.RUNNING,)):  # in flight when interrupted
-            run = self.start(optuna.Trial(study, frozen._trial_id), frozen.params)
-            for epoch in run.rungs:
-                for seed in scoring.seeds:
-                    if score_key(epoch, seed) in frozen.user_attrs:
-                        run.scores.setdefault(epoch, {})[seed] = frozen.user_attrs[score_key(epoch, seed)]
-            run.reported = set(frozen.intermediate_values)
-            run.decided = run.reported - {max(run.reported, default=0)}  # the last may not have been decided
-            self.advance(run)
+        for frozen in self.budgeted((TrialState.RUNNING,)):  # in flight when interrupted: retried with its scores
+            study.tell(frozen.number, state=TrialState.FAIL)
+            study.enqueue_trial(frozen.params, user_attrs={**frozen.user_attrs, RETRY: frozen.number})
         self.rescores: dict[str, dict[str, float]] = dict(study.user_attrs.get("rescores", {}))
         self.rescoring: set[tuple[int, int]] = set()
         self.finalists: list[int] | None = None
 
-    def start(self, trial: optuna.Trial, params: dict[str, Any]) -> Running:
-        """Track a trial: its arguments and the epochs it is scored at."""
-        epochs = params.get(EPOCHS, self.epochs)
+    def start(self, trial: optuna.Trial) -> Running:
+        """Track a trial: its arguments and the epochs it is scored at. A retried trial takes over the scores and
+        the checkpoints of the interrupted one and reports its finished rungs again, the last one undecided."""
+        epochs = trial.params.get(EPOCHS, self.epochs)
         rungs = self.space.pruning.rungs(epochs) if self.space.pruning else [epochs]
-        self.running[trial.number] = Running(trial, self.arguments(params), rungs)
-        return self.running[trial.number]
+        run = self.running[trial.number] = Running(trial, self.arguments(trial.params), rungs)
+        run.scores = scores_of(trial.user_attrs)
+        retried = trial.user_attrs.get(RETRY)
+        if retried is not None:
+            for epoch, seed in itertools.product(rungs, self.scoring.seeds):
+                if self.checkpoint(retried, seed, epoch).exists():
+                    self.checkpoint(retried, seed, epoch).replace(self.checkpoint(trial.number, seed, epoch))
+            for epoch in rungs[: run.rung(self.scoring.seeds)]:
+                trial.report(sum(run.scores[epoch].values()) / len(run.scores[epoch]), epoch)
+                run.reported.add(epoch)
+            run.decided = run.reported - {max(run.reported, default=0)}
+            self.advance(run)
+        return run
 
     def arguments(self, params: dict[str, Any]) -> list[str]:
         """The overrides of a trial's parameters."""
         return overrides(resolved(params, params.get(EPOCHS, self.epochs)))
 
     def budgeted(self, states: tuple[TrialState, ...]) -> list[optuna.trial.FrozenTrial]:
-        """The cell's trials in these states among its first `trials` (a study run with a larger budget before
-        is judged on the same first trials as every other cell)."""
-        return [t for t in self.study.get_trials(deepcopy=False, states=states) if t.number < self.trials]
+        """The cell's trials in these states among its first `trials` that did not fail (a study run with a larger
+        budget before is judged on the same first trials as every other cell; an interrupted trial failed and was
+        retried later)."""
+        counted = [t for t in self.study.get_trials(deepcopy=False) if t.state != TrialState.FAIL][: self.trials]
+        return [t for t in counted if t.state in states]
+
+    def asked(self) -> int:
+        """Trials asked for, interrupted ones left out (their retries count once asked)."""
+        waiting = (TrialState.FAIL, TrialState.WAITING)
+        return sum(t.state not in waiting for t in self.study.get_trials(deepcopy=False))
 
     def finished_trials(self) -> list[optuna.trial.FrozenTrial]:
         return self.budgeted(FINISHED)
@@ -235,14 +261,15 @@ class CellTuner:
 
     def next_task(self) -> tuple[tuple[str, int, int], runs.Task] | None:
         """The next fit to run, keyed by (phase, trial number, seed); None while it must wait for running fits."""
-        for run in self.running.values():
-            epoch = run.rungs[run.rung(self.scoring.seeds)]
-            for seed in self.scoring.seeds:
-                if seed not in run.busy and seed not in run.scores.get(epoch, {}):
-                    return self.segment(run, seed)
-        if len(self.study.trials) < self.trials and len(self.running) < self.max_active:
-            trial = self.study.ask(self.distributions)
-            return self.segment(self.start(trial, trial.params), self.scoring.seeds[0])
+        while True:
+            for run in self.running.values():
+                epoch = run.rungs[run.rung(self.scoring.seeds)]
+                for seed in self.scoring.seeds:
+                    if seed not in run.busy and seed not in run.scores.get(epoch, {}):
+                        return self.segment(run, seed)
+            if self.asked() >= self.trials or len(self.running) >= self.max_active:
+                break
+            self.start(self.study.ask(self.distributions))
         if self.searching():
             return None
         for number in self.final():
@@ -300,7 +327,7 @@ class CellTuner:
         return False
 
     def searching(self) -> bool:
-        return len(self.study.trials) < self.trials or bool(self.running)
+        return self.asked() < self.trials or bool(self.running)
 
     def final(self) -> list[int]:
         """The finalists, once every trial has finished (none before)."""
@@ -318,7 +345,8 @@ class CellTuner:
 
     def fits(self) -> int:
         """Fits recorded so far (a trial's fit to each rung counts as one)."""
-        seeds = sum(k.startswith("val_") for t in self.study.get_trials(deepcopy=False) for k in t.user_attrs)
+        live = [t for t in self.study.get_trials(deepcopy=False) if t.state != TrialState.FAIL]
+        seeds = sum(k.startswith("val_") for t in live for k in t.user_attrs)
         return seeds + sum(len(scores) for scores in self.rescores.values())
 
     def best(self, k: int) -> list[int]:
@@ -360,21 +388,20 @@ class CellTuner:
         """Every finished trial of the budget as a plain record: its parameters, its validation accuracy at each
         rung it reached per search seed, its value (its mean at the last of them), its size and fit time."""
         rows = []
-        for trial in self.finished_trials():
-            scores: dict[str, dict[str, float]] = {}
-            for key, accuracy in trial.user_attrs.items():
-                if key.startswith("val_"):
-                    _, epoch, seed = key.split("_")
-                    scores.setdefault(epoch, {})[seed] = accuracy
+        for order, trial in enumerate(self.finished_trials()):
+            scores = {
+                str(epoch): {str(s): a for s, a in by_seed.items()}
+                for epoch, by_seed in scores_of(trial.user_attrs).items()
+            }
             last = max(scores, key=int)
             rows.append(
                 {
                     "cell": self.name,
-                    "trial": trial.number,
+                    "trial": order,
                     "state": "complete" if trial.state == TrialState.COMPLETE else "pruned",
                     "params": trial.params,
                     "epochs": trial.params.get(EPOCHS, self.epochs),
-                    "scores": dict(sorted(scores.items(), key=lambda item: int(item[0]))),
+                    "scores": scores,
                     "value": sum(scores[last].values()) / len(scores[last]),
                     "parameters": trial.user_attrs["parameters"],
                     "fit_seconds": round(trial.user_attrs.get("fit_seconds", 0), 3),

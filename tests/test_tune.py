@@ -100,13 +100,15 @@ def test_a_failure_mid_tuning_resumes_without_losing_or_repeating_a_fit(workdir,
     Path("space.yaml").write_text(space)
     failure, seen = mid_run_failure
     calls, original_validate, original_finish = [], runs.validate, tuning.CellTuner.finish
+    resumed: list[str] = []  # the checkpoints fits continued from
 
     def counted(task):
         calls.append((task.args, task.seed))
+        resumed.extend([task.resume] if task.resume else [])
         return original_validate(task)
 
-    def interrupt_at_fifth(self, key, record):
-        if len(calls) == 5:
+    def interrupt_at_fifth(self, key, record):  # wide: at the first fit that continued from a checkpoint
+        if (len(calls) == 5) if space == SPACE else (len(resumed) == 1):
             raise failure
         return original_finish(self, key, record)
 
@@ -125,12 +127,17 @@ def test_a_failure_mid_tuning_resumes_without_losing_or_repeating_a_fit(workdir,
     fits = 0
     for outcome in outcomes:
         study = study_of(outcome["cell"])
-        assert outcome["trials"] == len(study.trials) == 3
-        fits += sum(k.startswith("val_") for t in study.trials for k in t.user_attrs)
+        live = [t for t in study.trials if t.state != optuna.trial.TrialState.FAIL]  # an interrupted trial is retried
+        assert outcome["trials"] == len(live) == 3
+        fits += sum(k.startswith("val_") for t in live for k in t.user_attrs)
         fits += sum(len(v) for v in study.user_attrs["rescores"].values())
         assert set(outcome["winner"]["params"]) == set(study.trials[0].params)
         assert ("model.aux_weight" in outcome["winner"]["params"]) == (outcome["cell"] == "tiny_aux")
     assert fits == len(calls) - 1
+    retried = [t for cell in ("tiny_aux", "tiny_base") for t in study_of(cell).trials if tuning.RETRY in t.user_attrs]
+    assert len(retried) == 1 and retried[0].state != optuna.trial.TrialState.FAIL
+    if space == WIDE:  # the retried trial went on from the interrupted one's checkpoint, renamed to it
+        assert any(f"trial_{retried[0].number}_" in path for path in resumed)
     assert all(Path(f"store/{cell}_history.png").stat().st_size > 0 for cell in ("tiny_aux", "tiny_base"))
     assert not list(Path("store").glob("*.checkpoints"))  # a finished tuning leaves no checkpoints
 
