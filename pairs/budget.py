@@ -248,3 +248,10 @@ def effects_at(cells: dict[str, list[Trial]], k: int) -> tuple[list[Effect], lis
     `records_at(cells, k)`, so they depend on trials 0..k-1 of each cell only."""
     grouped = by_config(records_at(cells, k))
     return list(effects(grouped)), list(interactions(grouped))
+
+
+def effects_within(cells: dict[str, list[Trial]], key: str, value: object) -> tuple[list[Effect], list[Interaction]]:
+    """The study's effects and interactions at the full budget among the trials whose parameter `key` is `value`
+    (e.g. one head, `model.prediction`): each cell's best such trial stands in for it."""
+    chosen = {cell: [t for t in trials if t.params.get(key) == value] for cell, trials in cells.items()}
+    return effects_at(chosen, max(len(trials) for trials in cells.values()))

@@ -128,6 +128,28 @@ def effect_table(measured: dict[str, list[Paired | None]], n: int) -> list[str]:
     return lines
 
 
+HEAD = "model.prediction"  # the parameter choosing how the target is read: a learnt head or the digits
+
+
+def head_table(cells: dict[str, list[Trial]]) -> list[str]:
+    """Every effect at the full budget within each head the trials chose (`HEAD`): each cell's best trial with that
+    head stands in for it."""
+    heads = sorted({str(t.params[HEAD]) for trials in cells.values() for t in trials if HEAD in t.params})
+    if not heads:
+        return ["No trial chose a head (`model.prediction` is not in the space)."]
+    within = {head: budget.effects_within(cells, HEAD, head) for head in heads}
+    names = list(dict.fromkeys(name_of(m) for measured, crossed in within.values() for m in [*measured, *crossed]))
+    lines = ["| effect | " + " | ".join(f"within `{head}`" for head in heads) + " |", "|---|" + "---:|" * len(heads)]
+    for name in names:
+        shown = []
+        for measured, crossed in within.values():
+            member = next((m for m in [*measured, *crossed] if name_of(m) == name), None)
+            mean, low, high = estimate(member)
+            shown.append("–" if math.isnan(mean) else f"{points(mean)} {ci(low, high)}")
+        lines.append(f"| {name} | {' | '.join(shown)} |")
+    return lines
+
+
 def render(
     cells: dict[str, list[Trial]], measured: dict[str, list[Paired | None]], source: Path, report: Path, figure: Path
 ) -> str:
@@ -165,6 +187,14 @@ def render(
             "family. Validation pairs, not test pairs.",
             "",
             *effect_table(measured, n),
+            "",
+            "## The effects within each head",
+            "",
+            "How much of each effect depends on how the target is read: the same effects at k = N, each cell's best "
+            "trial among those that chose a learnt comparison head (`head`), or among those that read P(d1 ≤ d2) off "
+            "the two digit outputs (`digits`). Validation pairs, 95% t-intervals over the search seeds.",
+            "",
+            *head_table(cells),
             "",
             "## Reading the curves",
             "",

@@ -136,6 +136,16 @@ def test_an_effect_at_budget_k_uses_trials_0_to_k_minus_1_only(tmp_path):
     }
 
 
+def test_the_effects_within_a_head_use_each_cell_s_best_trial_with_that_head(tmp_path):
+    lines = [line(cell, 0, 0.80 + 0.01 * i) for i, cell in enumerate(SQUARE)]  # the learnt head
+    lines += [line(cell, 1, 0.90 - 0.02 * i, params={"model.prediction": "digits"}) for i, cell in enumerate(SQUARE)]
+    cells = cells_of(tmp_path, lines)
+    learnt, _ = budget.effects_within(cells, "model.prediction", "learnt")
+    digits, _ = budget.effects_within(cells, "model.prediction", "digits")
+    assert learnt[0].diffs == pytest.approx({s: -0.01 for s in SEEDS})  # cnn_aux_shared − cnn_aux_separate, trial 0
+    assert digits[0].diffs == pytest.approx({s: +0.02 for s in SEEDS})  # the same, trial 1
+
+
 # ---- the script ----------------------------------------------------------------------------------------------------
 
 
@@ -149,7 +159,8 @@ def test_the_script_writes_the_report_and_the_figure(tmp_path):
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "[figure](../figures/budget.png)" in text
     assert "| effect | k = 5 | k = 10 | k = 12 | same sign at every k ≥ 10 as at N |" in text
     rows = [row for row in text.splitlines() if row.startswith("| CNN trunk, tuned: ")]
-    assert len(rows) == 5 and all(row.endswith((" yes |", " no |")) for row in rows)
+    assert len(rows) == 10 and sum(row.endswith((" yes |", " no |")) for row in rows) == 5  # and the head table's
+    assert "| effect | within `learnt` |" in text
     assert "| baseline_cnn | 12 | 8 | 70.00 (#0) | 70.00 (#0) | 70.00 (#0) | learnt | 1,000 |" in text
     assert "MLP" not in text and "biased upwards at small k" in text
     assert not list(tmp_path.rglob("*.part"))
