@@ -10,6 +10,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from pairs import figures
 from pairs.data import generate_pair_sets
 from tests import ROOT
 
@@ -36,6 +37,8 @@ def test_end_to_end_prints_summary_and_writes_tensorboard(tmp_path, mnist_dir, t
     tags = events.Tags()
     assert {"train/loss", "train/acc", "test/acc", "test/digit_acc", "hp/test_acc"} <= set(tags["scalars"])
     assert {"test/digit_confusion", "test/misclassified"} <= set(tags["images"])
+    # as wide as an image on TensorBoard's IMAGES tab: shown at its actual size
+    assert {events.Images(tag)[-1].width for tag in tags["images"]} == {figures.WIDTH}
     assert len(events.Scalars("train/loss")) == 2  # one point per epoch
     assert "hp_metric" not in tags["scalars"]
     hparams = (log_dir / "hparams.yaml").read_text()
