@@ -1,7 +1,8 @@
 """Matplotlib figures logged to TensorBoard: digit confusion matrix and misclassified test pairs (of CPU tensors).
 
-Each is drawn WIDTH pixels wide, the width of an image on TensorBoard's IMAGES tab (a Time Series card is wider), so
-it shows at its actual size, pixel for pixel, with text sized to be read there."""
+Each is drawn WIDTH pixels wide, the width of an image on TensorBoard's IMAGES tab, so it shows there at its actual
+size, pixel for pixel, with text sized to be read there. (The TIME SERIES tab fits every image into 215 pixels of
+height until its card's "Toggle actual image size" button is pressed.)"""
 
 import torch
 from matplotlib.figure import Figure
