@@ -20,6 +20,7 @@ from torchmetrics.functional.classification import multiclass_confusion_matrix
 from common.errors import InputError
 from pairs import figures
 from pairs.data import target as target_of
+from pairs.hparams import log_session
 from pairs.models import (
     Ensemble,
     PairNet,
@@ -270,8 +271,9 @@ class PairClassifier(LightningModule):
             return
         metrics = {f"hp/{key.replace('/', '_')}": float(value) for key, value in values.items() if "loss" not in key}
         hparams = self.run_hparams()
-        self.logger.log_hyperparams(hparams, metrics=metrics)
-        # Lightning wrote hparams.yaml at the start from the arguments alone; the whole setup replaces it
+        self.logger.log_metrics(metrics)
+        log_session(self.logger, hparams)
+        # Lightning wrote hparams.yaml at the start from the arguments alone; the whole setup, every key, replaces it
         save_hparams_to_yaml(Path(self.logger.log_dir) / self.logger.NAME_HPARAMS_FILE, hparams)
         wrong = out["logits"].argmax(1) != out["target"]
         experiment = self.logger.experiment

@@ -10,6 +10,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from pairs import figures
 from pairs.data import generate_pair_sets
 from tests import ROOT
 
@@ -36,6 +37,8 @@ def test_end_to_end_prints_summary_and_writes_tensorboard(tmp_path, mnist_dir, t
     tags = events.Tags()
     assert {"train/loss", "train/acc", "test/acc", "test/digit_acc", "hp/test_acc"} <= set(tags["scalars"])
     assert {"test/digit_confusion", "test/misclassified"} <= set(tags["images"])
+    # as wide as an image on TensorBoard's IMAGES tab: shown at its actual size
+    assert {events.Images(tag)[-1].width for tag in tags["images"]} == {figures.WIDTH}
     assert len(events.Scalars("train/loss")) == 2  # one point per epoch
     assert "hp_metric" not in tags["scalars"]
     hparams = (log_dir / "hparams.yaml").read_text()
@@ -160,15 +163,27 @@ def test_the_console_shows_the_run_not_noise(fitted):
     assert "GPU available" in output and "Trainable params" in output  # Lightning's own lines stay
 
 
-def session_hparams(log_dir: Path) -> dict:
-    """The hyper-parameters of the TensorBoard HParams session in `log_dir`."""
+def hparams_plugin_data(log_dir: Path) -> dict[str, plugin_data_pb2.HParamsPluginData]:
+    """The HParams summaries in `log_dir`, by tag."""
     events = EventAccumulator(str(log_dir))
     events.Reload()
-    for content in events.PluginTagToContent("hparams").values():
-        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    return {
+        tag: plugin_data_pb2.HParamsPluginData.FromString(content)
+        for tag, content in events.PluginTagToContent("hparams").items()
+    }
+
+
+def session_start(log_dir: Path) -> plugin_data_pb2.SessionStartInfo:
+    """The start of the TensorBoard HParams session in `log_dir`: its hyper-parameters and its name."""
+    for data in hparams_plugin_data(log_dir).values():
         if data.HasField("session_start_info"):
-            return dict(data.session_start_info.hparams)
+            return data.session_start_info
     raise AssertionError(f"no HParams session in {log_dir}")
+
+
+def session_hparams(log_dir: Path) -> dict:
+    """The hyper-parameters of the TensorBoard HParams session in `log_dir`."""
+    return dict(session_start(log_dir).hparams)
 
 
 def test_hparams_hold_the_effective_seed_and_the_optimisation(fitted):
@@ -181,6 +196,31 @@ def test_hparams_hold_the_effective_seed_and_the_optimisation(fitted):
     session = session_hparams(log_dir)
     assert session["seed"].number_value == 0 and session["optimizer/class"].string_value == "Adam"
     assert {"seed_everything", "optimizer/lr", "max_epochs", "batch_size", "params"} <= set(session)
+
+
+@pytest.mark.parametrize(
+    "config, unused",
+    [
+        ("mlp_aux_shared", {"channels"}),  # the mlp trunk has no conv layers
+        ("baseline_cnn", {"trunk", "weight_sharing", "channels", "hidden", "head_hidden", "prediction", "aux_weight"}),
+    ],
+)
+def test_an_hparams_row_is_named_after_the_run_and_holds_only_the_keys_its_model_uses(
+    tmp_path, mnist_dir, train, config, unused
+):
+    run_ok(
+        train,
+        tmp_path,
+        *("--config", str(ROOT / "configs/fixed" / f"{config}.yaml"), f"--data.data_dir={mnist_dir}", *SMALL),
+        *("--trainer.max_epochs=1", "--trainer.enable_progress_bar=false"),
+    )
+    log_dir = tmp_path / "runs" / config / "version_0"
+    start = session_start(log_dir)
+    assert start.group_name == f"{config}/version_0"  # the row's name, whichever folder TensorBoard reads
+    assert not unused & set(start.hparams) and {"arch", "batch_norm", "dropout", "members"} <= set(start.hparams)
+    # no experiment summary: TensorBoard would take one run's keys and metrics as every run's columns
+    assert "_hparams_/experiment" not in hparams_plugin_data(log_dir)
+    assert unused <= set(yaml.safe_load((log_dir / "hparams.yaml").read_text()))  # the record keeps every key
 
 
 def test_a_checkpoint_resumes_tests_and_predicts(fitted, tmp_path, train):
