@@ -34,6 +34,7 @@ from common import options, paths
 from common.errors import InputError, run_main
 from common.files import write_atomically
 from pairs import doc_tables, effects, executors, report, results, runs, study
+from pairs.record import Record
 from pairs.results import MAIN, REPLICATION
 
 
@@ -247,12 +248,12 @@ def check_vary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Non
         parser.error(f"--vary takes exactly one config, got {len(args.configs)}: {', '.join(args.configs)}")
 
 
-def measured(grouped: dict[str, list[dict]]) -> list[effects.Effect]:
+def measured(grouped: dict[str, list[Record]]) -> list[effects.Effect]:
     """The report's paired effects whose two configs are both in `grouped`."""
     return [e for e in effects.effects(grouped) if e.a in grouped and e.b in grouped]
 
 
-def recorded(records: list[dict], patterns: list[str] | None) -> list[dict]:
+def recorded(records: list[Record], patterns: list[str] | None) -> list[Record]:
     """The runs of the configs matching the names or globs (all without), with their runs that vary one source; the
     last record of each (name, seed). A (name, seed) with runs in two blocks is an error."""
     results.one_block_per_seed(records)
@@ -281,7 +282,7 @@ def run_hashes(args: argparse.Namespace) -> dict[tuple[str, str | None], str]:
 
 def run_grid(
     args: argparse.Namespace, seeds: list[int], hashes: dict[tuple[str, str | None], str], block: str = MAIN
-) -> list[dict]:
+) -> list[Record]:
     """Train and test every kind of run in `hashes` on `seeds` not yet in the results file with this code, each
     record marked with its `block`; the runs asked for."""
     results.drop_torn_tail(args.results)
@@ -318,7 +319,7 @@ def run_grid(
     return [r for r in results.load(args.results) if (r["config_hash"], r["seed"], r.get("code")) in wanted]
 
 
-def until_precise(args: argparse.Namespace, hashes: dict[tuple[str, str | None], str]) -> list[dict]:
+def until_precise(args: argparse.Namespace, hashes: dict[tuple[str, str | None], str]) -> list[Record]:
     """Run the configs on the seeds asked for, then on blocks of further seeds, the same for every config, until
     every paired effect's 95% interval is within ±precision points or max_seeds are run (effects.Stopping); the runs.
     One line on stderr after each block: the seeds done and the widest interval left. Seeds of a replication block

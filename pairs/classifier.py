@@ -91,6 +91,9 @@ class PairClassifier(LightningModule):
         dropout: dropout rate after every hidden dense layer.
         members: independently initialised networks of this kind, each trained on its own loss on the same
             batches; predictions average their probabilities (an ensemble).
+
+    A key's own range is its type in the signature, checked when the CLI parses a config; the constructor checks
+    only how keys combine.
     """
 
     input_mean: torch.Tensor  # buffers, registered in __init__
@@ -114,22 +117,10 @@ class PairClassifier(LightningModule):
         members: PositiveInt = 1,
     ):
         super().__init__()
-        if aux_weight < 0:
-            raise InputError(f"model.aux_weight must be >= 0 (0 turns the digit loss off), got {aux_weight}")
-        if target_weight < 0:
-            raise InputError(f"model.target_weight must be >= 0 (0 trains on the digits alone), got {target_weight}")
         if target_weight == 0 and (aux_weight == 0 or arch != "pairnet"):
             raise InputError(
                 "model.target_weight: 0 leaves no loss to train on; it needs arch: pairnet and aux_weight > 0"
             )
-        if not 0 <= dropout < 1 or not 0 <= label_smoothing < 1:
-            raise InputError(
-                f"model.dropout and model.label_smoothing must be in [0, 1), got {dropout} and {label_smoothing}"
-            )
-        if members < 1:
-            raise InputError(f"model.members must be >= 1, got {members}")
-        if not width > 0:
-            raise InputError(f"model.width must be > 0 (a multiplier on every layer width), got {width}")
         channels, hidden, [head_hidden] = (scaled(w, width) for w in (channels, hidden, [head_hidden]))
         self.save_hyperparameters()
         makers: dict[str, Callable[[], nn.Module]] = {

@@ -17,6 +17,7 @@ import torch
 from common import mnist
 from common.errors import Failure
 from pairs.data import load_split, shipped
+from pairs.record import Record, Validation
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_SHIPPED = [".venv", "venv", ".git", "data", "results", "runs", "lightning_logs", "**/__pycache__"]
@@ -51,7 +52,7 @@ def reachable(where: str, timeout: float = 5.0) -> None:
         ) from e
 
 
-def fit(fn: Callable, task, threads: int, data: dict) -> dict:
+def fit(fn: Callable, task, threads: int, data: dict) -> Record | Validation:
     """Inside a Ray task: the fit with `threads` torch threads (Ray's CPUs are only logical) on the shipped MNIST."""
     torch.set_num_threads(threads)
     with shipped(data):

@@ -25,6 +25,7 @@ from pairs.effects import (
     interactions,
     split,
 )
+from pairs.record import Record
 from pairs.report import NO_REPLICATION, adjusted_cells, ci, points, pvalue, replication_section
 from pairs.spread import SOURCE_LABELS, spread, varied
 from pairs.study import PROTOCOLS, SEED_BLOCK, SOURCES
@@ -53,7 +54,7 @@ CELL_ORDER = (("aux", "shared"), ("aux", "separate"), ("noaux", "shared"), ("noa
 class Study:
     """The main block of a results file with its contrasts and their families (and the replication block)."""
 
-    def __init__(self, runs: list[dict]):
+    def __init__(self, runs: list[Record]):
         self.main, self.fresh = split(runs)
         self.grouped, fresh = by_config(self.main), by_config(self.fresh)
         self.effects = list(effects(self.grouped, fresh))
@@ -95,7 +96,7 @@ def grid_cell(member: Paired, family: Family) -> str:
     return f"{mean_ci(member)} {ci(*family.simultaneous(member))}, p {pvalue(family.holm(member))}"
 
 
-def first_block(runs: list[dict]) -> list[dict]:
+def first_block(runs: list[Record]) -> list[Record]:
     """The runs of the main block's first SEED_BLOCK seeds: what the study said before --precision added seeds."""
     main, _ = split(runs)
     first = set(sorted({r["seed"] for r in main})[:SEED_BLOCK])
@@ -238,7 +239,7 @@ def digits(study: Study) -> list[str]:
 
 
 # name -> (the runs it reads: all, or the first block; what it writes)
-TABLES: dict[str, tuple[Callable[[list[dict]], list[dict]], Callable[[Study], list[str]]]] = {
+TABLES: dict[str, tuple[Callable[[list[Record]], list[Record]], Callable[[Study], list[str]]]] = {
     "cells": (list, cells),
     "effects": (list, grid),
     "digits": (list, digits),
@@ -253,7 +254,7 @@ TABLES: dict[str, tuple[Callable[[list[dict]], list[dict]], Callable[[Study], li
 }
 
 
-def tables(runs: list[dict], names: list[str] | None = None) -> dict[str, str]:
+def tables(runs: list[Record], names: list[str] | None = None) -> dict[str, str]:
     """Each study table named (all without), as the text between its markers."""
     studies: dict[Callable, Study] = {}
     found = {}
@@ -277,13 +278,13 @@ def blocks(text: str, where: str) -> dict[str, str]:
     return found
 
 
-def rewrite(text: str, runs: list[dict], where: str) -> str:
+def rewrite(text: str, runs: list[Record], where: str) -> str:
     """`text` with every study block regenerated from `runs`."""
     generated = tables(runs, list(blocks(text, where)))
     return BLOCK.sub(lambda m: f"<!-- study:{m['name']} -->\n{generated[m['name']]}<!-- /study:{m['name']} -->", text)
 
 
-def update(runs: list[dict], root: Path = Path(".")) -> list[Path]:
+def update(runs: list[Record], root: Path = Path(".")) -> list[Path]:
     """Rewrite the study blocks of DOCUMENTS under `root` from `runs`; the documents that changed."""
     changed = []
     for name in DOCUMENTS:

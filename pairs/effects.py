@@ -5,10 +5,12 @@ block checked against the main estimate's prediction interval, and the benchmark
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from common.stats import holm, interval, prediction_interval, t_test
+from pairs.record import Record
 from pairs.results import REPLICATION, block
 from pairs.study import PROTOCOLS
 
@@ -25,22 +27,26 @@ SHARING = {
 TUNING = "tuned − fixed"  # the group of the tuned − fixed recipe effects
 CONFIDENCE = 0.95  # of every interval; a family's simultaneous intervals hold together with this probability
 ALPHA = 1 - CONFIDENCE  # the family-wise error rate of the Holm-adjusted tests
+# A run as the effects read it: its "config", "seed" and "metrics", those of a benchmark record (record.Record) or of
+# the per-seed validation scores pairs.budget gathers in the same shape; Grouped: config -> its runs.
+Run = TypeVar("Run", bound=Mapping[str, Any])
+Grouped = Mapping[str, Sequence[Mapping[str, Any]]]
 
 
-def by_config(runs: Iterable[dict]) -> dict[str, list[dict]]:
-    grouped = defaultdict(list)
+def by_config(runs: Iterable[Run]) -> dict[str, list[Run]]:
+    grouped: dict[str, list[Run]] = defaultdict(list)
     for run in sorted(runs, key=lambda r: (r["config"], r["seed"])):
         grouped[run["config"]].append(run)
     return grouped
 
 
-def split(runs: Iterable[dict]) -> tuple[list[dict], list[dict]]:
+def split(runs: Iterable[Record]) -> tuple[list[Record], list[Record]]:
     """The runs of the main block and those of the replication block (`benchmark.py --replicate`)."""
     runs = list(runs)
     return [r for r in runs if block(r) != REPLICATION], [r for r in runs if block(r) == REPLICATION]
 
 
-def accuracy_by_seed(runs: list[dict], metric: str = "acc") -> dict[int, float]:
+def accuracy_by_seed(runs: Sequence[Mapping[str, Any]], metric: str = "acc") -> dict[int, float]:
     return {run["seed"]: run["metrics"][metric] for run in runs}
 
 
@@ -146,14 +152,14 @@ def squares(names: Iterable[str]) -> Iterator[tuple[str, str, dict[tuple[str, st
             yield f"{trunk.upper()} trunk, {how}", f"the {trunk.upper()} ({how})", cells
 
 
-def contrast(grouped: dict[str, list[dict]], signs: dict[str, int]) -> dict[int, float]:
+def contrast(grouped: Grouped, signs: dict[str, int]) -> dict[int, float]:
     """Σ sign · accuracy over the configs of `signs`, seed by seed, on the seeds every one of them has."""
     accuracy = {name: accuracy_by_seed(grouped.get(name, [])) for name in signs}
     seeds = set.intersection(*(set(by_seed) for by_seed in accuracy.values()))
     return {s: sum(sign * accuracy[name][s] for name, sign in signs.items()) for s in sorted(seeds)}
 
 
-def effects(grouped: dict[str, list[dict]], fresh: dict[str, list[dict]] | None = None) -> Iterator[Effect]:
+def effects(grouped: Grouped, fresh: Grouped | None = None) -> Iterator[Effect]:
     """Every paired effect of the runs of the main block (`grouped`) and, if given, of the replication block
     (`fresh`), in the report's order: in each 2×2 present, weight sharing at each level of the auxiliary loss and the
     auxiliary loss at each level of weight sharing (no seeds where a cell is missing); then tuned − fixed for each
@@ -175,7 +181,7 @@ def effects(grouped: dict[str, list[dict]], fresh: dict[str, list[dict]] | None 
             yield paired(name, f"fixed/{name}", (TUNING, name, "", "tuning", name))
 
 
-def interactions(grouped: dict[str, list[dict]], fresh: dict[str, list[dict]] | None = None) -> Iterator[Interaction]:
+def interactions(grouped: Grouped, fresh: Grouped | None = None) -> Iterator[Interaction]:
     """The interaction of each 2×2 present (no seeds where a cell is missing): (shared − separate without the aux
     loss) − (shared − separate with it), seed by seed."""
     fresh = fresh or {}

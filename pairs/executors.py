@@ -11,13 +11,16 @@ import threading
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import torch
 
 from common import options
 from pairs.cluster import ClusterError, address
+from pairs.record import Record
 from pairs.runs import Task, run
+
+Result = TypeVar("Result")  # what a fit returns: runs.run's Record, runs.validate's Validation
 
 
 class Executor(Protocol):
@@ -32,7 +35,7 @@ class Executor(Protocol):
 
     def __exit__(self, *exc: object) -> None: ...
 
-    def submit(self, fn: Callable[[Task], dict], task: Task) -> Future: ...
+    def submit(self, fn: Callable[[Task], Result], task: Task) -> Future[Result]: ...
 
 
 def default_threads(workers: int) -> int:
@@ -70,8 +73,8 @@ class LocalExecutor:
             self.pool.terminate()
             self.pool.join()
 
-    def submit(self, fn: Callable[[Task], dict], task: Task) -> Future:
-        future: Future = Future()
+    def submit(self, fn: Callable[[Task], Result], task: Task) -> Future[Result]:
+        future: Future[Result] = Future()
         if self.pool is not None:
             self.pool.apply_async(fn, (task,), callback=future.set_result, error_callback=future.set_exception)
             return future
@@ -132,8 +135,8 @@ def finished(futures: set[Future]) -> set[Future]:
 
 
 def execute(
-    tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], dict] = run, ray: str | None = None
-) -> Generator[dict, None, None]:
+    tasks: list[Task], workers: int, threads: int, fn: Callable[[Task], Record] = run, ray: str | None = None
+) -> Generator[Record, None, None]:
     """Records of `fn` on each task, as they finish; as many tasks in flight as the executor has slots."""
     todo = iter(tasks)
     with executor(workers, threads, ray) as pool, deferred_interrupts(pool):

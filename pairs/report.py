@@ -29,6 +29,7 @@ from pairs.effects import (
     split,
     squares,
 )
+from pairs.record import Record
 from pairs.spread import SPREAD, spread_tables
 
 # the test metrics of the per-config table, after params and seeds: (record key, column heading)
@@ -47,7 +48,7 @@ NO_REPLICATION = (
 )
 
 
-def config_table(grouped: dict[str, list[dict]]) -> list[str]:
+def config_table(grouped: dict[str, list[Record]]) -> list[str]:
     """Per config: parameters, seeds, mean ± std of each test metric in COLUMNS ('–' where a config has none, as
     the baselines have no digits), and fit seconds."""
     lines = [
@@ -119,11 +120,11 @@ def adjusted_cells(member: Paired, family: Family) -> str:
     return f"{pvalue(member.p())} | {pvalue(family.holm(member))} | {ci(*family.simultaneous(member))}"
 
 
-def missing_configs(effect: Effect, grouped: dict[str, list[dict]]) -> list[str]:
+def missing_configs(effect: Effect, grouped: dict[str, list[Record]]) -> list[str]:
     return [name for name in (effect.a, effect.b) if name not in grouped]
 
 
-def factorial_tables(grouped: dict[str, list[dict]], measured: list[Effect], found: dict[str, Family]) -> list[str]:
+def factorial_tables(grouped: dict[str, list[Record]], measured: list[Effect], found: dict[str, Family]) -> list[str]:
     """For each protocol and trunk, the 2x2 table of weight sharing x auxiliary loss, and the paired effects of
     each factor with their family's adjustments."""
     lines = []
@@ -171,7 +172,7 @@ def interaction_table(crossed: list[Interaction], found: dict[str, Family]) -> l
     ]
 
 
-def tuned_vs_fixed(grouped: dict[str, list[dict]], measured: list[Effect], found: dict[str, Family]) -> list[str]:
+def tuned_vs_fixed(grouped: dict[str, list[Record]], measured: list[Effect], found: dict[str, Family]) -> list[str]:
     """Per config run under both protocols: the paired difference tuned − fixed recipe."""
     family = found.get("tuned − fixed effects")
     rows = [
@@ -207,7 +208,7 @@ def replication_verdict(member: Paired) -> str:
     return "opposite sign"
 
 
-def replication_section(main: list[dict], fresh: list[dict], found: dict[str, Family]) -> list[str]:
+def replication_section(main: list[Record], fresh: list[Record], found: dict[str, Family]) -> list[str]:
     """The replication block against the main estimate, effect by effect, and both pooled; or that there is none."""
     if not fresh:
         return [NO_REPLICATION, ""]
@@ -348,7 +349,7 @@ def conclusions(measured: list[Effect], crossed: list[Interaction], found: dict[
     return lines
 
 
-def header(runs: list[dict], title: str, main: list[dict], fresh: list[dict]) -> list[str]:
+def header(runs: list[Record], title: str, main: list[Record], fresh: list[Record]) -> list[str]:
     versions = sorted({f"torch {r.get('torch')}, lightning {r.get('lightning')}" for r in runs})
     codes = sorted({str(r.get("code")) for r in runs})
     blocks = f"Main block: {len(main)} runs"
@@ -375,7 +376,7 @@ def header(runs: list[dict], title: str, main: list[dict], fresh: list[dict]) ->
     return lines
 
 
-def render(runs: list[dict], title: str = "Benchmark", stopping: Stopping | None = None) -> str:
+def render(runs: list[Record], title: str = "Benchmark", stopping: Stopping | None = None) -> str:
     """The Markdown report of `runs`; with `stopping` (benchmark.py --precision), whether every effect's interval
     came within it, and with how many seeds. Tables and conclusions are of the main block; the replication block is
     checked against it."""
@@ -407,7 +408,7 @@ def render(runs: list[dict], title: str = "Benchmark", stopping: Stopping | None
     return "\n".join(lines)
 
 
-def figure(runs: list[dict], path) -> None:
+def figure(runs: list[Record], path) -> None:
     """Per-seed test accuracies as points, with the mean ± std per config, saved as a PNG."""
     grouped = by_config(runs)
     fig = Figure(figsize=(max(6.5, 1.1 * len(grouped) + 2), 4.5))

@@ -4,10 +4,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import cast
 
 from common.errors import InputError
 from common.files import write_atomically
+from pairs.record import Record
 
+# The keys every record holds (record.Record's required ones), with the types a line is checked for.
 FIELDS: dict[str, type | tuple[type, ...]] = {
     "config": str,
     "config_hash": str,
@@ -23,7 +26,7 @@ MAIN, REPLICATION = "main", "replication"
 BLOCKS = (MAIN, REPLICATION)
 
 
-def block(run: dict) -> str:
+def block(run: Record) -> str:
     """The block of seeds `run` belongs to: its "block" field, MAIN where it has none."""
     return run.get("block", MAIN)
 
@@ -32,7 +35,7 @@ class ResultsError(InputError):
     """A malformed line in a results file."""
 
 
-def one_block_per_seed(runs: list[dict], where: str = "") -> None:
+def one_block_per_seed(runs: list[Record], where: str = "") -> None:
     """Refuse runs in which one (config, seed) has records in both blocks: a seed belongs to one block. `where`
     prefixes the message (the results file)."""
     blocks: dict[tuple[str, int], str] = {}
@@ -44,7 +47,7 @@ def one_block_per_seed(runs: list[dict], where: str = "") -> None:
             )
 
 
-def check(run: object, where: str) -> dict:
+def check(run: object, where: str) -> Record:
     """`run` if it is a record with every required field of the right type; else an error naming `where`."""
     if not isinstance(run, dict):
         raise ResultsError(f"{where}: not a JSON object; fix or delete that line")
@@ -57,16 +60,17 @@ def check(run: object, where: str) -> dict:
                 f"{where}: field {key!r} is {run[key]!r}, not {getattr(kind, '__name__', 'a number')}; "
                 "fix or delete that line"
             )
-    if block(run) not in BLOCKS:
+    record = cast(Record, run)  # every key of FIELDS is there, of its type
+    if block(record) not in BLOCKS:
         raise ResultsError(
-            f"{where}: field 'block' is {run['block']!r}, not one of {', '.join(BLOCKS)}; fix or delete that line"
+            f"{where}: field 'block' is {record['block']!r}, not one of {', '.join(BLOCKS)}; fix or delete that line"
         )
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in run["metrics"].values()):
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in record["metrics"].values()):
         raise ResultsError(f"{where}: field 'metrics' must map names to numbers; fix or delete that line")
-    return run
+    return record
 
 
-def load(path: Path, torn_tail: bool = False) -> list[dict]:
+def load(path: Path, torn_tail: bool = False) -> list[Record]:
     """Every run recorded in `path` (none if it does not exist); a malformed line is an error naming it. With
     `torn_tail`, a last line cut off mid-write (no newline, not a whole record) is skipped: drop_torn_tail sets it
     aside before the next run is appended."""
@@ -114,7 +118,7 @@ def drop_torn_tail(path: Path) -> None:
         f.write("\n")
 
 
-def append(path: Path, run: dict) -> None:
+def append(path: Path, run: Record) -> None:
     """Append one run as a JSON line and flush it to disk before returning."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
@@ -123,6 +127,6 @@ def append(path: Path, run: dict) -> None:
         os.fsync(f.fileno())
 
 
-def done(runs: list[dict]) -> set[tuple[str, int, str | None]]:
+def done(runs: list[Record]) -> set[tuple[str, int, str | None]]:
     """The (config hash, seed, code version) triples already finished."""
     return {(run["config_hash"], run["seed"], run.get("code")) for run in runs}

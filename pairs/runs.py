@@ -20,6 +20,7 @@ import common
 import pairs
 from common.errors import InputError
 from pairs.cli import PairCLI, ParsedConfig
+from pairs.record import Record, Validation
 from pairs.study import CONFIGS, NOT_STUDY, SOURCES
 
 # The packages whose modules can change what a fit computes, and their folders (found from the packages
@@ -193,7 +194,7 @@ def fitted(task: Task, validate_once: bool = False) -> tuple[PairCLI, float]:
     return cli, time.perf_counter() - start
 
 
-def validate(task: Task) -> dict:
+def validate(task: Task) -> Validation:
     """Fit on the training pairs less the validation pairs (from the task's checkpoint, if it has one, saving one
     at the end if asked); the validation accuracy at the last epoch. The test pairs are never evaluated. The task's
     args must include `validation_args`."""
@@ -214,7 +215,7 @@ def validate(task: Task) -> dict:
     }
 
 
-def run(task: Task) -> dict:
+def run(task: Task) -> Record:
     """Fit with the task's seed (data draw, initialisation, batch order; or the one source it varies), test the last
     epoch once, return the record."""
     with quiet():

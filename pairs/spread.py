@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from common.stats import variance_interval
+from pairs.record import Record
 from pairs.study import SOURCES, VARIED
 
 DEFAULT_TEST_PAIRS = 1000  # for records that do not say how many test pairs they were tested on
@@ -40,16 +41,16 @@ class Spread(NamedTuple):
         return sum(self.parts.values())
 
 
-def varied(grouped: dict[str, list[dict]]) -> dict[str, dict[str, list[dict]]]:
+def varied(grouped: dict[str, list[Record]]) -> dict[str, dict[str, list[Record]]]:
     """config -> source -> its runs that vary that source alone, for each config with such runs."""
-    found: dict[str, dict[str, list[dict]]] = defaultdict(dict)
+    found: dict[str, dict[str, list[Record]]] = defaultdict(dict)
     for name, runs in grouped.items():
         if match := VARIED.match(name):
             found[match["config"]][match["source"]] = runs
     return dict(sorted(found.items()))
 
 
-def spread(sources: dict[str, list[dict]], plain: list[dict]) -> Spread:
+def spread(sources: dict[str, list[Record]], plain: list[Record]) -> Spread:
     """The variances of `sources` (runs varying one source alone) and of the config's own runs (`plain`) on the same
     seeds."""
     seeds = {r["seed"] for runs in sources.values() for r in runs}
@@ -67,7 +68,7 @@ def number(v: float) -> str:
     return "–" if math.isnan(v) else f"{v:.2f}"
 
 
-def spread_table(config: str, sources: dict[str, list[dict]], plain: list[dict]) -> list[str]:
+def spread_table(config: str, sources: dict[str, list[Record]], plain: list[Record]) -> list[str]:
     """The variance of test accuracy across seeds when each source varies alone, their sum, the total when all
     three vary (the config's own runs on the same seeds), the binomial floor of the test pairs, and the check that
     the sum lies within the total's 95% chi-square interval."""
@@ -120,7 +121,7 @@ def spread_check(config: str, parts: dict[str, float], total: float, bounds: tup
     )
 
 
-def spread_tables(grouped: dict[str, list[dict]]) -> list[str]:
+def spread_tables(grouped: dict[str, list[Record]]) -> list[str]:
     """A spread table per config with runs that vary one source of randomness alone (`benchmark.py --vary`)."""
     return [
         line

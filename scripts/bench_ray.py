@@ -22,12 +22,13 @@ from pathlib import Path
 
 from common import options
 from common.errors import Failure, run_main
+from pairs.record import Record
 from pairs.study import TEST_SEEDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def grid(folder: Path, name: str, args: list[str]) -> tuple[float, dict]:
+def grid(folder: Path, name: str, args: list[str]) -> tuple[float, dict[tuple[str, int], Record]]:
     """Wall seconds of one benchmark.py run into a fresh results file, and its records by (config, seed)."""
     results = folder / f"{name}.jsonl"
     command = [
@@ -48,7 +49,7 @@ def grid(folder: Path, name: str, args: list[str]) -> tuple[float, dict]:
     return wall, {(r["config"], r["seed"]): r for r in map(json.loads, results.read_text().splitlines())}
 
 
-def identical(a: dict, b: dict) -> bool:
+def identical(a: dict[tuple[str, int], Record], b: dict[tuple[str, int], Record]) -> bool:
     """The same (config, seed) keys, each with bit-identical metrics."""
     return a.keys() == b.keys() and all(a[k]["metrics"] == b[k]["metrics"] for k in a)
 

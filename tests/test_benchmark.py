@@ -16,6 +16,7 @@ import pytest
 import benchmark
 from common.stats import paired_effect
 from pairs import effects, executors, report, results, runs
+from pairs.record import Record
 from tests import ROOT
 
 
@@ -55,7 +56,7 @@ def test_jsonl_holds_one_line_per_run(workdir):
         ("tiny_pair", 1),
     ]
     for run in runs:
-        assert {"config_hash", "metrics", "fit_seconds", "torch", "lightning", "params", "threads"} <= run.keys()
+        assert run.keys() == Record.__required_keys__ | Record.__optional_keys__  # each key declared, each written
         assert 0 <= run["metrics"]["acc"] <= 1 and run["fit_seconds"] > 0
     assert len({r["config_hash"] for r in runs if r["config"] == "tiny_pair"}) == 1
     assert ("digit_acc" in runs[0]["metrics"]) == (runs[0]["config"] == "tiny_pair")
@@ -173,6 +174,10 @@ def test_a_malformed_line_in_the_middle_is_one_error_naming_file_and_line(workdi
         results.load(Path("r.jsonl"))
     code, last = error_of(benchmark.main, ["--report-only", "--results", "r.jsonl"])
     assert code == 1 and last.startswith("error: r.jsonl:2:")
+
+
+def test_a_line_is_checked_for_the_keys_every_record_holds():
+    assert set(results.FIELDS) == Record.__required_keys__
 
 
 def test_a_torn_last_line_is_set_aside_and_the_run_resumes(workdir, capsys):

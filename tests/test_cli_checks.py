@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 import train
 from common.errors import InputError
 from pairs.classifier import PairClassifier
-from pairs.cli import PairCLI
+from pairs.cli import PairCLI, ParsedConfig
 
 pytestmark = pytest.mark.filterwarnings("ignore::jsonargparse._deprecated.JsonargparseDeprecationWarning")
 FIXED = Path(__file__).resolve().parents[1] / "configs/fixed/cnn_aux_shared.yaml"
@@ -57,6 +57,32 @@ def test_a_momentum_outside_0_1_is_refused(momentum):
 def test_zero_widths_are_refused(arg):
     with pytest.raises(ArgumentError, match="PositiveInt"):
         PairCLI(["--config", str(FIXED), arg, *QUIET])
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "--model.aux_weight=-0.1",
+        "--model.target_weight=-1",
+        "--model.dropout=1",
+        "--model.label_smoothing=-0.1",
+        "--model.members=0",
+        "--model.width=0",
+        "--data.rotate=-1",
+        "--data.shift=-1",
+        "--data.shift=14",
+    ],
+)
+def test_a_key_outside_its_own_range_is_one_error_line_naming_it(error_of, arg):
+    """A key's own range is its type in the constructor's signature, checked once, at parse."""
+    key, _, value = arg.removeprefix("--").partition("=")
+    code, last = error_of(train.main, ["--config", str(FIXED), arg, *QUIET])
+    assert code == 2 and last.startswith(f'error: Parser key "{key}": Not of type ')
+    assert f": {value} does not conform to restriction" in last
+
+
+def test_a_shift_may_leave_one_pixel_of_the_digit_in_view():
+    assert ParsedConfig(["--config", str(FIXED), "--data.shift=13", *QUIET]).datamodule.hparams.shift == 13
 
 
 @pytest.mark.skipif(CUDAAccelerator.is_available() or MPSAccelerator.is_available(), reason="this machine has a GPU")

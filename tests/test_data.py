@@ -108,12 +108,6 @@ def test_validation_pairs_must_leave_training_pairs(mnist_dir):
         PairDataModule(n_pairs=10, val_pairs=10)
 
 
-def test_a_shift_must_leave_part_of_the_digit_in_view():
-    PairDataModule(shift=13)
-    with pytest.raises(ValueError, match=r"^data\.shift must be in \[0, 13\] pixels \(the digits are 14 px\), got 14$"):
-        PairDataModule(shift=14)
-
-
 def epochs(dm: PairDataModule, n: int = 2) -> list[torch.Tensor]:
     """The digit-index pairs of `n` epochs of a fresh training loader, in order."""
     sampler = dm.train_dataloader().sampler

@@ -136,11 +136,6 @@ def test_a_model_left_without_loss_is_refused(kwargs):
         PairClassifier(**kwargs)
 
 
-def test_negative_aux_weight_is_refused():
-    with pytest.raises(ValueError, match="aux_weight"):
-        PairClassifier(aux_weight=-0.1)
-
-
 def test_p_first_le_second_matches_the_double_sum():
     digits = torch.randn(4, 2, 10, dtype=torch.float64)
     p = digits.softmax(-1)
