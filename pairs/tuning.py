@@ -31,6 +31,7 @@ from common.errors import InputError
 from common.files import write_atomically
 from pairs import executors, runs
 from pairs.cli import ParsedConfig
+from pairs.record import Validation
 from pairs.space import EPOCHS, Space, TuneError, overrides, resolved
 from pairs.study import FIXED
 
@@ -280,7 +281,7 @@ class CellTuner:
                     return ("rescore", number, seed), task
         return None
 
-    def finish(self, key: tuple[str, int, int], record: dict) -> bool:
+    def finish(self, key: tuple[str, int, int], record: Validation) -> bool:
         """Record one finished fit; True when it finished a trial or a finalist."""
         phase, number, seed = key
         accuracy = record["val_acc"]
