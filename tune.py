@@ -117,7 +117,7 @@ def plots(study: optuna.Study, prefix: Path) -> list[Path]:
     return paths
 
 
-def header(outcome: dict, args: argparse.Namespace, scoring: tuning.Scoring, space: Space) -> list[str]:
+def header(outcome: tuning.Outcome, args: argparse.Namespace, scoring: tuning.Scoring, space: Space) -> list[str]:
     """The comment block on top of a tuned config: how it was chosen."""
     winner, cell = outcome["winner"], outcome["cell"]
     seeds = lambda s: f"{s[0]}-{s[-1]}"
@@ -141,7 +141,7 @@ def header(outcome: dict, args: argparse.Namespace, scoring: tuning.Scoring, spa
     ]
 
 
-def summary(outcomes: list[dict], wall: float, fits: int) -> str:
+def summary(outcomes: list[tuning.Outcome], wall: float, fits: int) -> str:
     """A Markdown table of every cell's winner."""
     lines = [
         "| cell | trials (pruned) | val % search seeds | val % fresh seeds | parameters | chosen hyper-parameters "
@@ -167,7 +167,7 @@ def summary(outcomes: list[dict], wall: float, fits: int) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def main(argv: list[str] | None = None) -> list[tuning.Outcome]:
     args = parse_args(argv)
     space = load_space(args.space)
     if args.epochs and EPOCHS in space.params:

@@ -67,6 +67,12 @@ def optimisation(trainer: Trainer) -> dict[str, dict[str, object]]:
     return {key: {k: v for k, v in args.items() if v is not None} for key, args in setup.items()}
 
 
+def check_losses(arch: str, aux_weight: float, target_weight: float) -> None:
+    """Refuse a model left with no loss to train on: target_weight 0 needs arch pairnet and aux_weight > 0."""
+    if target_weight == 0 and (aux_weight == 0 or arch != "pairnet"):
+        raise InputError("model.target_weight: 0 leaves no loss to train on; it needs arch: pairnet and aux_weight > 0")
+
+
 class PairClassifier(LightningModule):
     """Predicts whether digit 1 <= digit 2 from a 2x14x14 pair.
 
@@ -117,10 +123,7 @@ class PairClassifier(LightningModule):
         members: PositiveInt = 1,
     ):
         super().__init__()
-        if target_weight == 0 and (aux_weight == 0 or arch != "pairnet"):
-            raise InputError(
-                "model.target_weight: 0 leaves no loss to train on; it needs arch: pairnet and aux_weight > 0"
-            )
+        check_losses(arch, aux_weight, target_weight)
         channels, hidden, [head_hidden] = (scaled(w, width) for w in (channels, hidden, [head_hidden]))
         self.save_hyperparameters()
         makers: dict[str, Callable[[], nn.Module]] = {

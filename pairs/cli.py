@@ -17,8 +17,8 @@ from torch.optim import Optimizer
 
 from common import options
 from common.errors import InputError
-from pairs.classifier import PairClassifier, plain
-from pairs.data import PairDataModule
+from pairs.classifier import PairClassifier, check_losses, plain
+from pairs.data import PairDataModule, check_split
 
 LOGGER = {
     "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
@@ -157,14 +157,14 @@ class PairCLI(LightningCLI):
 
 
 class ParsedConfig(PairCLI):
-    """A study config parsed and checked as a fit's is, with no Trainer built: enough to hash a config, read its keys
-    or refuse it before a fit. The model and data are constructed (a few milliseconds), as their constructors
-    check how their keys combine (validation pairs below n_pairs, a loss left to train on)."""
+    """A study config parsed and checked as a fit's is, building nothing (no model, data or Trainer): enough to hash
+    a config, read its keys or refuse it before a fit. Each key's own range is checked at parse; how keys combine
+    (validation pairs below n_pairs, a loss left to train on) by the checks the constructors run."""
 
     def instantiate_classes(self) -> None:
         config = self.config.get(str(self.config.get("subcommand")), self.config)
-        self.model = PairClassifier(**config.model.as_dict())
-        self.datamodule = PairDataModule(**config.data.as_dict())
+        check_losses(config.model.arch, config.model.aux_weight, config.model.target_weight)
+        check_split(config.data.n_pairs, config.data.val_pairs)
 
     def after_instantiate_classes(self) -> None:
         pass

@@ -131,6 +131,12 @@ def round_seed(explicit: int | None) -> int:
     return torch.initial_seed() if explicit is None else explicit
 
 
+def check_split(n_pairs: int, val_pairs: int) -> None:
+    """Refuse validation pairs that leave no training pair."""
+    if not 0 <= val_pairs < n_pairs:
+        raise InputError(f"data.val_pairs must be in [0, n_pairs={n_pairs}), got {val_pairs}")
+
+
 class PairDataModule(LightningDataModule):
     """Train / optional validation / test pairs, standardised with the training pairs' mean and std.
 
@@ -174,8 +180,7 @@ class PairDataModule(LightningDataModule):
         order_seed: Seed | None = None,  # type: ignore[valid-type]  # a class jsonargparse makes at run time
     ):
         super().__init__()
-        if not 0 <= val_pairs < n_pairs:
-            raise InputError(f"data.val_pairs must be in [0, n_pairs={n_pairs}), got {val_pairs}")
+        check_split(n_pairs, val_pairs)
         self.save_hyperparameters()
         self.train_set = self.val_set = self.test_set = None
 

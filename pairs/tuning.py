@@ -16,7 +16,7 @@ import warnings
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 import optuna
 import yaml
@@ -37,6 +37,42 @@ from pairs.study import FIXED
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 RETRY = "retry_of"  # the user attribute naming the interrupted trial a trial retries
+
+
+class Finalist(TypedDict):
+    """A finalist's scores: validation accuracy on the search seeds, on the fresh seeds, and over both."""
+
+    trial: int
+    params: dict[str, Any]
+    parameters: int
+    search: float
+    fresh: float
+    all: float
+
+
+class Outcome(TypedDict):
+    """A cell's tuning: the winner among its finalists, its trials (pruned ones among them) and their fit time."""
+
+    cell: str
+    winner: Finalist
+    finalists: list[Finalist]
+    trials: int
+    pruned: int
+    fit_seconds: float
+
+
+class TrialRow(TypedDict):
+    """One finished trial as the export writes it (`scripts.budget` reads it back)."""
+
+    cell: str
+    trial: int
+    state: str
+    params: dict[str, Any]
+    epochs: int
+    scores: dict[str, dict[str, float]]
+    value: float
+    parameters: int
+    fit_seconds: float
 
 
 @dataclass(frozen=True)
@@ -357,9 +393,9 @@ class CellTuner:
             raise TuneError(f"{self.name}: every trial was pruned or failed; nothing to choose from")
         return [t.number for t in sorted(complete, key=lambda t: -cast(float, t.value))[:k]]  # complete: valued
 
-    def outcome(self) -> dict:
+    def outcome(self) -> Outcome:
         """The winner among the finalists (best mean over search and fresh seeds) and its scores."""
-        rows: list[dict[str, Any]] = []
+        rows: list[Finalist] = []
         for number in self.final():
             trial = self.study.trials[number]
             assert trial.value is not None  # a finalist is a complete trial, which has a value
@@ -385,10 +421,10 @@ class CellTuner:
             "fit_seconds": sum(t.user_attrs.get("fit_seconds", 0) for t in trials),
         }
 
-    def export(self) -> list[dict]:
+    def export(self) -> list[TrialRow]:
         """Every finished trial of the budget as a plain record: its parameters, its validation accuracy at each
         rung it reached per search seed, its value (its mean at the last of them), its size and fit time."""
-        rows = []
+        rows: list[TrialRow] = []
         for order, trial in enumerate(self.finished_trials()):
             scores = {
                 str(epoch): {str(s): a for s, a in by_seed.items()}

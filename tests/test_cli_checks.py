@@ -82,7 +82,7 @@ def test_a_key_outside_its_own_range_is_one_error_line_naming_it(error_of, arg):
 
 
 def test_a_shift_may_leave_one_pixel_of_the_digit_in_view():
-    assert ParsedConfig(["--config", str(FIXED), "--data.shift=13", *QUIET]).datamodule.hparams.shift == 13
+    assert ParsedConfig(["--config", str(FIXED), "--data.shift=13", *QUIET]).config.data.shift == 13
 
 
 @pytest.mark.skipif(CUDAAccelerator.is_available() or MPSAccelerator.is_available(), reason="this machine has a GPU")
