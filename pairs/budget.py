@@ -28,7 +28,7 @@ from common.stats import interval
 from pairs.effects import Effect, Interaction, by_config, effects, interactions
 
 STATES = ("complete", "pruned")
-FIELDS: dict[str, type | tuple[type, ...]] = {
+FIELDS: dict[str, type | tuple[type, ...]] = {  # record.TrialRow's keys, each with the JSON types it may hold
     "cell": str,
     "trial": int,
     "state": str,

@@ -1,9 +1,10 @@
 """What one fit returns: a benchmark record (`runs.run`, one JSON line of the results file) and a validation record
-(`runs.validate`, the tuner's score). Declared here, apart from both, so that the fit's code (`runs`, whose imports
-make the code version) and the results file's reader (`results`, which a fit never runs) share them, and the report's
-modules read them without importing Lightning."""
+(`runs.validate`, the tuner's score); and a tuning trial as the tuner exports it. Declared here, apart from their
+writers and readers, so that the fit's code (`runs`, whose imports make the code version) and the files' readers
+(`results`, `budget`, which a fit never runs) share them, and the report's modules read them without importing
+Lightning."""
 
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class Record(TypedDict):
@@ -34,3 +35,19 @@ class Validation(TypedDict):
     val_acc: float
     fit_seconds: float
     threads: int
+
+
+class TrialRow(TypedDict):
+    """One finished tuning trial, as `tune.py --export` writes it and `pairs.budget` reads it back: its order in the
+    cell's search, its state, parameters and epochs, its validation accuracy per scored epoch per seed (keys as
+    text, as JSON has them), its value (the mean at its last scored epoch), its size and fit time."""
+
+    cell: str
+    trial: int
+    state: str  # "complete" or "pruned"
+    params: dict[str, Any]
+    epochs: int
+    scores: dict[str, dict[str, float]]
+    value: float
+    parameters: int
+    fit_seconds: float

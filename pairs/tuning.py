@@ -31,7 +31,7 @@ from common.errors import InputError
 from common.files import write_atomically
 from pairs import executors, runs
 from pairs.cli import ParsedConfig
-from pairs.record import Validation
+from pairs.record import TrialRow, Validation
 from pairs.space import EPOCHS, Space, TuneError, overrides, resolved
 from pairs.study import FIXED
 
@@ -58,20 +58,6 @@ class Outcome(TypedDict):
     finalists: list[Finalist]
     trials: int
     pruned: int
-    fit_seconds: float
-
-
-class TrialRow(TypedDict):
-    """One finished trial as the export writes it (`scripts.budget` reads it back)."""
-
-    cell: str
-    trial: int
-    state: str
-    params: dict[str, Any]
-    epochs: int
-    scores: dict[str, dict[str, float]]
-    value: float
-    parameters: int
     fit_seconds: float
 
 

@@ -13,6 +13,7 @@ from common.errors import InputError
 from common.stats import interval
 from pairs import budget
 from pairs.effects import Effect, Paired
+from pairs.record import TrialRow
 from pairs.report import name_of
 from scripts import budget as script
 
@@ -47,6 +48,10 @@ def written(path: Path, lines: Sequence[dict | str]) -> Path:
 
 def cells_of(tmp_path: Path, lines: list[dict]) -> dict[str, list[budget.Trial]]:
     return budget.load(written(tmp_path / "tuning.jsonl", lines))
+
+
+def test_the_fields_read_are_the_fields_the_tuner_writes():
+    assert list(budget.FIELDS) == list(TrialRow.__annotations__)
 
 
 # ---- the best so far ----------------------------------------------------------------------------------------------
