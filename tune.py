@@ -34,7 +34,7 @@ from common import options
 from common.errors import InputError, run_main
 from common.files import write_atomically
 from pairs import executors, runs, tuning
-from pairs.space import EPOCHS, Space, TuneError, load_space, resolved
+from pairs.space import EPOCHS, Space, TuneError, load_space
 from pairs.study import CONFIGS, FIXED, SELECTION_SEEDS, TUNING_FIRST_SEED, check_seeds
 
 
@@ -196,8 +196,7 @@ def main(argv: list[str] | None = None) -> list[tuning.Outcome]:
     for tuner in tuners:
         outcome = tuner.outcome()
         path = args.output / f"{tuner.name}.yaml"
-        params = outcome["winner"]["params"]
-        values = resolved({**space.fixed, **params}, params.get(EPOCHS, tuner.epochs))
+        values = tuner.values({**space.fixed, **outcome["winner"]["params"]})
         tuning.write_config(tuner.config, values, header(outcome, args, scoring, space), path)
         plots(tuner.study, args.storage / tuner.name)
         outcomes.append(outcome)

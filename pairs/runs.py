@@ -202,9 +202,10 @@ def validate(task: Task) -> Validation:
         cli, fit_seconds = fitted(task, validate_once=True)
         if task.save:
             save = Path(task.save)
+            partial = save.with_name(f".{save.name}.tmp")
             save.parent.mkdir(parents=True, exist_ok=True)
-            cli.trainer.save_checkpoint(save.with_name(f".{save.name}.tmp"))
-            save.with_name(f".{save.name}.tmp").replace(save)  # a checkpoint is whole or absent
+            cli.trainer.save_checkpoint(partial)
+            partial.replace(save)  # a checkpoint is whole or absent
     return {
         "config": task.name,
         "seed": task.seed,

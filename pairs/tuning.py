@@ -236,16 +236,17 @@ class CellTuner:
             for epoch, seed in itertools.product(rungs, self.scoring.seeds):
                 if self.checkpoint(retried, seed, epoch).exists():
                     self.checkpoint(retried, seed, epoch).replace(self.checkpoint(trial.number, seed, epoch))
-            for epoch in rungs[: run.rung(self.scoring.seeds)]:
-                trial.report(sum(run.scores[epoch].values()) / len(run.scores[epoch]), epoch)
-                run.reported.add(epoch)
-            run.decided = run.reported - {max(run.reported, default=0)}
+            run.decided = set(rungs[: max(run.rung(self.scoring.seeds) - 1, 0)])  # the last finished is undecided
             self.advance(run)
         return run
 
+    def values(self, params: dict[str, Any]) -> dict[str, object]:
+        """The config keys a trial's parameters set, its schedule spanning its epochs (the cell's if not searched)."""
+        return resolved(params, params.get(EPOCHS, self.epochs))
+
     def arguments(self, params: dict[str, Any]) -> list[str]:
         """The overrides of a trial's parameters."""
-        return overrides(resolved(params, params.get(EPOCHS, self.epochs)))
+        return overrides(self.values(params))
 
     def budgeted(self, states: tuple[TrialState, ...]) -> list[optuna.trial.FrozenTrial]:
         """The cell's trials in these states among its first `trials` that did not fail (a study run with a larger
@@ -325,19 +326,19 @@ class CellTuner:
         return self.advance(run)
 
     def advance(self, run: Running) -> bool:
-        """Report and decide each rung every seed has finished that is not decided yet: the trial is complete after
-        its last rung, stopped where the pruner says so, or goes on. True when it finished."""
+        """Report each rung every seed has finished and decide those not decided yet: the trial is complete after its
+        last rung, stopped where the pruner says so, or goes on. True when it finished."""
         seeds = self.scoring.seeds
         for epoch in run.rungs:
             scores = run.scores.get(epoch, {})
             if len(scores) < len(seeds):
                 return False
-            if epoch in run.decided:
-                continue
             mean = sum(scores.values()) / len(scores)
             if epoch not in run.reported:
                 run.trial.report(mean, epoch)
                 run.reported.add(epoch)
+            if epoch in run.decided:
+                continue
             stop = run.trial.should_prune()  # at the last rung too: it enters the rung's competition
             run.decided.add(epoch)
             if epoch == run.rungs[-1] or stop:
