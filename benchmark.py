@@ -63,6 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--epochs", type=options.integer(1), help="override every config's max_epochs")
     parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="every fit with model.memory_format=channels_last: CNN fits run faster on CPU, their float sums in "
+        "another order (records of it hash apart from the default's)",
+    )
+    parser.add_argument(
         "--precision",
         type=options.number(options.POSITIVE),
         metavar="P",
@@ -271,13 +277,18 @@ def config_path(name: str) -> str:
     return str(study.CONFIGS / f"{name}.yaml")
 
 
+def fit_args(
+    args: argparse.Namespace, name: str, tensorboard: str | None = None, seed: int = 0, vary: str | None = None
+) -> list[str]:
+    """The LightningCLI arguments of one run of config `name` with the fit options of the command line."""
+    memory = ["--model.memory_format=channels_last"] if args.channels_last else []
+    return [*runs.cli_args(config_path(name), args.epochs, tensorboard, seed, vary), *memory]
+
+
 def run_hashes(args: argparse.Namespace) -> dict[tuple[str, str | None], str]:
     """The config hash of every kind of run asked for: each config, and with --vary each source varied alone."""
     kinds = [(name, vary) for name in args.configs for vary in (None, *args.vary)]
-    return {
-        (name, vary): runs.config_hash(runs.cli_args(config_path(name), args.epochs, None), vary)
-        for name, vary in kinds
-    }
+    return {(name, vary): runs.config_hash(fit_args(args, name), vary) for name, vary in kinds}
 
 
 def run_grid(
@@ -291,7 +302,7 @@ def run_grid(
     todo = [
         runs.Task(
             study.run_name(name, vary),
-            tuple(runs.cli_args(config_path(name), args.epochs, args.tensorboard, seed, vary)),
+            tuple(fit_args(args, name, args.tensorboard, seed, vary)),
             seed,
             config_hash,
             vary,

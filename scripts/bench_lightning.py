@@ -1,13 +1,14 @@
 """Lightning fit time against the plain PyTorch loop it replaces.
 
-Same model (the spec's ~70k convnet), data, seed, optimizer and scheduler as the config asks, the study's loss,
-25 epochs, batch 100; the two alternate in one process. Before any time is reported, the two fits must end in the
-same weights (largest difference <= --tolerance); otherwise the script exits 1: the times would compare
-different computations.
+Same model, data, seed, epochs, batch size, optimizer and scheduler as the config asks, the study's loss; the two
+alternate in one process, with the torch threads a benchmark fit gets (--threads). Before any time is reported, the
+two fits must end in the same weights (largest difference <= --tolerance); otherwise the script exits 1: the times
+would compare different computations.
 
     MNIST_DIR=../shared/mnist python -m scripts.bench_lightning [--rounds 5]
 """
 
+import os
 import statistics
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from lightning.pytorch import seed_everything
 from common import options
 from common.equality import check_same
 from common.errors import run_main
+from pairs import executors
 from pairs.cli import PairCLI
 from pairs.runs import QUIET, fit_cli
 
@@ -67,6 +69,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=options.integer(1), default=5, help="timed rounds, after one warm-up round")
     parser.add_argument("--seed", type=options.seed, default=0, help="seed_everything's seed, every round")
     parser.add_argument(
+        "--threads",
+        type=options.integer(1),
+        default=executors.default_threads(os.cpu_count() or 1),
+        help="torch threads of both fits (default: a benchmark fit's, cores // the default workers)",
+    )
+    parser.add_argument(
         "--tolerance",
         type=options.number(options.POSITIVE),
         default=1e-5,
@@ -74,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     options.load_mapping(Path(args.config))
+    torch.set_num_threads(args.threads)
     times: dict[str, list[float]] = {"plain": [], "lightning": []}
     for round_ in range(args.rounds + 1):  # round 0 warms up and is not counted
         results = {}

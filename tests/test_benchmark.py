@@ -692,3 +692,19 @@ def test_an_interrupt_after_the_last_wait_still_stops_the_command():
     with pytest.raises(KeyboardInterrupt), executors.deferred_interrupts(types.SimpleNamespace(in_process=False)):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)
+
+
+def test_channels_last_reaches_every_fit_and_its_records_hash_apart(workdir, monkeypatch):
+    seen, execute = [], executors.execute
+    monkeypatch.setattr(
+        benchmark.executors, "execute", lambda todo, *a, **k: seen.append(todo) or execute(todo, *a, **k)
+    )
+    bench("--workers", "1", results_file="default.jsonl")
+    bench("--workers", "1", "--channels-last", results_file="last.jsonl")
+    default, last = seen
+    assert not any("--model.memory_format=channels_last" in task.args for task in default)
+    assert all("--model.memory_format=channels_last" in task.args for task in last)
+    runs_of = lambda path: {(r["config"], r["seed"]): r["config_hash"] for r in lines(path)}
+    default_runs, last_runs = runs_of("default.jsonl"), runs_of("last.jsonl")
+    assert default_runs.keys() == last_runs.keys()
+    assert all(default_runs[run] != last_runs[run] for run in default_runs)

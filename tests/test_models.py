@@ -225,3 +225,18 @@ def test_per_digit_metrics_by_hand(monkeypatch):
     # argmax comparisons: 1<=2 yes, 3<=4 yes, 4<=4 yes (truth: 5<=4 no), 7<=9 yes -> 3 of 4 right
     assert logged["test/acc_from_argmax"] == 0.75
     assert logged["test/acc"] == 0.25  # the zero logits predict class 0 everywhere; one target is 0
+
+
+@pytest.mark.parametrize("arch", ["pairnet", "baseline_cnn"])
+def test_channels_last_changes_the_layout_not_the_function(arch):
+    torch.manual_seed(0)
+    default = PairClassifier(arch=arch, weight_sharing=False).eval()
+    last = PairClassifier(arch=arch, weight_sharing=False, memory_format="channels_last").eval()
+    last.load_state_dict(default.state_dict())
+    convs = lambda model: [p for p in model.parameters() if p.dim() == 4]
+    assert all(p.is_contiguous() for p in convs(default))
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in convs(last))  # kept by load_state_dict
+    assert any(not p.is_contiguous() for p in convs(last))  # a conv of one input channel is both
+    x = torch.randn(8, 2, 14, 14)
+    for a, b in zip(default(x), last(x), strict=True):
+        assert (a is None and b is None) or torch.allclose(a, b, atol=1e-5)
