@@ -11,6 +11,8 @@ would compare different computations.
 import os
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -21,6 +23,7 @@ from common.equality import check_same
 from common.errors import run_main
 from pairs import executors
 from pairs.cli import PairCLI
+from pairs.models import Ensemble
 from pairs.runs import QUIET, fit_cli
 
 
@@ -63,6 +66,31 @@ def lightning_fit(cli: PairCLI, seed: int) -> tuple[float, torch.nn.Module]:
     return time.perf_counter() - start, cli.model.net
 
 
+@contextmanager
+def phase_timers(model: Ensemble) -> Iterator[dict[str, float]]:
+    """Seconds spent inside the block in the ensemble members' forward and in backward, timed by hooks that both
+    fits go through."""
+    spent, started = {"forward": 0.0, "backward": 0.0}, dict[str, float]()
+    begin = lambda name: started.__setitem__(name, time.perf_counter())
+    end = lambda name: spent.__setitem__(name, spent[name] + time.perf_counter() - started.pop(name))
+    hooks = [member.register_forward_pre_hook(lambda *_: begin("forward")) for member in model.members]
+    hooks += [member.register_forward_hook(lambda *_: end("forward")) for member in model.members]
+    backward = torch.Tensor.backward
+
+    def timed_backward(tensor: torch.Tensor, *args, **kwargs) -> None:
+        begin("backward")
+        backward(tensor, *args, **kwargs)
+        end("backward")
+
+    torch.Tensor.backward = timed_backward  # type: ignore[method-assign,assignment]
+    try:
+        yield spent
+    finally:
+        torch.Tensor.backward = backward  # type: ignore[method-assign]
+        for hook in hooks:
+            hook.remove()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = options.parser(__doc__)
     parser.add_argument("--config", default="configs/baseline_cnn.yaml", help="the study config both fits follow")
@@ -79,6 +107,12 @@ def main(argv: list[str] | None = None) -> None:
         type=options.number(options.POSITIVE),
         default=1e-5,
         help="largest final-weight difference allowed",
+    )
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="after the timed rounds, one more of each fit with forward and backward timed by hooks: what is left is "
+        "data, loss, optimizer and the loop around them",
     )
     args = parser.parse_args(argv)
     options.load_mapping(Path(args.config))
@@ -103,6 +137,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Lightning fit   median {lightning:.2f} s  ({', '.join(f'{t:.2f}' for t in times['lightning'])})")
     print(f"ratio Lightning / plain = {lightning / plain:.3f}")
     print(f"the two fits end in the same weights (largest difference <= {args.tolerance:g}, every round)")
+    if args.phases:
+        for name, fit in (("plain", plain_fit), ("lightning", lightning_fit)):
+            cli = build(args.config, args.seed)
+            with phase_timers(cli.model.net) as spent:
+                seconds, _ = fit(cli, args.seed)
+            phases = "  ".join(f"{phase} {value:.2f} s" for phase, value in spent.items())
+            print(f"{name:9s} phases: {phases}  the rest {seconds - sum(spent.values()):.2f} s  (fit {seconds:.2f} s)")
 
 
 if __name__ == "__main__":

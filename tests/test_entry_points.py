@@ -4,6 +4,7 @@ study's own entry points (train.py, benchmark.py, tune.py) have their own test f
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from common.errors import Failure
+from pairs.classifier import PairClassifier
 from tests import ROOT
 
 REAL = Path(os.environ.get("MNIST_DIR", "../shared/mnist"))
@@ -47,8 +49,22 @@ def test_validate_scores_a_candidate_on_validation_pairs(workdir, command):
 
 
 def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, command):
-    out = ok(command(workdir, "-m", "scripts.bench_lightning", "--config", "configs/tiny_base.yaml", "--rounds", "1"))
+    args = ("-m", "scripts.bench_lightning", "--config", "configs/tiny_base.yaml", "--rounds", "1", "--phases")
+    out = ok(command(workdir, *args))
     assert "ratio Lightning / plain" in out and "the two fits end in the same weights" in out
+    for fit in ("plain", "lightning"):
+        assert re.search(rf"{fit} +phases: forward [0-9.]+ s  backward [0-9.]+ s  the rest [0-9.]+ s", out)
+
+
+def test_the_phase_timers_time_forward_and_backward_and_leave_nothing_behind():
+    from scripts.bench_lightning import phase_timers
+
+    net, backward = PairClassifier(members=2).net, torch.Tensor.backward
+    with phase_timers(net) as spent:
+        net(torch.randn(4, 2, 14, 14))[0].sum().backward()
+        assert spent["forward"] > 0 and spent["backward"] > 0
+    assert torch.Tensor.backward is backward
+    assert not any(member._forward_hooks or member._forward_pre_hooks for member in net.members)
 
 
 def ending_in(value: float):
