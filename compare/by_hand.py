@@ -57,6 +57,7 @@ REQUIRED: dict[str, dict[str, object]] = {
         "prediction": "head",
         "members": 1,
         "width": 1.0,
+        "memory_format": "contiguous_format",
         "target_weight": 1.0,
         "label_smoothing": 0.0,
     },
