@@ -11,6 +11,8 @@ benchmark resumes where it stopped.
     python benchmark.py --vary data init order --configs cnn_aux_shared
                                                          # where the spread across seeds comes from
     python benchmark.py --report-only                    # re-render the report from the results file
+    python benchmark.py --configs 'cnn_*' --set model.prediction=head --results results/head.jsonl
+                                                         # a variant of the configs, in a journal of its own
     python benchmark.py --configs 'cnn_*' 'mlp_*' 'fixed/cnn_*' 'fixed/mlp_*' --replicate 20
                                                          # a replication block: the next 20 unused test seeds
     python benchmark.py --report-only --results records/study.jsonl --docs
@@ -69,6 +71,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "another order (records of it hash apart from the default's)",
     )
     parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="LightningCLI overrides for every fit, e.g. model.prediction=head: a variant of the configs, in a "
+        "results file of its own (its records hash apart and carry the overrides)",
+    )
+    parser.add_argument(
         "--precision",
         type=options.number(options.POSITIVE),
         metavar="P",
@@ -122,6 +132,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"in {' and '.join(doc_tables.DOCUMENTS)} from every run in the results file",
     )
     args = parser.parse_args(argv)
+    options.check_overrides(parser, args.set)
+    if args.set and args.report_only:
+        parser.error("--set changes the fits; --report-only has none (it reads the results file as it is)")
     explicit_seeds = args.seeds is not None or args.seed_list is not None
     if args.seed_list is None:
         args.seed_list = list(range(args.seeds or study.BENCHMARK_SEEDS))
@@ -158,7 +171,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_docs(args, parser)
     check_replicate(args, parser, explicit_seeds)
     check_blocks(args, parser)
+    check_variant(args, parser)
     return args
+
+
+def check_variant(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """The fits asked for have the overrides of the configs' runs already in the results file: a variant of a config
+    (--set, --channels-last) goes in a results file of its own, or the report would mix the two."""
+    if args.report_only or args.fresh:
+        return
+    for run in results.load(args.results, torn_tail=True):
+        if run["config"] in args.configs and run.get("overrides", []) != overrides(args):
+            parser.error(
+                f"{args.results} holds runs of {run['config']} with overrides {run.get('overrides', [])}, this command "
+                f"asks for {overrides(args)}: a variant goes in a results file of its own (--results)"
+            )
 
 
 def check_docs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -281,8 +308,15 @@ def fit_args(
     args: argparse.Namespace, name: str, tensorboard: str | None = None, seed: int = 0, vary: str | None = None
 ) -> list[str]:
     """The LightningCLI arguments of one run of config `name` with the fit options of the command line."""
-    memory = ["--model.memory_format=channels_last"] if args.channels_last else []
-    return [*runs.cli_args(config_path(name), args.epochs, tensorboard, seed, vary), *memory]
+    return [
+        *runs.cli_args(config_path(name), args.epochs, tensorboard, seed, vary),
+        *map("--{}".format, overrides(args)),
+    ]
+
+
+def overrides(args: argparse.Namespace) -> list[str]:
+    """The command line's overrides of every fit: --channels-last's and --set's."""
+    return ["model.memory_format=channels_last"] * args.channels_last + args.set
 
 
 def run_hashes(args: argparse.Namespace) -> dict[tuple[str, str | None], str]:
@@ -311,7 +345,7 @@ def run_grid(
         for (name, vary), config_hash in hashes.items()
         if (config_hash, seed, code) not in done
     ]
-    skipped = len(wanted) - len(todo)
+    skipped, changed = len(wanted) - len(todo), overrides(args)
     if todo:
         where = f"Ray cluster {args.ray}" if args.ray else f"{args.workers} workers"
         print(
@@ -322,7 +356,7 @@ def run_grid(
         records = executors.execute(todo, args.workers, args.threads, ray=args.ray)
         try:
             for record in tqdm(records, total=len(todo), unit="run"):
-                results.append(args.results, record | {"block": block})
+                results.append(args.results, record | {"block": block} | ({"overrides": changed} if changed else {}))
         except KeyboardInterrupt:
             records.close()  # stops the workers now, wherever the interrupt landed
             sys.exit(f"interrupted: finished runs are saved in {args.results}; rerun the same command to resume")

@@ -143,6 +143,17 @@ class Distinct(argparse.Action):
         setattr(namespace, self.dest, items)
 
 
+def check_overrides(parser: argparse.ArgumentParser, items: list[str]) -> None:
+    """Refuse a `--set` list with an item that is not KEY=VALUE, or a key given twice."""
+    malformed = [item for item in items if "=" not in item]
+    if malformed:
+        parser.error(f"--set {malformed[0]!r} is not KEY=VALUE; e.g. --set model.dropout=0.1")
+    keys = [item.partition("=")[0] for item in items]
+    twice = sorted({key for key in keys if keys.count(key) > 1}, key=keys.index)
+    if twice:
+        parser.error(f"--set {' '.join(items)}: {twice[0]} given twice; give each key once")
+
+
 COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's where PyYAML has it: 15 times faster
 
 

@@ -68,14 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         help="a candidate's LightningCLI overrides; repeat --set for more candidates (default: none, the config alone)",
     )
     args = parser.parse_args(argv)
-    malformed = [item for overrides in args.set for item in overrides if "=" not in item]
-    if malformed:
-        parser.error(f"--set {malformed[0]!r} is not KEY=VALUE; e.g. --set model.dropout=0.1")
     for overrides in args.set:
-        keys = [item.partition("=")[0] for item in overrides]
-        twice = sorted({key for key in keys if keys.count(key) > 1}, key=keys.index)
-        if twice:
-            parser.error(f"--set {' '.join(overrides)}: {twice[0]} given twice in one candidate; give each key once")
+        options.check_overrides(parser, overrides)
     candidates = [sorted(overrides) for overrides in args.set]
     for i, overrides in enumerate(candidates):
         if overrides in candidates[:i]:

@@ -694,13 +694,14 @@ def test_an_interrupt_after_the_last_wait_still_stops_the_command():
         time.sleep(0.05)
 
 
-def test_channels_last_reaches_every_fit_and_its_records_hash_apart(workdir, monkeypatch):
+@pytest.mark.parametrize("asked", [["--channels-last"], ["--set", "model.memory_format=channels_last"]])
+def test_a_variant_reaches_every_fit_and_its_records_hash_apart_and_say_so(workdir, monkeypatch, asked):
     seen, execute = [], executors.execute
     monkeypatch.setattr(
         benchmark.executors, "execute", lambda todo, *a, **k: seen.append(todo) or execute(todo, *a, **k)
     )
     bench("--workers", "1", results_file="default.jsonl")
-    bench("--workers", "1", "--channels-last", results_file="last.jsonl")
+    bench("--workers", "1", *asked, results_file="last.jsonl")
     default, last = seen
     assert not any("--model.memory_format=channels_last" in task.args for task in default)
     assert all("--model.memory_format=channels_last" in task.args for task in last)
@@ -708,3 +709,31 @@ def test_channels_last_reaches_every_fit_and_its_records_hash_apart(workdir, mon
     default_runs, last_runs = runs_of("default.jsonl"), runs_of("last.jsonl")
     assert default_runs.keys() == last_runs.keys()
     assert all(default_runs[run] != last_runs[run] for run in default_runs)
+    assert all("overrides" not in r for r in lines("default.jsonl"))
+    assert all(r["overrides"] == ["model.memory_format=channels_last"] for r in lines("last.jsonl"))
+
+
+def test_a_variant_is_refused_in_a_results_file_of_another(workdir, capsys):
+    bench("--workers", "1", "--seeds", "1")
+    before = Path("r.jsonl").read_text()
+    for asked in (["--set", "model.memory_format=channels_last"], ["--channels-last"]):
+        with pytest.raises(SystemExit) as stop:
+            bench("--workers", "1", "--seeds", "1", *asked)
+        assert stop.value.code == 2
+        assert "a variant goes in a results file of its own" in capsys.readouterr().err
+    assert Path("r.jsonl").read_text() == before
+
+
+@pytest.mark.parametrize(
+    "asked, named",
+    [
+        (["--set", "model.prediction"], "is not KEY=VALUE"),
+        (["--set", "model.dropout=0.1", "model.dropout=0.2"], "model.dropout given twice"),
+        (["--set", "model.dropout=0.1", "--report-only"], "--report-only has none"),
+    ],
+)
+def test_a_bad_set_is_one_error_line(workdir, capsys, asked, named):
+    with pytest.raises(SystemExit) as stop:
+        bench(*asked)
+    assert stop.value.code == 2 and named in capsys.readouterr().err
+    assert not Path("r.jsonl").exists()
