@@ -25,7 +25,6 @@ main estimate's 95% prediction interval.
 """
 
 import argparse
-import fnmatch
 import sys
 import time
 from pathlib import Path
@@ -286,20 +285,6 @@ def measured(grouped: dict[str, list[Record]]) -> list[effects.Effect]:
     return [e for e in effects.effects(grouped) if e.a in grouped and e.b in grouped]
 
 
-def recorded(records: list[Record], patterns: list[str] | None) -> list[Record]:
-    """The runs of the configs matching the names or globs (all without), with their runs that vary one source; the
-    last record of each (name, seed). A (name, seed) with runs in two blocks is an error."""
-    results.one_block_per_seed(records)
-    latest = {(r["config"], r["seed"]): r for r in records}
-    if patterns is None:
-        return list(latest.values())
-    return [
-        r
-        for (name, _), r in latest.items()
-        if any(fnmatch.fnmatch(study.VARIED.sub(r"\g<config>", name), p.removesuffix(".yaml")) for p in patterns)
-    ]
-
-
 def config_path(name: str) -> str:
     return str(study.CONFIGS / f"{name}.yaml")
 
@@ -389,14 +374,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     executors.stop_on_sigterm()
     if args.report_only:
-        records = recorded(results.load(args.results), args.configs)
+        records = results.latest(results.load(args.results), args.configs)
     else:
         hashes = run_hashes(args)  # once: each builds the config's CLI, so a bad config stops before anything changes
         if args.fresh and args.results.exists():
             args.results.unlink()
         if args.replicate:
             run_grid(args, args.replication_seeds, hashes, REPLICATION)
-            records = recorded(results.load(args.results), args.configs)  # the main block with its replication
+            records = results.latest(results.load(args.results), args.configs)  # the main block with its replication
         elif args.precision:
             records = until_precise(args, hashes)
         else:

@@ -1,7 +1,8 @@
 """The study tables of README.md and docs/results.md, generated from a results file: each lives between
 `<!-- study:NAME -->` and `<!-- /study:NAME -->`, and `benchmark.py --report-only --results records/study.jsonl
 --docs` rewrites what is between the two from the records, so no number in them is typed by hand (a test fails when
-the committed text differs from what the records give)."""
+the committed text differs from what the records give). A block that names its own journal, `<!-- study:NAME
+records/narrow/study.jsonl -->` (a path from the repository root), is generated from that one instead."""
 
 import re
 import statistics
@@ -27,12 +28,16 @@ from pairs.effects import (
 )
 from pairs.record import Record
 from pairs.report import NO_REPLICATION, adjusted_cells, ci, points, pvalue, replication_section
+from pairs.results import latest, load
 from pairs.spread import SOURCE_LABELS, spread, varied
 from pairs.study import PROTOCOLS, SEED_BLOCK, SOURCES
 
 DOCUMENTS = ("README.md", "docs/results.md")
-BLOCK = re.compile(r"^<!-- study:(?P<name>[\w-]+) -->\n(?P<body>.*?)^<!-- /study:(?P=name) -->$", re.M | re.S)
-OPENING = re.compile(r"^<!-- (/?)study:([\w-]+) -->$", re.M)
+BLOCK = re.compile(
+    r"^<!-- study:(?P<name>[\w-]+)(?: (?P<journal>[\w./-]+\.jsonl))? -->\n(?P<body>.*?)^<!-- /study:(?P=name) -->$",
+    re.M | re.S,
+)
+OPENING = re.compile(r"^<!-- (/?)study:([\w-]+)(?: [\w./-]+\.jsonl)? -->$", re.M)
 
 # the effects grid: its columns (protocol prefix, trunk, heading) and rows (label, the other factor's level, heading)
 GRID_COLUMNS = (
@@ -266,33 +271,55 @@ def tables(runs: list[Record], names: list[str] | None = None) -> dict[str, str]
     return found
 
 
-def blocks(text: str, where: str) -> dict[str, str]:
-    """The study blocks of a document, name -> body; an InputError for an unknown name or an unclosed block."""
-    found = {m["name"]: m["body"] for m in BLOCK.finditer(text)}
+Block = tuple[str, str | None]  # a study block: its table's name, and the journal it names (None: the one given)
+
+
+def blocks(text: str, where: str) -> dict[Block, str]:
+    """The study blocks of a document, (name, journal) -> body; an InputError for an unknown name or an unclosed
+    block."""
+    found = {(m["name"], m["journal"]): m["body"] for m in BLOCK.finditer(text)}
     for match in OPENING.finditer(text):
         name = match.group(2)
         if name not in TABLES:
             raise InputError(f"{where}: no study table is called {name!r}; the names are {', '.join(TABLES)}")
-        if name not in found:
+        if name not in {shown for shown, _ in found}:
             raise InputError(f"{where}: <!-- study:{name} --> has no matching <!-- /study:{name} --> line")
     return found
 
 
-def rewrite(text: str, runs: list[Record], where: str) -> str:
-    """`text` with every study block regenerated from `runs`."""
-    generated = tables(runs, list(blocks(text, where)))
-    return BLOCK.sub(lambda m: f"<!-- study:{m['name']} -->\n{generated[m['name']]}<!-- /study:{m['name']} -->", text)
+def journal_runs(journal: Path) -> list[Record]:
+    """What --report-only reads of a journal a block names: the last record of each (config, seed)."""
+    if not journal.is_file():
+        raise InputError(f"{journal}: a study block names this journal, and it is not there")
+    return latest(load(journal))
+
+
+def rewrite(text: str, runs: list[Record], where: str, root: Path = Path(".")) -> str:
+    """`text` with every study block regenerated from `runs`, or from the journal it names under `root`."""
+    journals = {journal for _, journal in blocks(text, where) if journal is not None}
+    sources = {None: runs} | {journal: journal_runs(root / journal) for journal in journals}
+    generated = {
+        journal: tables(sources[journal], [name for name, named in blocks(text, where) if named == journal])
+        for journal in sources
+    }
+
+    def body(m: re.Match) -> str:
+        opening = m.group(0).split("\n", 1)[0]
+        return f"{opening}\n{generated[m['journal']][m['name']]}<!-- /study:{m['name']} -->"
+
+    return BLOCK.sub(body, text)
 
 
 def update(runs: list[Record], root: Path = Path(".")) -> list[Path]:
-    """Rewrite the study blocks of DOCUMENTS under `root` from `runs`; the documents that changed."""
+    """Rewrite the study blocks of DOCUMENTS under `root` from `runs` (or the journals they name); the documents that
+    changed."""
     changed = []
     for name in DOCUMENTS:
         path = root / name
         if not path.is_file():
             raise InputError(f"{path}: not found; run --docs from the repository root")
         text = path.read_text(encoding="utf-8")
-        new = rewrite(text, runs, str(path))
+        new = rewrite(text, runs, str(path), root)
         if new != text:
             write_atomically(path, new)
             changed.append(path)

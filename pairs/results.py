@@ -1,5 +1,6 @@
 """The benchmark's results file: one JSON line per finished run, appended as each run ends."""
 
+import fnmatch
 import json
 import os
 import sys
@@ -9,6 +10,7 @@ from typing import cast
 from common.errors import InputError
 from common.files import write_atomically
 from pairs.record import Record
+from pairs.study import VARIED
 
 # The keys every record holds (record.Record's required ones), with the types a line is checked for.
 FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -130,3 +132,17 @@ def append(path: Path, run: Record) -> None:
 def done(runs: list[Record]) -> set[tuple[str, int, str | None]]:
     """The (config hash, seed, code version) triples already finished."""
     return {(run["config_hash"], run["seed"], run.get("code")) for run in runs}
+
+
+def latest(records: list[Record], patterns: list[str] | None = None) -> list[Record]:
+    """The runs of the configs matching the names or globs (all without), with their runs that vary one source; the
+    last record of each (name, seed). A (name, seed) with runs in two blocks is an error."""
+    one_block_per_seed(records)
+    last = {(r["config"], r["seed"]): r for r in records}
+    if patterns is None:
+        return list(last.values())
+    return [
+        r
+        for (name, _), r in last.items()
+        if any(fnmatch.fnmatch(VARIED.sub(r"\g<config>", name), p.removesuffix(".yaml")) for p in patterns)
+    ]

@@ -19,7 +19,7 @@ JOURNAL = ROOT / "records" / "study.jsonl"
 
 @pytest.fixture(scope="module")
 def runs() -> list[dict]:
-    return benchmark.recorded(results.load(JOURNAL), None)  # what --report-only --docs reads
+    return results.latest(results.load(JOURNAL))  # what --report-only --docs reads
 
 
 @pytest.mark.parametrize("name", doc_tables.DOCUMENTS)
@@ -33,9 +33,20 @@ def test_the_committed_study_tables_are_what_the_journal_gives(runs, name):
     )
 
 
-def test_every_study_table_is_shown_once():
-    shown = [name for document in doc_tables.DOCUMENTS for name in doc_tables.blocks((ROOT / document).read_text(), "")]
-    assert sorted(shown) == sorted(doc_tables.TABLES)
+def test_every_study_table_is_shown_once_from_each_journal_it_is_shown_from():
+    shown = [
+        block for document in doc_tables.DOCUMENTS for block in doc_tables.blocks((ROOT / document).read_text(), "")
+    ]
+    assert len(shown) == len(set(shown))
+    assert {name for name, _ in shown} == set(doc_tables.TABLES)
+
+
+def test_a_block_that_names_a_journal_is_generated_from_it(runs):
+    stale = "<!-- study:cells records/study.jsonl -->\n| stale |\n<!-- /study:cells -->\n"
+    expected = "<!-- study:cells records/study.jsonl -->\n" + doc_tables.tables(runs, ["cells"])["cells"]
+    assert doc_tables.rewrite(stale, [], "x.md", ROOT) == expected + "<!-- /study:cells -->\n"
+    with pytest.raises(InputError, match="records/nowhere.jsonl: a study block names this journal"):
+        doc_tables.rewrite(stale.replace("records/study", "records/nowhere"), runs, "x.md", ROOT)
 
 
 def test_the_readmes_results_have_no_table_outside_a_generated_block():
