@@ -90,6 +90,30 @@ def variance_interval(values: list[float], confidence: float = 0.95) -> tuple[fl
     )
 
 
+def sum_interval(
+    variances: Sequence[float], dofs: Sequence[int], confidence: float = 0.95
+) -> tuple[float, float, float, float]:
+    """The sum of independent sample variances with its chi-square interval on Welch-Satterthwaite's degrees of
+    freedom: (sum, low, high, degrees of freedom); NaN where undefined."""
+    total = sum(variances)
+    if not variances or min(dofs) < 1 or not total > 0:
+        return total, math.nan, math.nan, math.nan
+    dof = total**2 / sum(v**2 / d for v, d in zip(variances, dofs))
+    tail = (1 - confidence) / 2
+    return total, dof * total / stats.chi2.ppf(1 - tail, dof), dof * total / stats.chi2.ppf(tail, dof), dof
+
+
+def ratio_interval(
+    a: float, dof_a: float, b: float, dof_b: float, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """a / b of two independent variance estimates with their degrees of freedom, and its F interval for the ratio of
+    the true variances: (ratio, low, high); NaN where undefined."""
+    if not (b > 0 and dof_a > 0 and dof_b > 0):
+        return math.nan, math.nan, math.nan
+    ratio, tail = a / b, (1 - confidence) / 2
+    return ratio, ratio / stats.f.ppf(1 - tail, dof_a, dof_b), ratio / stats.f.ppf(tail, dof_a, dof_b)
+
+
 def points(difference: float, digits: int = 1) -> str:
     """A difference of accuracies in signed percentage points; '–' where it is undefined."""
     return "–" if math.isnan(difference) else f"{100 * difference:+.{digits}f}"

@@ -29,7 +29,7 @@ from pairs.effects import (
 from pairs.record import Record
 from pairs.report import NO_REPLICATION, adjusted_cells, ci, points, pvalue, replication_section
 from pairs.results import latest, load
-from pairs.spread import SOURCE_LABELS, spread, varied
+from pairs.spread import SOURCE_LABELS, Spread, estimate, number, spread, varied
 from pairs.study import PROTOCOLS, SEED_BLOCK, SOURCES
 
 DOCUMENTS = ("README.md", "docs/results.md")
@@ -181,45 +181,52 @@ def replication(study: Study) -> list[str]:
     return replication_section(study.main, study.fresh, study.families)[:-1]
 
 
+def spreads(study: Study) -> dict[str, Spread]:
+    """config -> its spread, for each config with runs that vary one source alone."""
+    return {config: spread(sources, study.grouped.get(config, [])) for config, sources in varied(study.grouped).items()}
+
+
 def spread_rows(study: Study) -> list[str]:
-    """A row per config with runs that vary one source alone: the variance of each, their sum, the total with its
-    95% chi-square interval, and the binomial floor of the test pairs; points²."""
-    found = {
-        config: spread(sources, study.grouped.get(config, [])) for config, sources in varied(study.grouped).items()
-    }
+    """A row per config with runs that vary one source alone: the variance of each, their sum and the total with their
+    95% intervals, the ratio of the two, and the binomial floor of the test pairs; points²."""
+    found = spreads(study)
     pairs = {s.test_pairs for s in found.values()}
     floor = f"floor of {pairs.pop():,} test pairs" if len(pairs) == 1 else "binomial floor of the test pairs"
     lines = [
-        f"| config | pair draw | initial weights | batch order | sum | all three [95% CI] | {floor} |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| config | pair draw | initial weights | batch order | sum [95% CI] | all three [95% CI] | sum / all three "
+        f"[95% CI] | {floor} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for config, s in found.items():
-        parts = " | ".join(f"{s.parts[source]:.2f}" if source in s.parts else "–" for source in SOURCES)
-        whole, low, high = s.total
-        lines.append(f"| {config} | {parts} | {s.sum:.2f} | {whole:.2f} [{low:.2f}, {high:.2f}] | {s.floor:.2f} |")
+        parts = " | ".join(number(s.parts[source][0]) if source in s.parts else "–" for source in SOURCES)
+        lines.append(
+            f"| {config} | {parts} | {estimate(s.sum)} | {estimate(s.total)} | {estimate(s.ratio)} | {s.floor:.2f} |"
+        )
     return lines
 
 
 def spread_columns(study: Study) -> list[str]:
-    """The same, a column per config."""
-    found = {
-        config: spread(sources, study.grouped.get(config, [])) for config, sources in varied(study.grouped).items()
-    }
+    """The same, a column per config, each source with its interval."""
+    found = spreads(study)
     values = lambda pick: " | ".join(pick(s) for s in found.values())
-    number = lambda v: f"{v:.2f}"
-    floor = "binomial floor p(1 − p)/n_test of the test pairs"
+    seeds = lambda s: f"{min(s.seeds.values(), default=0)} / {s.total_seeds}"
     return [
         f"| varied alone (the other two at seed 0) | {' | '.join(found)} |",
         "|---|" + "---:|" * len(found),
+        f"| seeds: each source alone / all three | {values(seeds)} |",
         *[
-            f"| {SOURCE_LABELS[source]} | {values(lambda s: number(s.parts[source]) if source in s.parts else '–')} |"
+            f"| {SOURCE_LABELS[source]} | {values(lambda s: estimate(s.parts[source]) if source in s.parts else '–')} |"
             for source in SOURCES
         ],
-        f"| sum of the three | {values(lambda s: number(s.sum))} |",
-        "| all three vary (the study's runs), 95% chi-square interval | "
-        + values(lambda s: f"{s.total[0]:.2f} [{s.total[1]:.2f}, {s.total[2]:.2f}]")
+        f"| sum of the three (Welch-Satterthwaite) | {values(lambda s: estimate(s.sum))} |",
+        f"| all three vary (the study's runs, every seed) | {values(lambda s: estimate(s.total))} |",
+        f"| sum / all three (F) | {values(lambda s: estimate(s.ratio))} |",
+        f"| binomial floor p(1 − p)/n_test of the test pairs | {values(lambda s: number(s.floor))} |",
+        "| the floor's share of all three | "
+        + values(
+            lambda s: f"{100 * s.floor_share[0]:.0f}% [{100 * s.floor_share[1]:.0f}%, {100 * s.floor_share[2]:.0f}%]"
+        )
         + " |",
-        f"| {floor} | {values(lambda s: number(s.floor))} |",
     ]
 
 

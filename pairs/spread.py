@@ -1,13 +1,13 @@
 """Where the spread across seeds comes from (`benchmark.py --vary`): for each config whose runs vary one source of
 randomness alone, the variance of test accuracy per source, their sum, the total when all three vary, the binomial
-floor of the test pairs, and whether the sum lies within the total's interval."""
+floor of the test pairs, each with its interval, and the ratio of the sum to the total."""
 
 import math
 import statistics
 from collections import defaultdict
 from typing import NamedTuple
 
-from common.stats import variance_interval
+from common.stats import ratio_interval, sum_interval, variance_interval
 from pairs.record import Record
 from pairs.study import SOURCES, VARIED
 
@@ -19,26 +19,40 @@ SOURCE_LABELS = {
 }
 SPREAD = (
     "Each config's test accuracy across seeds with one source of randomness varied by the seed and the other two held "
-    "at seed 0 (`benchmark.py --vary`). The data seed also draws the test pairs, so the data row holds the binomial "
-    "noise of sampling the test pairs; init is everything the global RNG draws: initial weights, and dropout and "
-    "augmentations where a config has them."
+    "at seed 0 (`benchmark.py --vary`; at seed s every source at s is the study's own run s). Variances in points², "
+    "each with its 95% chi-square interval (normal errors assumed); the sum's interval uses Welch-Satterthwaite's "
+    "degrees of freedom, the ratio sum / total an F interval (the parts and the total share the run at seed 0, "
+    "which the F interval ignores). The total is over all the config's main-block seeds. Independent, additive "
+    "sources would make the ratio 1; above 1, each source alone moves a run about as much as all three together (the "
+    "sources interact: they do not add); below 1, the sources together spread the runs more than their parts. What "
+    "the design cannot separate: the data seed draws the test pairs as well as the training pairs, so the data part "
+    "holds the test pairs' binomial noise (the floor below); init is everything the global generator draws (initial "
+    "weights, dropout, augmentations); and each source is varied around the others' seed 0 only, so how the sources "
+    "interact is not estimated, only whether they add."
 )
+
+Estimate = tuple[float, float, float]  # a value with its 95% interval: (value, low, high)
 
 
 class Spread(NamedTuple):
-    """One config's variances of test accuracy, in points²."""
+    """One config's variances of test accuracy, in points², each with its 95% interval."""
 
-    parts: dict[str, float]  # source -> variance with that source alone varied
+    parts: dict[str, Estimate]  # source -> variance with that source alone varied
     seeds: dict[str, int]  # source -> its runs
-    total: tuple[float, float, float]  # all three varied (the config's own runs on the same seeds): variance, 95% CI
+    sum: Estimate
+    sum_dof: float  # Welch-Satterthwaite's degrees of freedom of the sum
+    total: Estimate  # all three varied: the config's own main-block runs, every seed
     total_seeds: int
+    ratio: Estimate  # sum / total
     accuracy: float  # mean test accuracy over every run counted, a fraction
     test_pairs: int
     floor: float  # the binomial floor p(1 − p)/n_test
 
     @property
-    def sum(self) -> float:
-        return sum(self.parts.values())
+    def floor_share(self) -> Estimate:
+        """The floor as a share of the total variance, with the interval the total's gives."""
+        whole, low, high = self.total
+        return self.floor / whole, self.floor / high, self.floor / low if low > 0 else math.inf
 
 
 def varied(grouped: dict[str, list[Record]]) -> dict[str, dict[str, list[Record]]]:
@@ -51,74 +65,71 @@ def varied(grouped: dict[str, list[Record]]) -> dict[str, dict[str, list[Record]
 
 
 def spread(sources: dict[str, list[Record]], plain: list[Record]) -> Spread:
-    """The variances of `sources` (runs varying one source alone) and of the config's own runs (`plain`) on the same
-    seeds."""
-    seeds = {r["seed"] for runs in sources.values() for r in runs}
-    total_runs = [r for r in plain if r["seed"] in seeds]
+    """The variances of `sources` (runs varying one source alone) and of the config's own runs (`plain`, every
+    seed), with their intervals."""
     variance = lambda runs: variance_interval([100 * r["metrics"]["acc"] for r in runs])
-    parts = {source: variance(sources[source])[0] for source in SOURCES if source in sources}
-    runs = [r for group in (*sources.values(), total_runs) for r in group]
+    parts = {source: variance(sources[source]) for source in SOURCES if source in sources}
+    counts = {source: len(sources[source]) for source in parts}
+    added, low, high, dof = sum_interval([v for v, _, _ in parts.values()], [counts[s] - 1 for s in parts])
+    total = variance(plain)
+    runs = [r for group in (*sources.values(), plain) for r in group]
     p = statistics.mean(r["metrics"]["acc"] for r in runs)
     n_test = runs[0].get("test_pairs", DEFAULT_TEST_PAIRS)
-    counts = {source: len(sources[source]) for source in parts}
-    return Spread(parts, counts, variance(total_runs), len(total_runs), p, n_test, 1e4 * p * (1 - p) / n_test)
+    ratio = ratio_interval(added, dof, total[0], len(plain) - 1)
+    return Spread(
+        parts, counts, (added, low, high), dof, total, len(plain), ratio, p, n_test, 1e4 * p * (1 - p) / n_test
+    )
 
 
 def number(v: float) -> str:
     return "–" if math.isnan(v) else f"{v:.2f}"
 
 
+def estimate(e: Estimate) -> str:
+    """'value [low, high]'."""
+    return f"{number(e[0])} [{number(e[1])}, {number(e[2])}]"
+
+
 def spread_table(config: str, sources: dict[str, list[Record]], plain: list[Record]) -> list[str]:
     """The variance of test accuracy across seeds when each source varies alone, their sum, the total when all
-    three vary (the config's own runs on the same seeds), the binomial floor of the test pairs, and the check that
-    the sum lies within the total's 95% chi-square interval."""
+    three vary (the config's own runs), the binomial floor of the test pairs, each with its interval, and the check
+    of the sum against the total."""
     found = spread(sources, plain)
-    row = lambda label, n, v, shown: f"| {label} | {n} | {shown} | {number(math.sqrt(v))} |"
-    whole, low, high = found.total
+    row = lambda label, n, e: f"| {label} | {n} | {estimate(e)} | {number(math.sqrt(e[0]))} |"
+    share = found.floor_share
     return [
         f"### {config}",
         "",
-        "| varied (the other two held at seed 0) | seeds | variance, points² | std, points |",
+        "| varied (the other two held at seed 0) | seeds | variance [95% CI], points² | std, points |",
         "|---|---:|---:|---:|",
-        *[row(SOURCE_LABELS[s], found.seeds[s], v, number(v)) for s, v in found.parts.items()],
-        row(f"sum of the {len(found.parts)} above", "", found.sum, number(found.sum)),
-        row(
-            "total: all three vary (the config's own runs)",
-            found.total_seeds,
-            whole,
-            f"{number(whole)} [{number(low)}, {number(high)}]",
-        ),
-        row(
-            f"binomial floor p(1 − p)/n_test, p = {100 * found.accuracy:.1f} %, n_test = {found.test_pairs:,}",
-            "",
-            found.floor,
-            number(found.floor),
-        ),
+        *[row(SOURCE_LABELS[s], found.seeds[s], e) for s, e in found.parts.items()],
+        row(f"sum of the {len(found.parts)} above ({found.sum_dof:.1f} degrees of freedom)", "", found.sum),
+        row("total: all three vary (the config's own runs)", found.total_seeds, found.total),
+        f"| sum / total | | {estimate(found.ratio)} | |",
+        f"| binomial floor p(1 − p)/n_test, p = {100 * found.accuracy:.1f} %, n_test = {found.test_pairs:,}; "
+        f"its share of the total {100 * share[0]:.0f}% [{100 * share[1]:.0f}%, {100 * share[2]:.0f}%] | | "
+        f"{number(found.floor)} | {number(math.sqrt(found.floor))} |",
         "",
-        spread_check(config, found.parts, found.sum, (low, high), found.total_seeds),
+        spread_check(config, found),
         "",
     ]
 
 
-def spread_check(config: str, parts: dict[str, float], total: float, bounds: tuple[float, float], n: int) -> str:
-    """The line under a spread table: whether the sum of the sources lies within the total's 95% interval."""
-    missing = [source for source in SOURCES if source not in parts]
+def spread_check(config: str, found: Spread) -> str:
+    """The line under a spread table: whether the ratio of the sum of the sources to the total excludes 1."""
+    missing = [source for source in SOURCES if source not in found.parts]
     if missing:
         return f"Check: it needs all three sources varied; missing: {', '.join(missing)}."
-    if math.isnan(bounds[0]) or any(math.isnan(v) for v in parts.values()):
+    if any(math.isnan(v) for v in found.ratio):
         return f"Check: it needs at least two seeds of each varied run and of {config}'s own runs."
-    low, high = bounds
-    inside = low <= total <= high
-    consequence = (
-        "the three sources account for the spread as independent, additive parts would"
-        if inside
-        else "they do not add up to the total spread (they interact, or the seeds are too few)"
-    )
-    return (
-        f"Check: the sum of the three, {total:.2f} points², lies {'within' if inside else 'outside'} the 95% "
-        f"chi-square interval of the total variance, [{low:.2f}, {high:.2f}] ({n - 1} degrees of freedom): "
-        f"{consequence}."
-    )
+    ratio, low, high = found.ratio
+    if low > 1:
+        verdict = "above 1: the sources do not add up to the total spread; each alone moves a run about as much as all"
+    elif high < 1:
+        verdict = "below 1: the sources together spread the runs more than their parts add up to"
+    else:
+        verdict = "it holds 1: the parts are consistent with independent, additive sources"
+    return f"Check: the sum is {ratio:.2f} times the total, 95% interval [{low:.2f}, {high:.2f}], {verdict}."
 
 
 def spread_tables(grouped: dict[str, list[Record]]) -> list[str]:

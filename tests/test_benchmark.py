@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from scipy import stats as scipy_stats
 
 import benchmark
 from common.stats import paired_effect
@@ -575,27 +576,31 @@ def spread_runs(total: list[float], test_pairs: int | None = 500) -> list[dict]:
     ]
 
 
-def test_the_spread_table_sums_the_sources_and_checks_the_sum_against_the_total():
+def test_the_spread_table_gives_each_part_the_sum_and_their_ratio_to_the_total_with_intervals():
     runs = spread_runs([0.88, 0.90, 0.92, 0.91, 0.89])  # variance 2.5 points², 4 degrees of freedom
     text = report.render(runs).split("## Where the spread comes from")[1]
-    assert "| data: the pair draw (training and test pairs) | 5 | 2.50 | 1.58 |" in text
-    assert "| init: initial weights (and dropout, augmentations) | 5 | 0.70 | 0.84 |" in text
-    assert "| order: the training batch order | 5 | 0.20 | 0.45 |" in text
-    assert "| sum of the 3 above |  | 3.40 | 1.84 |" in text
-    # chi-square interval: 4 × 2.5 / chi2(0.975, 4) = 10 / 11.143, 10 / chi2(0.025, 4) = 10 / 0.4844
+    # chi-square interval of a variance on 4 degrees of freedom: 4 v / chi2(0.975, 4), 4 v / chi2(0.025, 4)
+    chi = lambda v, dof: (dof * v / scipy_stats.chi2.ppf(0.975, dof), dof * v / scipy_stats.chi2.ppf(0.025, dof))
+    shown = lambda v, dof: f"{v:.2f} [{chi(v, dof)[0]:.2f}, {chi(v, dof)[1]:.2f}]"
+    assert f"| data: the pair draw (training and test pairs) | 5 | {shown(2.5, 4)} | 1.58 |" in text
+    assert f"| init: initial weights (and dropout, augmentations) | 5 | {shown(0.7, 4)} | 0.84 |" in text
+    assert f"| order: the training batch order | 5 | {shown(0.2, 4)} | 0.45 |" in text
     assert "| total: all three vary (the config's own runs) | 5 | 2.50 [0.90, 20.64] | 1.58 |" in text
+    dof = 3.4**2 / ((2.5**2 + 0.7**2 + 0.2**2) / 4)  # Welch-Satterthwaite
+    assert f"| sum of the 3 above ({dof:.1f} degrees of freedom) |  | {shown(3.4, dof)} | 1.84 |" in text
+    ratio = [3.4 / 2.5 / scipy_stats.f.ppf(q, dof, 4) for q in (0.975, 0.025)]
+    assert f"| sum / total | | 1.36 [{ratio[0]:.2f}, {ratio[1]:.2f}] | |" in text
     p = statistics.mean(r["metrics"]["acc"] for r in runs)
-    floor = f"| binomial floor p(1 − p)/n_test, p = {100 * p:.1f} %, n_test = 500 |  | {1e4 * p * (1 - p) / 500:.2f} |"
-    assert floor in text
-    assert (
-        "Check: the sum of the three, 3.40 points², lies within the 95% chi-square interval of the total "
-        "variance, [0.90, 20.64] (4 degrees of freedom)"
-    ) in text
+    floor = 1e4 * p * (1 - p) / 500
+    assert f"p = {100 * p:.1f} %, n_test = 500; its share of the total {100 * floor / 2.5:.0f}%" in text
+    assert f"Check: the sum is 1.36 times the total, 95% interval [{ratio[0]:.2f}, {ratio[1]:.2f}], it holds 1" in text
     tight = report.render(spread_runs([0.90, 0.90, 0.90, 0.90, 0.901], test_pairs=None))
-    assert "lies outside the 95% chi-square interval" in tight and "n_test = 1,000" in tight
+    assert "above 1: the sources do not add up to the total spread" in tight and "n_test = 1,000" in tight
     assert "needs all three sources varied; missing: order" in report.render(
         [r for r in runs if r["config"] != "cnn_aux_shared (vary order)"]
     )
+    more = spread_runs([0.88, 0.90, 0.92, 0.91, 0.89, 0.90, 0.92])  # the total counts every seed of the study
+    assert "| total: all three vary (the config's own runs) | 7 |" in report.render(more)
 
 
 @pytest.mark.slow
