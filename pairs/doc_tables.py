@@ -11,7 +11,7 @@ from pathlib import Path
 
 from common.errors import InputError
 from common.files import write_atomically
-from common.stats import mean_std
+from common.stats import mean_std, paired_effect
 from pairs.effects import (
     AUX,
     SHARING,
@@ -29,7 +29,7 @@ from pairs.effects import (
 from pairs.record import Record
 from pairs.report import NO_REPLICATION, adjusted_cells, ci, points, pvalue, replication_section
 from pairs.results import latest, load
-from pairs.spread import SOURCE_LABELS, Spread, estimate, number, spread, varied
+from pairs.spread import SOURCE_LABELS, estimate, number, spread, varied
 from pairs.study import PROTOCOLS, SEED_BLOCK, SOURCES
 
 DOCUMENTS = ("README.md", "docs/results.md")
@@ -37,7 +37,7 @@ BLOCK = re.compile(
     r"^<!-- study:(?P<name>[\w-]+)(?: (?P<journal>[\w./-]+\.jsonl))? -->\n(?P<body>.*?)^<!-- /study:(?P=name) -->$",
     re.M | re.S,
 )
-OPENING = re.compile(r"^<!-- (/?)study:([\w-]+)(?: [\w./-]+\.jsonl)? -->$", re.M)
+OPENING = re.compile(r"^<!-- (/?)study:([\w-]+)(?: ([\w./-]+\.jsonl))? -->$", re.M)
 
 # the effects grid: its columns (protocol prefix, trunk, heading) and rows (label, the other factor's level, heading)
 GRID_COLUMNS = (
@@ -119,7 +119,16 @@ def cells(study: Study) -> list[str]:
             names = [f"{protocol}{trunk}_{aux}_{sharing}" for aux, sharing in CELL_ORDER]
             row = " | ".join(mean_std(study.accuracies(name)) for name in names)
             lines.append(f"| {trunk.upper()}, {how} | {row} |")
+    for trunk in ("cnn", "mlp"):  # separate trunks double the parameters at equal width: the tuned cells' counts
+        names = [f"{trunk}_{aux}_{sharing}" for aux, sharing in CELL_ORDER]
+        lines.append(f"| {trunk.upper()}, tuned: parameters | {' | '.join(parameters(study, n) for n in names)} |")
     return lines
+
+
+def parameters(study: Study, name: str) -> str:
+    """A config's parameter count, from its first record."""
+    runs = study.grouped.get(name, [])
+    return f"{runs[0]['params']:,}" if runs and "params" in runs[0] else "–"
 
 
 def grid(study: Study) -> list[str]:
@@ -181,33 +190,11 @@ def replication(study: Study) -> list[str]:
     return replication_section(study.main, study.fresh, study.families)[:-1]
 
 
-def spreads(study: Study) -> dict[str, Spread]:
-    """config -> its spread, for each config with runs that vary one source alone."""
-    return {config: spread(sources, study.grouped.get(config, [])) for config, sources in varied(study.grouped).items()}
-
-
-def spread_rows(study: Study) -> list[str]:
-    """A row per config with runs that vary one source alone: the variance of each, their sum and the total with their
-    95% intervals, the ratio of the two, and the binomial floor of the test pairs; points²."""
-    found = spreads(study)
-    pairs = {s.test_pairs for s in found.values()}
-    floor = f"floor of {pairs.pop():,} test pairs" if len(pairs) == 1 else "binomial floor of the test pairs"
-    lines = [
-        f"| config | pair draw | initial weights | batch order | sum [95% CI] | all three [95% CI] | sum / all three "
-        f"[95% CI] | {floor} |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for config, s in found.items():
-        parts = " | ".join(number(s.parts[source][0]) if source in s.parts else "–" for source in SOURCES)
-        lines.append(
-            f"| {config} | {parts} | {estimate(s.sum)} | {estimate(s.total)} | {estimate(s.ratio)} | {s.floor:.2f} |"
-        )
-    return lines
-
-
 def spread_columns(study: Study) -> list[str]:
     """The same, a column per config, each source with its interval."""
-    found = spreads(study)
+    found = {
+        config: spread(sources, study.grouped.get(config, [])) for config, sources in varied(study.grouped).items()
+    }
     values = lambda pick: " | ".join(pick(s) for s in found.values())
     seeds = lambda s: f"{min(s.seeds.values(), default=0)} / {s.total_seeds}"
     return [
@@ -234,7 +221,6 @@ def digits(study: Study) -> list[str]:
     """The aux-loss cells' parameters, digit accuracy at each position and the target read off the argmax digits,
     tuned and fixed; means over the main block's seeds."""
     mean = lambda name, metric: f"{100 * statistics.mean(study.accuracies(name, metric)):.1f}"
-    params = lambda name: f"{study.grouped[name][0].get('params', 0):,}"
     lines = [
         "| cell | params tuned / fixed | digit 1 / digit 2, tuned | fixed | target from argmax digits, tuned / fixed |",
         "|---|---:|---:|---:|---:|",
@@ -244,8 +230,9 @@ def digits(study: Study) -> list[str]:
             tuned, fixed = f"{trunk}_aux_{sharing}", f"fixed/{trunk}_aux_{sharing}"
             position = lambda name: f"{mean(name, 'digit_acc_first')} / {mean(name, 'digit_acc_second')}"
             lines.append(
-                f"| {trunk.upper()}, {sharing} | {params(tuned)} / {params(fixed)} | {position(tuned)} | "
-                f"{position(fixed)} | {mean(tuned, 'acc_from_argmax')} / {mean(fixed, 'acc_from_argmax')} |"
+                f"| {trunk.upper()}, {sharing} | {parameters(study, tuned)} / {parameters(study, fixed)} | "
+                f"{position(tuned)} | {position(fixed)} | "
+                f"{mean(tuned, 'acc_from_argmax')} / {mean(fixed, 'acc_from_argmax')} |"
             )
     return lines
 
@@ -255,7 +242,6 @@ TABLES: dict[str, tuple[Callable[[list[Record]], list[Record]], Callable[[Study]
     "cells": (list, cells),
     "effects": (list, grid),
     "digits": (list, digits),
-    "spread": (list, spread_rows),
     "factor-effects": (list, factor_effects),
     "tuned-fixed": (list, tuned_fixed),
     "interactions": (list, interaction_rows),
@@ -264,6 +250,25 @@ TABLES: dict[str, tuple[Callable[[list[Record]], list[Record]], Callable[[Study]
     "first-block-cells": (first_block, tuned_fixed),
     "first-block-effects": (first_block, grid),
 }
+
+
+def against(study: Study, other: Study, journal: str) -> list[str]:
+    """Each config of both main blocks: its test accuracy % in `other` (the journal a block names) and in `study`,
+    and study − other paired over the seeds both ran, with its 95% interval."""
+    lines = [
+        f"| config | {journal} % | this study % | this study − {journal} [95% CI], points | seeds |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in sorted(study.grouped.keys() & other.grouped.keys()):
+        seeds = lambda s: {r["seed"]: r["metrics"]["acc"] for r in s.grouped[name]}
+        mean, low, high, n = paired_effect(seeds(study), seeds(other))
+        difference = f"{points(mean)} {ci(low, high)}"
+        shown = f"{mean_std(other.accuracies(name))} | {mean_std(study.accuracies(name))}"
+        lines.append(f"| {name} | {shown} | {difference} | {n} |")
+    return lines
+
+
+AGAINST = "against"  # a block that compares the journal given with the one it names, config by config
 
 
 def tables(runs: list[Record], names: list[str] | None = None) -> dict[str, str]:
@@ -287,8 +292,12 @@ def blocks(text: str, where: str) -> dict[Block, str]:
     found = {(m["name"], m["journal"]): m["body"] for m in BLOCK.finditer(text)}
     for match in OPENING.finditer(text):
         name = match.group(2)
-        if name not in TABLES:
-            raise InputError(f"{where}: no study table is called {name!r}; the names are {', '.join(TABLES)}")
+        if name not in (*TABLES, AGAINST):
+            raise InputError(
+                f"{where}: no study table is called {name!r}; the names are {', '.join((*TABLES, AGAINST))}"
+            )
+        if name == AGAINST and not match.group(1) and match.group(3) is None:
+            raise InputError(f"{where}: <!-- study:{AGAINST} --> names no journal to compare with")
         if name not in {shown for shown, _ in found}:
             raise InputError(f"{where}: <!-- study:{name} --> has no matching <!-- /study:{name} --> line")
     return found
@@ -303,16 +312,24 @@ def journal_runs(journal: Path) -> list[Record]:
 
 def rewrite(text: str, runs: list[Record], where: str, root: Path = Path(".")) -> str:
     """`text` with every study block regenerated from `runs`, or from the journal it names under `root`."""
-    journals = {journal for _, journal in blocks(text, where) if journal is not None}
+    found = blocks(text, where)
+    journals = {journal for _, journal in found if journal is not None}
     sources = {None: runs} | {journal: journal_runs(root / journal) for journal in journals}
     generated = {
-        journal: tables(sources[journal], [name for name, named in blocks(text, where) if named == journal])
+        (name, journal): text
         for journal in sources
+        for name, text in tables(
+            sources[journal], [n for n, named in found if named == journal and n != AGAINST]
+        ).items()
     }
+    for name, journal in found:
+        if name == AGAINST and journal is not None:
+            rows = against(Study(runs), Study(sources[journal]), journal)
+            generated[name, journal] = "\n".join(rows) + "\n"
 
     def body(m: re.Match) -> str:
         opening = m.group(0).split("\n", 1)[0]
-        return f"{opening}\n{generated[m['journal']][m['name']]}<!-- /study:{m['name']} -->"
+        return f"{opening}\n{generated[m['name'], m['journal']]}<!-- /study:{m['name']} -->"
 
     return BLOCK.sub(body, text)
 
