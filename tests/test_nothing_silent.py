@@ -236,7 +236,7 @@ def test_a_class_without_a_training_sample_is_refused(tmp_path, kind):
         (
             validate.main,
             ["--config", "configs/tiny_pair.yaml", "--set", "model.dropout=0.1", "model.dropout=0.2"],
-            "--set model.dropout=0.1 model.dropout=0.2: model.dropout given twice in one candidate",
+            "--set model.dropout=0.1 model.dropout=0.2: model.dropout given twice; give each key once",
         ),
     ],
     ids=["vary", "configs", "empty set", "set twice", "key twice"],
