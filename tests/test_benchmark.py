@@ -619,7 +619,7 @@ def test_each_source_of_randomness_varies_alone(workdir):
     assert {r["test_pairs"] for r in made.values()} == {60}
     text = Path("r.md").read_text()
     assert "### tiny_pair" in text and "| total: all three vary (the config's own runs) | 2 |" in text
-    assert "n_test = 60" in text and "Check: the sum of the three" in text
+    assert "n_test = 60" in text and "Check: the sum is" in text
     Path("r.md").unlink()
     benchmark.main(["--report-only", "--configs", "tiny_pair", *OUTPUTS.split()])
     assert "## Where the spread comes from" in Path("r.md").read_text()  # --configs NAME keeps its varied runs
