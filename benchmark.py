@@ -179,11 +179,12 @@ def check_variant(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     (--set, --channels-last) goes in a results file of its own, or the report would mix the two."""
     if args.report_only or args.fresh:
         return
+    asked = overrides(args)
     for run in results.load(args.results, torn_tail=True):
-        if run["config"] in args.configs and run.get("overrides", []) != overrides(args):
+        if run["config"] in args.configs and run.get("overrides", []) != asked:
             parser.error(
                 f"{args.results} holds runs of {run['config']} with overrides {run.get('overrides', [])}, this command "
-                f"asks for {overrides(args)}: a variant goes in a results file of its own (--results)"
+                f"asks for {asked}: a variant goes in a results file of its own (--results)"
             )
 
 

@@ -316,16 +316,17 @@ def rewrite(text: str, runs: list[Record], where: str, root: Path = Path(".")) -
     journals = {journal for _, journal in found if journal is not None}
     sources = {None: runs} | {journal: journal_runs(root / journal) for journal in journals}
     generated = {
-        (name, journal): text
+        (name, journal): table
         for journal in sources
-        for name, text in tables(
+        for name, table in tables(
             sources[journal], [n for n, named in found if named == journal and n != AGAINST]
         ).items()
     }
-    for name, journal in found:
-        if name == AGAINST and journal is not None:
-            rows = against(Study(runs), Study(sources[journal]), journal)
-            generated[name, journal] = "\n".join(rows) + "\n"
+    compared = [journal for name, journal in found if name == AGAINST and journal is not None]
+    if compared:  # the runs given, as one study however many journals they are compared with
+        this = Study(runs)
+        for journal in compared:
+            generated[AGAINST, journal] = "\n".join(against(this, Study(sources[journal]), journal)) + "\n"
 
     def body(m: re.Match) -> str:
         opening = m.group(0).split("\n", 1)[0]
