@@ -3,9 +3,11 @@
 Same model, data, seed, epochs, batch size, optimizer and scheduler as the config asks, the study's loss; the two
 alternate in one process, with the torch threads a benchmark fit gets (--threads). Before any time is reported, the
 two fits must end in the same weights (largest difference <= --tolerance); otherwise the script exits 1: the times
-would compare different computations.
+would compare different computations. With --floor, the same two fits of a network that computes next to nothing (one
+learnt pair of target logits) over as many steps: what the Trainer's own loop costs a step whatever the model, and so
+the ratio under which no fit of the config can go while the Trainer runs it.
 
-    MNIST_DIR=../shared/mnist python -m scripts.bench_lightning [--rounds 5]
+    MNIST_DIR=../shared/mnist python -m scripts.bench_lightning [--rounds 5] [--floor]
 """
 
 import os
@@ -27,9 +29,29 @@ from pairs.models import Ensemble
 from pairs.runs import QUIET, fit_cli
 
 
-def build(config: str, seed: int) -> PairCLI:
-    """The config's CLI as a benchmark fit builds it."""
-    return fit_cli(["--config", config, f"--seed_everything={seed}", *QUIET])
+class OneWeight(torch.nn.Module):
+    """A network that computes next to nothing: the same learnt pair of target logits for every pair, no digits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.zeros(2))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.logits.expand(len(x), 2), None
+
+
+def build(config: str, seed: int, floor: bool = False) -> PairCLI:
+    """The config's CLI as a benchmark fit builds it; `floor`: with a OneWeight network in place of the config's."""
+    cli = fit_cli(["--config", config, f"--seed_everything={seed}", *QUIET])
+    if floor:
+        cli.model.net = Ensemble([OneWeight()])
+    return cli
+
+
+def steps(cli: PairCLI) -> int:
+    """Optimizer steps of the config's fit: epochs times batches."""
+    cli.datamodule.setup("fit")
+    return cli.config.trainer.max_epochs * len(cli.datamodule.train_dataloader())
 
 
 def plain_fit(cli: PairCLI, seed: int) -> tuple[float, torch.nn.Module]:
@@ -114,29 +136,51 @@ def main(argv: list[str] | None = None) -> None:
         help="after the timed rounds, one more of each fit with forward and backward timed by hooks: what is left is "
         "data, loss, optimizer and the loop around them",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="in every round, also both fits of a one-weight network over as many steps: the Trainer's own cost a "
+        "step, whatever the model",
+    )
     args = parser.parse_args(argv)
     options.load_mapping(Path(args.config))
     torch.set_num_threads(args.threads)
-    times: dict[str, list[float]] = {"plain": [], "lightning": []}
+    networks = ["config"] + ["one weight"] * args.floor
+    times = {(network, side): list[float]() for network in networks for side in ("plain", "lightning")}
     for round_ in range(args.rounds + 1):  # round 0 warms up and is not counted
-        results = {}
-        for name, fit in (("plain", plain_fit), ("lightning", lightning_fit)):
-            seconds, model = fit(build(args.config, args.seed), args.seed)
-            results[name] = model
-            if round_:
-                times[name].append(seconds)
-        check_same(
-            results["plain"].parameters(),
-            results["lightning"].parameters(),
-            args.tolerance,
-            "final weights of the plain loop and the Lightning fit",
-        )
-    plain, lightning = statistics.median(times["plain"]), statistics.median(times["lightning"])
+        for network in networks:
+            results = {}
+            for side, fit in (("plain", plain_fit), ("lightning", lightning_fit)):
+                seconds, model = fit(build(args.config, args.seed, network != "config"), args.seed)
+                results[side] = model
+                if round_:
+                    times[network, side].append(seconds)
+            check_same(
+                results["plain"].parameters(),
+                results["lightning"].parameters(),
+                args.tolerance,
+                f"final weights of the plain loop and the Lightning fit ({network} network)",
+            )
+    n_steps = steps(build(args.config, args.seed))
+    median = {key: statistics.median(values) for key, values in times.items()}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.config}, {args.rounds} rounds")
-    print(f"plain loop      median {plain:.2f} s  ({', '.join(f'{t:.2f}' for t in times['plain'])})")
-    print(f"Lightning fit   median {lightning:.2f} s  ({', '.join(f'{t:.2f}' for t in times['lightning'])})")
-    print(f"ratio Lightning / plain = {lightning / plain:.3f}")
+    for network in networks:
+        for side, name in (("plain", "plain loop   "), ("lightning", "Lightning fit")):
+            runs = ", ".join(f"{t:.2f}" for t in times[network, side])
+            print(f"{network:10s} {name}  median {median[network, side]:.2f} s  ({runs})")
+        extra = (median[network, "lightning"] - median[network, "plain"]) / n_steps * 1e3
+        print(
+            f"{network:10s} ratio Lightning / plain = {median[network, 'lightning'] / median[network, 'plain']:.3f}"
+            f"  (Lightning's extra {extra:.3f} ms a step, {n_steps} steps)"
+        )
     print(f"the two fits end in the same weights (largest difference <= {args.tolerance:g}, every round)")
+    if args.floor:
+        own = (median["one weight", "lightning"] - median["one weight", "plain"]) / n_steps
+        step = median["config", "plain"] / n_steps
+        print(
+            f"the Trainer's own loop costs {own * 1e3:.3f} ms a step; a plain step of this config takes "
+            f"{step * 1e3:.3f} ms, so no Lightning fit of it can go under {1 + own / step:.3f} x the plain loop"
+        )
     if args.phases:
         for name, fit in (("plain", plain_fit), ("lightning", lightning_fit)):
             cli = build(args.config, args.seed)

@@ -49,9 +49,23 @@ def test_validate_scores_a_candidate_on_validation_pairs(workdir, command):
 
 
 def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, command):
-    args = ("-m", "scripts.bench_lightning", "--config", "configs/tiny_base.yaml", "--rounds", "1", "--phases")
+    args = (
+        "-m",
+        "scripts.bench_lightning",
+        "--config",
+        "configs/tiny_base.yaml",
+        "--rounds",
+        "1",
+        "--phases",
+        "--floor",
+    )
     out = ok(command(workdir, *args))
-    assert "ratio Lightning / plain" in out and "the two fits end in the same weights" in out
+    assert "the two fits end in the same weights" in out
+    for network in ("config", "one weight"):  # the tiny config: 60 pairs in batches of 30, one epoch
+        assert re.search(
+            rf"{network} +ratio Lightning / plain = [0-9.]+  \(Lightning's extra -?[0-9.]+ ms a step, 2 steps", out
+        )
+    assert re.search(r"the Trainer's own loop costs -?[0-9.]+ ms a step; .* can go under -?[0-9.]+ x the plain", out)
     for fit in ("plain", "lightning"):
         assert re.search(rf"{fit} +phases: forward [0-9.]+ s  backward [0-9.]+ s  the rest [0-9.]+ s", out)
 
@@ -82,7 +96,7 @@ def ending_in(value: float):
 def test_bench_lightning_refuses_to_time_different_computations(monkeypatch, error_of):
     from scripts import bench_lightning
 
-    monkeypatch.setattr(bench_lightning, "build", lambda config, seed: None)
+    monkeypatch.setattr(bench_lightning, "build", lambda *_: None)
     monkeypatch.setattr(bench_lightning, "plain_fit", ending_in(0.0))
     monkeypatch.setattr(bench_lightning, "lightning_fit", ending_in(1.0))
     code, line = error_of(bench_lightning.main, ["--rounds", "1"])
