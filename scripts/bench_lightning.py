@@ -30,33 +30,31 @@ from pairs.runs import QUIET, fit_cli
 
 
 class OneWeight(torch.nn.Module):
-    """A network that computes next to nothing: the same learnt pair of target logits for every pair, no digits."""
+    """A network that computes next to nothing: the same learnt target logits (and digit logits, if `digits`) for
+    every pair, so the study's loss has the terms it has for the config's network."""
 
-    def __init__(self) -> None:
+    def __init__(self, digits: bool) -> None:
         super().__init__()
         self.logits = torch.nn.Parameter(torch.zeros(2))
+        self.digits = torch.nn.Parameter(torch.zeros(2, 10)) if digits else None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return self.logits.expand(len(x), 2), None
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Target logits [B, 2] and digit logits [B, 2, 10] or None, whatever the pairs."""
+        digits = None if self.digits is None else self.digits.expand(len(x), 2, 10)
+        return self.logits.expand(len(x), 2), digits
 
 
 def build(config: str, seed: int, floor: bool = False) -> PairCLI:
     """The config's CLI as a benchmark fit builds it; `floor`: with a OneWeight network in place of the config's."""
     cli = fit_cli(["--config", config, f"--seed_everything={seed}", *QUIET])
     if floor:
-        cli.model.net = Ensemble([OneWeight()])
+        cli.model.net = Ensemble([OneWeight(cli.model.has_digits)])
     return cli
 
 
-def steps(cli: PairCLI) -> int:
-    """Optimizer steps of the config's fit: epochs times batches."""
-    cli.datamodule.setup("fit")
-    return cli.config.trainer.max_epochs * len(cli.datamodule.train_dataloader())
-
-
 def plain_fit(cli: PairCLI, seed: int) -> tuple[float, torch.nn.Module]:
-    """The loop Lightning replaces: per-batch step, per-epoch train loss and accuracy, the scheduler stepped per
-    epoch; the optimizer and scheduler are the ones the config asks for, the loss the study's."""
+    """The loop Lightning replaces in a benchmark fit: the module's own loss of each batch, backward, the optimizer's
+    step, the scheduler stepped per epoch; the optimizer and scheduler are the ones the config asks for."""
     model, data = cli.model.net, cli.datamodule
     data.setup("fit")
     optimizers = cli.model.configure_optimizers()
@@ -65,22 +63,18 @@ def plain_fit(cli: PairCLI, seed: int) -> tuple[float, torch.nn.Module]:
     start = time.perf_counter()
     model.train()
     for _ in range(cli.config.trainer.max_epochs):
-        loss_sum, correct, seen = 0.0, 0, 0
-        for x, target, classes in data.train_dataloader():
-            logits, digits = model(x)
-            loss = cli.model.loss(logits, digits, target, classes)
+        for batch in data.train_dataloader():
+            loss = cli.model.step(batch, "train")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            loss_sum += loss.item() * len(x)
-            correct += int((logits.argmax(1) == target).sum())
-            seen += len(x)
         for scheduler in schedulers:
             scheduler.step()
     return time.perf_counter() - start, model
 
 
 def lightning_fit(cli: PairCLI, seed: int) -> tuple[float, torch.nn.Module]:
+    """The benchmark's fit: the Trainer's, with what a benchmark fit turns off turned off (runs.QUIET)."""
     cli.datamodule.setup("fit")
     seed_everything(seed, verbose=False)
     start = time.perf_counter()
@@ -111,6 +105,29 @@ def phase_timers(model: Ensemble) -> Iterator[dict[str, float]]:
         torch.Tensor.backward = backward  # type: ignore[method-assign]
         for hook in hooks:
             hook.remove()
+
+
+def report(times: dict[tuple[str, str], list[float]], steps: int) -> None:
+    """Each network's fit times, their medians' ratio and Lightning's extra a step; with the one-weight network, the
+    ratio its extra leaves the config's fit at best."""
+    median = {key: statistics.median(values) for key, values in times.items()}
+    extra = {}
+    for network in dict.fromkeys(network for network, _ in times):
+        for side, name in (("plain", "plain loop   "), ("lightning", "Lightning fit")):
+            runs = ", ".join(f"{t:.2f}" for t in times[network, side])
+            print(f"{network:10s} {name}  median {median[network, side]:.2f} s  ({runs})")
+        extra[network] = (median[network, "lightning"] - median[network, "plain"]) / steps
+        print(
+            f"{network:10s} ratio Lightning / plain = {median[network, 'lightning'] / median[network, 'plain']:.3f}"
+            f"  (Lightning's extra {extra[network] * 1e3:.3f} ms a step, {steps} steps)"
+        )
+    if "one weight" in extra:
+        step = median["config", "plain"] / steps
+        print(
+            f"the floor: around the one-weight network the Trainer adds what it adds to any model; over a plain step "
+            f"of {step * 1e3:.3f} ms it leaves this config at {1 + extra['one weight'] / step:.3f} x the plain loop "
+            "at best"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,14 +162,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     options.load_mapping(Path(args.config))
     torch.set_num_threads(args.threads)
-    networks = ["config"] + ["one weight"] * args.floor
+    networks = {"config": False} | ({"one weight": True} if args.floor else {})
     times = {(network, side): list[float]() for network in networks for side in ("plain", "lightning")}
     for round_ in range(args.rounds + 1):  # round 0 warms up and is not counted
-        for network in networks:
+        for network, floor in networks.items():
             results = {}
             for side, fit in (("plain", plain_fit), ("lightning", lightning_fit)):
-                seconds, model = fit(build(args.config, args.seed, network != "config"), args.seed)
-                results[side] = model
+                cli = build(args.config, args.seed, floor)
+                seconds, results[side] = fit(cli, args.seed)
                 if round_:
                     times[network, side].append(seconds)
             check_same(
@@ -161,26 +178,10 @@ def main(argv: list[str] | None = None) -> None:
                 args.tolerance,
                 f"final weights of the plain loop and the Lightning fit ({network} network)",
             )
-    n_steps = steps(build(args.config, args.seed))
-    median = {key: statistics.median(values) for key, values in times.items()}
+    steps = cli.trainer.global_step  # of the last fit, a Lightning one: the optimizer steps of every fit
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.config}, {args.rounds} rounds")
-    for network in networks:
-        for side, name in (("plain", "plain loop   "), ("lightning", "Lightning fit")):
-            runs = ", ".join(f"{t:.2f}" for t in times[network, side])
-            print(f"{network:10s} {name}  median {median[network, side]:.2f} s  ({runs})")
-        extra = (median[network, "lightning"] - median[network, "plain"]) / n_steps * 1e3
-        print(
-            f"{network:10s} ratio Lightning / plain = {median[network, 'lightning'] / median[network, 'plain']:.3f}"
-            f"  (Lightning's extra {extra:.3f} ms a step, {n_steps} steps)"
-        )
+    report(times, steps)
     print(f"the two fits end in the same weights (largest difference <= {args.tolerance:g}, every round)")
-    if args.floor:
-        own = (median["one weight", "lightning"] - median["one weight", "plain"]) / n_steps
-        step = median["config", "plain"] / n_steps
-        print(
-            f"the Trainer's own loop costs {own * 1e3:.3f} ms a step; a plain step of this config takes "
-            f"{step * 1e3:.3f} ms, so no Lightning fit of it can go under {1 + own / step:.3f} x the plain loop"
-        )
     if args.phases:
         for name, fit in (("plain", plain_fit), ("lightning", lightning_fit)):
             cli = build(args.config, args.seed)

@@ -48,12 +48,13 @@ def test_validate_scores_a_candidate_on_validation_pairs(workdir, command):
     assert "configs/tiny_base.yaml as is: val acc" in out and "vs the config as is" in out
 
 
-def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, command):
+@pytest.mark.parametrize("config", ["tiny_base", "tiny_pair"])
+def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, command, config):
     args = (
         "-m",
         "scripts.bench_lightning",
         "--config",
-        "configs/tiny_base.yaml",
+        f"configs/{config}.yaml",
         "--rounds",
         "1",
         "--phases",
@@ -61,11 +62,13 @@ def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, co
     )
     out = ok(command(workdir, *args))
     assert "the two fits end in the same weights" in out
-    for network in ("config", "one weight"):  # the tiny config: 60 pairs in batches of 30, one epoch
+    for network in ("config", "one weight"):  # the tiny configs: 60 pairs in batches of 30, one epoch
         assert re.search(
             rf"{network} +ratio Lightning / plain = [0-9.]+  \(Lightning's extra -?[0-9.]+ ms a step, 2 steps", out
         )
-    assert re.search(r"the Trainer's own loop costs -?[0-9.]+ ms a step; .* can go under -?[0-9.]+ x the plain", out)
+    assert re.search(
+        r"over a plain step of [0-9.]+ ms it leaves this config at -?[0-9.]+ x the plain loop at best", out
+    )
     for fit in ("plain", "lightning"):
         assert re.search(rf"{fit} +phases: forward [0-9.]+ s  backward [0-9.]+ s  the rest [0-9.]+ s", out)
 
@@ -101,6 +104,16 @@ def test_bench_lightning_refuses_to_time_different_computations(monkeypatch, err
     monkeypatch.setattr(bench_lightning, "lightning_fit", ending_in(1.0))
     code, line = error_of(bench_lightning.main, ["--rounds", "1"])
     assert code == 1 and line.startswith("error: final weights") and "do not compute the same thing" in line
+
+
+def test_bench_lightning_refuses_a_floor_of_different_computations(monkeypatch, error_of):
+    from scripts import bench_lightning
+
+    monkeypatch.setattr(bench_lightning, "build", lambda config, seed, floor: floor)
+    monkeypatch.setattr(bench_lightning, "plain_fit", ending_in(0.0))
+    monkeypatch.setattr(bench_lightning, "lightning_fit", lambda floor, seed: ending_in(float(floor))())
+    code, line = error_of(bench_lightning.main, ["--rounds", "1", "--floor"])
+    assert code == 1 and "(one weight network) differ by 1" in line
 
 
 @pytest.mark.ray
