@@ -48,8 +48,10 @@ def test_validate_scores_a_candidate_on_validation_pairs(workdir, command):
     assert "configs/tiny_base.yaml as is: val acc" in out and "vs the config as is" in out
 
 
-@pytest.mark.parametrize("config", ["tiny_base", "tiny_pair"])
-def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, command, config):
+@pytest.mark.parametrize("config", ["tiny_base", "tiny_pair", "tiny_ensemble"])
+def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, command, tiny_config, config):
+    ensemble = tiny_config("pairnet").replace("model:\n", "model:\n  members: 2\n")
+    (workdir / "configs" / "tiny_ensemble.yaml").write_text(ensemble)
     args = (
         "-m",
         "scripts.bench_lightning",
