@@ -114,8 +114,8 @@ def report(times: dict[tuple[str, str], list[float]], steps: int) -> None:
     extra = {}
     for network in dict.fromkeys(network for network, _ in times):
         for side, name in (("plain", "plain loop   "), ("lightning", "Lightning fit")):
-            runs = ", ".join(f"{t:.2f}" for t in times[network, side])
-            print(f"{network:10s} {name}  median {median[network, side]:.2f} s  ({runs})")
+            runs = ", ".join(f"{t:.3f}" for t in times[network, side])
+            print(f"{network:10s} {name}  median {median[network, side]:.3f} s  ({runs})")
         extra[network] = (median[network, "lightning"] - median[network, "plain"]) / steps
         print(
             f"{network:10s} ratio Lightning / plain = {median[network, 'lightning'] / median[network, 'plain']:.3f}"
