@@ -4,8 +4,8 @@ Same model, data, seed, epochs, batch size, optimizer and scheduler as the confi
 alternate in one process, with the torch threads a benchmark fit gets (--threads). Before any time is reported, the
 two fits must end in the same weights (largest difference <= --tolerance); otherwise the script exits 1: the times
 would compare different computations. With --floor, the same two fits of a network that computes next to nothing (one
-learnt pair of target logits) over as many steps: what the Trainer's own loop costs a step whatever the model, and so
-the ratio under which no fit of the config can go while the Trainer runs it.
+learnt set of target and digit logits, whatever the pair) over as many steps: what the Trainer's own loop costs a step
+(the same hooks run around any model's training step), and so the ratio it leaves the config's fit at best.
 
     MNIST_DIR=../shared/mnist python -m scripts.bench_lightning [--rounds 5] [--floor]
 """
@@ -28,6 +28,8 @@ from pairs.cli import PairCLI
 from pairs.models import Ensemble
 from pairs.runs import QUIET, fit_cli
 
+CONFIG, FLOOR = "config", "one weight"  # the networks timed: the config's, and with --floor the OneWeight
+
 
 class OneWeight(torch.nn.Module):
     """A network that computes next to nothing: the same learnt target logits (and digit logits, if `digits`) for
@@ -44,11 +46,20 @@ class OneWeight(torch.nn.Module):
         return self.logits.expand(len(x), 2), digits
 
 
+def optimization(cli: PairCLI) -> tuple[torch.optim.Optimizer, list]:
+    """The optimizer and the schedulers the config asks for: the instances LightningCLI built for this CLI."""
+    optimizers = cli.model.configure_optimizers()
+    return (optimizers[0][0], optimizers[1]) if isinstance(optimizers, tuple) else (optimizers, [])
+
+
 def build(config: str, seed: int, floor: bool = False) -> PairCLI:
-    """The config's CLI as a benchmark fit builds it; `floor`: with a OneWeight network in place of the config's."""
+    """The config's CLI as a benchmark fit builds it; `floor`: with a OneWeight network in place of the config's, and
+    the optimizer LightningCLI built (one group, on the config network's parameters) given the OneWeight's."""
     cli = fit_cli(["--config", config, f"--seed_everything={seed}", *QUIET])
     if floor:
         cli.model.net = Ensemble([OneWeight(cli.model.has_digits)])
+        [group] = optimization(cli)[0].param_groups
+        group["params"] = list(cli.model.parameters())
     return cli
 
 
@@ -57,8 +68,7 @@ def plain_fit(cli: PairCLI, seed: int) -> tuple[float, torch.nn.Module]:
     step, the scheduler stepped per epoch; the optimizer and scheduler are the ones the config asks for."""
     model, data = cli.model.net, cli.datamodule
     data.setup("fit")
-    optimizers = cli.model.configure_optimizers()
-    optimizer, schedulers = (optimizers[0][0], optimizers[1]) if isinstance(optimizers, tuple) else (optimizers, [])
+    optimizer, schedulers = optimization(cli)
     seed_everything(seed, verbose=False)
     start = time.perf_counter()
     model.train()
@@ -111,7 +121,7 @@ def report(times: dict[tuple[str, str], list[float]], steps: int) -> None:
     """Each network's fit times, their medians' ratio and Lightning's extra a step; with the one-weight network, the
     ratio its extra leaves the config's fit at best."""
     median = {key: statistics.median(values) for key, values in times.items()}
-    extra = {}
+    extra: dict[str, float] = {}
     for network in dict.fromkeys(network for network, _ in times):
         for side, name in (("plain", "plain loop   "), ("lightning", "Lightning fit")):
             runs = ", ".join(f"{t:.3f}" for t in times[network, side])
@@ -121,12 +131,12 @@ def report(times: dict[tuple[str, str], list[float]], steps: int) -> None:
             f"{network:10s} ratio Lightning / plain = {median[network, 'lightning'] / median[network, 'plain']:.3f}"
             f"  (Lightning's extra {extra[network] * 1e3:.3f} ms a step, {steps} steps)"
         )
-    if "one weight" in extra:
-        step = median["config", "plain"] / steps
+    if FLOOR in extra:
+        step = median[CONFIG, "plain"] / steps
         print(
-            f"the floor: around the one-weight network the Trainer adds what it adds to any model; over a plain step "
-            f"of {step * 1e3:.3f} ms it leaves this config at {1 + extra['one weight'] / step:.3f} x the plain loop "
-            "at best"
+            f"the floor: around the one-weight network the Trainer adds what it adds around any model's step; over a "
+            f"plain step of {step * 1e3:.3f} ms it leaves this config at {1 + extra[FLOOR] / step:.3f} x the plain "
+            "loop at best"
         )
 
 
@@ -157,18 +167,18 @@ def main(argv: list[str] | None = None) -> None:
         "--floor",
         action="store_true",
         help="in every round, also both fits of a one-weight network over as many steps: the Trainer's own cost a "
-        "step, whatever the model",
+        "step, and the ratio it leaves the config's fit at best",
     )
     args = parser.parse_args(argv)
     options.load_mapping(Path(args.config))
     torch.set_num_threads(args.threads)
-    networks = {"config": False} | ({"one weight": True} if args.floor else {})
+    networks = [CONFIG, FLOOR] if args.floor else [CONFIG]
     times = {(network, side): list[float]() for network in networks for side in ("plain", "lightning")}
     for round_ in range(args.rounds + 1):  # round 0 warms up and is not counted
-        for network, floor in networks.items():
+        for network in networks:
             results = {}
             for side, fit in (("plain", plain_fit), ("lightning", lightning_fit)):
-                cli = build(args.config, args.seed, floor)
+                cli = build(args.config, args.seed, network == FLOOR)
                 seconds, results[side] = fit(cli, args.seed)
                 if round_:
                     times[network, side].append(seconds)
@@ -178,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.tolerance,
                 f"final weights of the plain loop and the Lightning fit ({network} network)",
             )
-    steps = cli.trainer.global_step  # of the last fit, a Lightning one: the optimizer steps of every fit
+            steps = cli.trainer.global_step  # the Lightning fit's optimizer steps, the plain loop's too
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.config}, {args.rounds} rounds")
     report(times, steps)
     print(f"the two fits end in the same weights (largest difference <= {args.tolerance:g}, every round)")

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -51,6 +52,7 @@ def test_validate_scores_a_candidate_on_validation_pairs(workdir, command):
 @pytest.mark.parametrize("config", ["tiny_base", "tiny_pair", "tiny_ensemble"])
 def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, command, tiny_config, config):
     ensemble = tiny_config("pairnet").replace("model:\n", "model:\n  members: 2\n")
+    assert "members: 2" in ensemble
     (workdir / "configs" / "tiny_ensemble.yaml").write_text(ensemble)
     args = (
         "-m",
@@ -73,6 +75,22 @@ def test_bench_lightning_times_two_fits_that_end_in_the_same_weights(workdir, co
     )
     for fit in ("plain", "lightning"):
         assert re.search(rf"{fit} +phases: forward [0-9.]+ s  backward [0-9.]+ s  the rest [0-9.]+ s", out)
+
+
+@pytest.mark.parametrize("target_weight", [1.0, 0.0])
+def test_the_floor_trains_its_one_weight_network(workdir, tiny_config, target_weight):
+    from pairs.runs import quiet
+    from scripts.bench_lightning import OneWeight, build, lightning_fit
+
+    config = tiny_config("pairnet").replace("model:\n", f"model:\n  target_weight: {target_weight}\n")
+    assert f"target_weight: {target_weight}" in config
+    (workdir / "configs" / "floor.yaml").write_text(config)
+    with quiet():
+        _, net = lightning_fit(build("configs/floor.yaml", 0, floor=True), 0)
+    [member] = net.members
+    assert isinstance(member, OneWeight) and member.digits is not None
+    assert member.digits.abs().sum() > 0  # the aux loss trains the digit logits
+    assert (member.logits.abs().sum() > 0) == (target_weight > 0)  # the target loss, where it is on, the target's
 
 
 def test_the_phase_timers_time_forward_and_backward_and_leave_nothing_behind():
@@ -111,9 +129,10 @@ def test_bench_lightning_refuses_to_time_different_computations(monkeypatch, err
 def test_bench_lightning_refuses_a_floor_of_different_computations(monkeypatch, error_of):
     from scripts import bench_lightning
 
-    monkeypatch.setattr(bench_lightning, "build", lambda config, seed, floor: floor)
+    build = lambda config, seed, floor: SimpleNamespace(floor=floor, trainer=SimpleNamespace(global_step=1))
+    monkeypatch.setattr(bench_lightning, "build", build)
     monkeypatch.setattr(bench_lightning, "plain_fit", ending_in(0.0))
-    monkeypatch.setattr(bench_lightning, "lightning_fit", lambda floor, seed: ending_in(float(floor))())
+    monkeypatch.setattr(bench_lightning, "lightning_fit", lambda cli, seed: ending_in(float(cli.floor))())
     code, line = error_of(bench_lightning.main, ["--rounds", "1", "--floor"])
     assert code == 1 and "(one weight network) differ by 1" in line
 
